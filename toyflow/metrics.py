@@ -1,0 +1,365 @@
+r"""Measures of memorisation and generalisation (DESIGN §5).
+
+**Denoising error** at σ for a point set ``Y``, with fixed noise draws ``n_k`` reused for every σ::
+
+    E(σ) = mean_{y ∈ Y, k} ‖D(y + σ n_k; σ) − y‖₂          (kind="l2", the paper's)
+           mean ‖·‖₂²                                    (kind="squared")
+           mean λ(σ)·‖·‖₂² / d,  λ = (σ²+σ_d²)/(σ σ_d)²   (kind="edm", the training loss)
+
+**Relative generalisation gap** ``(E_val − E_train) / E_train`` — positive where the model fits
+the training points better than unseen points from the same distribution.
+
+**Memorised fraction**: share of samples whose nearest training point is closer than ``ratio``
+(1/3) times the second-nearest.
+
+**Fréchet distance** between point sets (Gaussian fits):
+``FD = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a^{½} Σ_b Σ_a^{½})^{½})``; relative overfit
+``(FD_val − FD_train) / FD_train``.
+
+**Trajectory overlap** (claim 3): at each σ of the sampling grid, trajectory states are compared
+with noisy training samples ``y + σ n``: the nearest-training-point distance in units of
+``σ √d`` (≈ 1 for noisy training samples at small σ), the optimal posterior's largest weight,
+the noisy training mixture's log-density, and the model-vs-optimal error ``‖D − D*‖`` on both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from toyflow._denoiser import Denoiser
+from toyflow._validation import as_labels, as_points, check_float, check_int, lookup
+from toyflow.denoisers import OptimalDenoiser, log_density
+from toyflow.nets import loss_weight
+
+ERROR_KINDS = {
+    "l2": "mean L2 norm ‖D − y‖ (the paper's)",
+    "squared": "mean squared norm ‖D − y‖²",
+    "edm": "EDM-weighted λ(σ)·‖D − y‖²/d (the training loss)",
+}
+
+
+def _points(x, name, event_shape=None):
+    arr = np.asarray(x)
+    if event_shape is not None and len(event_shape) > 1:
+        return as_points(arr, name, event_shape=tuple(event_shape))
+    if arr.ndim > 2:
+        return as_points(arr, name, event_shape=tuple(arr.shape[1:]))
+    return as_points(arr, name, dim=None if event_shape is None else event_shape[0])
+
+
+def _sigmas(sigmas) -> np.ndarray:
+    s = np.atleast_1d(np.asarray(sigmas, np.float64))
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"sigmas must be a non-empty 1-D list of noise levels, got shape {s.shape}")
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError("sigmas must all be finite and > 0")
+    return s.astype(np.float32)
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "n_noise"))
+def _errors(denoiser, y, labels, sigmas, key, sigma_data, *, kind: str, n_noise: int):
+    """Mean error per σ; noise draws ``(n_noise, N, ...)`` from ``key`` are shared across σ."""
+    n = y.shape[0]
+    flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
+    keys = jax.random.split(key, n_noise)
+
+    def per_sigma(sigma):
+        def per_draw(total, k):
+            noise = jax.random.normal(k, y.shape)
+            x = y + sigma * noise
+            err = flat(denoiser.denoise(x, jnp.full((n,), sigma), labels) - y)
+            sq = jnp.sum(err * err, axis=1)
+            if kind == "l2":
+                e = jnp.sqrt(sq)
+            elif kind == "squared":
+                e = sq
+            else:
+                e = loss_weight(sigma, sigma_data) * sq / err.shape[1]
+            return total + jnp.mean(e), None
+
+        total, _ = jax.lax.scan(per_draw, jnp.float32(0.0), keys)
+        return total / n_noise
+
+    return jax.lax.map(per_sigma, sigmas)
+
+
+def denoising_error(denoiser: Denoiser, x, sigmas, *, n_noise: int = 50, seed: int = 0,
+                    labels: Any = None, kind: str = "l2", sigma_data: float | None = None) -> np.ndarray:
+    """``E(σ)`` for the clean points ``x`` at each σ (see module docstring), shape ``(T,)``."""
+    lookup(ERROR_KINDS, kind, "error kind")
+    y = _points(x, "x", denoiser.event_shape)
+    s = _sigmas(sigmas)
+    n_noise = check_int(n_noise, "n_noise", 1, 100_000)
+    seed = check_int(seed, "seed", 0, 2**31 - 1)
+    lab = denoiser.check_labels(labels, y.shape[0])
+    sd = float(np.std(y)) if sigma_data is None else float(sigma_data)
+    out = _errors(denoiser, jnp.asarray(y), None if lab is None else jnp.asarray(lab), jnp.asarray(s),
+                  jax.random.PRNGKey(seed), jnp.float32(max(sd, 1e-6)), kind=kind, n_noise=n_noise)
+    return np.asarray(out, np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class GapCurve:
+    """Train and validation errors per σ and the relative gap ``(E_val − E_train) / E_train``."""
+
+    sigmas: np.ndarray
+    e_train: np.ndarray
+    e_val: np.ndarray
+    kind: str = "l2"
+
+    @property
+    def gap(self) -> np.ndarray:
+        return (self.e_val - self.e_train) / np.maximum(self.e_train, 1e-30)
+
+    @property
+    def peak_sigma(self) -> float:
+        return float(self.sigmas[int(np.argmax(self.gap))])
+
+    @property
+    def peak_gap(self) -> float:
+        return float(np.max(self.gap))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sigmas": self.sigmas.tolist(), "e_train": self.e_train.tolist(),
+                "e_val": self.e_val.tolist(), "gap": self.gap.tolist(), "kind": self.kind,
+                "peak_sigma": self.peak_sigma, "peak_gap": self.peak_gap}
+
+
+def gap_curve(denoiser: Denoiser, train_x, val_x, sigmas, *, n_noise: int = 50, seed: int = 0,
+              kind: str = "l2", train_labels: Any = None, val_labels: Any = None) -> GapCurve:
+    """Train/validation denoising errors per σ (validation uses its own noise draws)."""
+    tx = _points(train_x, "train_x", denoiser.event_shape)
+    vx = _points(val_x, "val_x", denoiser.event_shape)
+    sd = float(np.std(tx))
+    e_tr = denoising_error(denoiser, tx, sigmas, n_noise=n_noise, seed=seed, labels=train_labels,
+                           kind=kind, sigma_data=sd)
+    e_va = denoising_error(denoiser, vx, sigmas, n_noise=n_noise, seed=seed + 1, labels=val_labels,
+                           kind=kind, sigma_data=sd)
+    return GapCurve(np.asarray(_sigmas(sigmas), np.float64), e_tr, e_va, kind)
+
+
+def relative_gap(denoiser: Denoiser, train_x, val_x, sigmas, *, n_noise: int = 50, seed: int = 0,
+                 kind: str = "l2", train_labels: Any = None, val_labels: Any = None) -> np.ndarray:
+    """The relative generalisation gap ``(E_val − E_train) / E_train``, one value per σ."""
+    return gap_curve(denoiser, train_x, val_x, sigmas, n_noise=n_noise, seed=seed, kind=kind,
+                     train_labels=train_labels, val_labels=val_labels).gap
+
+
+# --- nearest neighbours and memorisation ----------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("k", "chunk"))
+def _knn(queries, reference, *, k: int, chunk: int):
+    """Streaming k nearest reference rows for each query: (sq. distances, indices)."""
+    from toyflow.denoisers import _sq_dists
+
+    n_ref = reference.shape[0]
+    chunk = min(chunk, n_ref)
+    n_chunks = -(-n_ref // chunk)
+    pad = n_chunks * chunk - n_ref
+    ref = jnp.concatenate([reference, jnp.zeros((pad, reference.shape[1]), reference.dtype)])
+    ref = ref.reshape(n_chunks, chunk, -1)
+    q = queries.shape[0]
+
+    def step(carry, inp):
+        best_d, best_i = carry
+        rc, c = inp
+        d = _sq_dists(queries, rc)
+        ids = c * chunk + jnp.arange(chunk)
+        d = jnp.where(ids[None, :] < n_ref, d, jnp.inf)
+        all_d = jnp.concatenate([best_d, d], axis=1)
+        all_i = jnp.concatenate([best_i, jnp.broadcast_to(ids, (q, chunk))], axis=1)
+        neg, pos = jax.lax.top_k(-all_d, k)
+        return (-neg, jnp.take_along_axis(all_i, pos, axis=1)), None
+
+    init = (jnp.full((q, k), jnp.inf, jnp.float32), jnp.zeros((q, k), jnp.int32))
+    (d, i), _ = jax.lax.scan(step, init, (ref, jnp.arange(n_chunks)))
+    return d, i
+
+
+def nearest_neighbours(queries, reference, k: int = 2, *, chunk: int = 4096,
+                       query_block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Distances ``(n, k)`` and indices ``(n, k)`` of the ``k`` nearest reference points
+    (Euclidean, over flattened coordinates), nearest first."""
+    qa = np.asarray(queries)
+    q = _points(qa.reshape(qa.shape[0], -1) if qa.ndim > 2 else qa, "queries")
+    ra = np.asarray(reference)
+    r = _points(ra.reshape(ra.shape[0], -1) if ra.ndim > 2 else ra, "reference")
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"queries have {q.shape[1]} coordinates but reference has {r.shape[1]}")
+    k = check_int(k, "k", 1, r.shape[0])
+    ds, idx = [], []
+    for start in range(0, q.shape[0], query_block):
+        d, i = _knn(jnp.asarray(q[start:start + query_block]), jnp.asarray(r), k=k, chunk=chunk)
+        ds.append(np.asarray(d))
+        idx.append(np.asarray(i))
+    return np.sqrt(np.maximum(np.concatenate(ds), 0.0)), np.concatenate(idx)
+
+
+def memorized_mask(samples, train_x, ratio: float = 1 / 3) -> np.ndarray:
+    """Per sample: is the nearest training point closer than ``ratio`` × the second-nearest?"""
+    ratio = check_float(ratio, "ratio", 0.0, 1.0, lo_open=True)
+    ta = np.asarray(train_x)
+    if ta.shape[0] < 2:
+        raise ValueError("memorisation needs at least 2 training points (nearest and second-nearest)")
+    d, _ = nearest_neighbours(samples, train_x, k=2)
+    return d[:, 0] < ratio * d[:, 1]
+
+
+def memorized_fraction(samples, train_x, ratio: float = 1 / 3) -> float:
+    """Share of samples whose nearest training point is closer than ``ratio`` × the second-nearest."""
+    return float(np.mean(memorized_mask(samples, train_x, ratio)))
+
+
+# --- Fréchet distance ----------------------------------------------------------------------------
+
+
+def _gaussian_fit(x) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(x, np.float64)
+    a = a.reshape(a.shape[0], -1)
+    if a.shape[0] < 2:
+        raise ValueError("a Fréchet distance needs at least 2 points per set")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("Fréchet distance inputs must be finite")
+    return a.mean(axis=0), np.atleast_2d(np.cov(a, rowvar=False))
+
+
+def _sqrtm_psd(m: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh((m + m.T) / 2)
+    return (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
+
+
+def frechet_distance(a, b) -> float:
+    """Fréchet distance between Gaussian fits of point sets ``a (n, ...)`` and ``b (m, ...)``."""
+    mu_a, cov_a = _gaussian_fit(a)
+    mu_b, cov_b = _gaussian_fit(b)
+    if mu_a.shape != mu_b.shape:
+        raise ValueError(f"point sets differ in dimension: {mu_a.shape[0]} vs {mu_b.shape[0]}")
+    root_a = _sqrtm_psd(cov_a)
+    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
+    fd = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(cross))
+    return max(fd, 0.0)
+
+
+def sample_overfit(samples, train_x, val_x) -> dict[str, float]:
+    """``fd_train``, ``fd_val`` and the relative overfit ``(FD_val − FD_train) / FD_train``."""
+    fd_tr = frechet_distance(samples, train_x)
+    fd_va = frechet_distance(samples, val_x)
+    return {"fd_train": fd_tr, "fd_val": fd_va,
+            "relative_overfit": (fd_va - fd_tr) / max(fd_tr, 1e-12)}
+
+
+# --- trajectory overlap ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TrajectoryOverlap:
+    """Per-σ comparison of sampling trajectories with noisy training data (arrays ``(T,)``).
+
+    ``*_nn_distance``: mean distance to the nearest training point over ``σ √d``.
+    ``*_max_weight``: mean largest weight of the optimal posterior (1 = localised).
+    ``*_log_density``: mean log-density under the noisy training mixture.
+    ``error_*``: mean ``‖D − D*‖`` (model vs optimal) on trajectory states, noisy training
+    samples and noisy validation samples (NaN when no validation set was given).
+    """
+
+    sigmas: np.ndarray
+    traj_nn_distance: np.ndarray
+    noisy_nn_distance: np.ndarray
+    traj_max_weight: np.ndarray
+    noisy_max_weight: np.ndarray
+    traj_log_density: np.ndarray
+    noisy_log_density: np.ndarray
+    error_traj: np.ndarray
+    error_noisy_train: np.ndarray
+    error_noisy_val: np.ndarray
+
+    @property
+    def overlap(self) -> np.ndarray:
+        """Noisy-training nearest distance over trajectory nearest distance (1 = trajectories sit
+        where the noisy training data are; ≪ 1 = trajectories stay away from them)."""
+        return self.noisy_nn_distance / np.maximum(self.traj_nn_distance, 1e-30)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: np.asarray(getattr(self, f.name)).tolist() for f in dataclasses.fields(self)}
+        out["overlap"] = self.overlap.tolist()
+        return out
+
+
+@jax.jit
+def _overlap_one(model, optimal, states, noisy_tr, noisy_va, sigma, labels, tr_labels, va_labels):
+    d = states.reshape(states.shape[0], -1).shape[1]
+    scale = sigma * jnp.sqrt(jnp.float32(d))
+    flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
+
+    def stats(x, lab):
+        n = x.shape[0]
+        sig = jnp.full((n,), sigma)
+        post = optimal.posterior(x, sig, lab)
+        nn = jnp.sqrt(jnp.maximum(-2.0 * sigma**2 * post.max_logit, 0.0)) / scale
+        logp = log_density(post, sigma, optimal.train_x.shape[0], d)
+        err = jnp.linalg.norm(flat(model.denoise(x, sig, lab)) - flat(post.denoised.reshape(x.shape)), axis=1)
+        return jnp.mean(nn), jnp.mean(post.max_weight), jnp.mean(logp), jnp.mean(err)
+
+    t = stats(states, labels)
+    n = stats(noisy_tr, tr_labels)
+    v = stats(noisy_va, va_labels) if noisy_va is not None else (jnp.nan,) * 4
+    return jnp.stack([t[0], n[0], t[1], n[1], t[2], n[2], t[3], n[3], v[3]])
+
+
+def trajectory_overlap(denoiser: Denoiser, trajectory, sigmas, train_x, *, val_x=None,
+                       optimal: OptimalDenoiser | None = None, labels: Any = None,
+                       train_labels: Any = None, val_labels: Any = None, n_noise: int = 4,
+                       seed: int = 0) -> TrajectoryOverlap:
+    """Compare trajectory states with noisy training samples at every σ > 0 of the grid.
+
+    Args:
+      denoiser: the model whose trajectories these are.
+      trajectory: ``(T + 1, n, d)`` from ``sample(..., return_trajectory=True)``.
+      sigmas: the ``T + 1`` grid noise levels (the last, 0, is skipped).
+      train_x / val_x: clean training (and optional validation) points.
+      optimal: the optimal denoiser of ``train_x`` (built if not given; pass the conditional one
+        with ``train_labels`` for conditional models).
+      labels: the samples' labels; train_labels / val_labels for the noisy sets.
+      n_noise: noise draws per training point for the noisy sets.
+    """
+    traj = np.asarray(trajectory, np.float32)
+    sig = np.asarray(sigmas, np.float64)
+    if traj.ndim < 3 or traj.shape[0] != sig.shape[0]:
+        raise ValueError(f"trajectory must be (T+1, n, ...) matching {sig.shape[0]} sigmas, got {traj.shape}")
+    if not np.all(np.isfinite(traj)):
+        raise ValueError("trajectory contains NaN or infinite values")
+    event = tuple(traj.shape[2:])
+    tx = _points(train_x, "train_x", event)
+    vx = None if val_x is None else _points(val_x, "val_x", event)
+    if optimal is None:
+        optimal = OptimalDenoiser(tx, train_labels)
+    n_noise = check_int(n_noise, "n_noise", 1, 1000)
+    n_samples = traj.shape[1]
+    lab = denoiser.check_labels(labels, n_samples)
+    tl = as_labels(train_labels, tx.shape[0], "train_labels")
+    vl = None if vx is None else as_labels(val_labels, vx.shape[0], "val_labels")
+    rep = lambda a: None if a is None else jnp.asarray(np.tile(a, n_noise))  # noqa: E731
+    key = jax.random.PRNGKey(check_int(seed, "seed", 0, 2**31 - 1))
+    k_tr, k_va = jax.random.split(key)
+    noise_tr = jax.random.normal(k_tr, (n_noise * tx.shape[0],) + event)
+    noise_va = None if vx is None else jax.random.normal(k_va, (n_noise * vx.shape[0],) + event)
+    ytr = jnp.asarray(np.tile(tx, (n_noise,) + (1,) * len(event)))
+    yva = None if vx is None else jnp.asarray(np.tile(vx, (n_noise,) + (1,) * len(event)))
+    rows = []
+    keep = np.flatnonzero(sig > 0)
+    for i in keep:
+        s = jnp.float32(sig[i])
+        rows.append(np.asarray(_overlap_one(
+            denoiser, optimal, jnp.asarray(traj[i]), ytr + s * noise_tr,
+            None if yva is None else yva + s * noise_va, s,
+            None if lab is None else jnp.asarray(lab), rep(tl) if lab is not None else None,
+            rep(vl) if lab is not None else None)))
+    m = np.asarray(rows, np.float64)
+    return TrajectoryOverlap(sig[keep], *[m[:, j] for j in range(9)])
