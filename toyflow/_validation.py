@@ -53,7 +53,8 @@ def as_points(x: Any, name: str = "x", *, dim: int | None = None, allow_empty: b
             raise ValueError(f"{name} must have {dim} columns (shape (n, {dim})), got {_describe(arr)}")
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty: it needs at least one point")
-    arr = arr.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are rejected below
+        arr = arr.astype(np.float32, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all entries must be finite")
@@ -73,7 +74,12 @@ def as_sigma(sigma: Any, n: int | None = None, name: str = "sigma") -> np.ndarra
         raise ValueError(f"{name} must be finite, got {sigma!r}")
     if np.any(s <= 0):
         raise ValueError(f"{name} must be > 0 (a noise level), got min {float(np.min(s))!r}")
-    return s.astype(np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        s32 = s.astype(np.float32)
+    if not (np.all(np.isfinite(s32)) and np.all(s32 > 0)):
+        # 1e50 would become inf and 1e-50 would become 0 in float32: NaN or inf later.
+        raise ValueError(f"{name} must lie within float32's range (about 1e-45 to 3e38), got {sigma!r}")
+    return s32
 
 
 def as_labels(labels: Any, n: int, name: str = "labels", *, num_classes: int | None = None,

@@ -41,6 +41,9 @@ SIGMA_FLOOR = 1e-12
 
 ANY_LABEL = -1  # query label meaning "softmax over every training point"
 
+#: Logits within this relative distance of the running max (8 float32 ulps) are float32 ties.
+_TIE_ULPS = 8.0 * float(np.finfo(np.float32).eps)
+
 
 class PosteriorStats(NamedTuple):
     """One streamed pass over the training set for queries ``x (n, d)`` at ``σ (n,)``.
@@ -85,7 +88,7 @@ def _weighted_sum(p: jax.Array, yc: jax.Array) -> jax.Array:
 
 def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
                      train_labels: jax.Array | None, query_labels: jax.Array | None,
-                     *, chunk: int = 2048, query_block: int = 1024) -> PosteriorStats:
+                     *, chunk: int = 1024, query_block: int = 128) -> PosteriorStats:
     """Streamed optimal-denoiser statistics (pure JAX, jit-friendly).
 
     x: ``(n, d)`` queries; sigma: ``(n,)``; train_x: ``(N, d)``; train_labels: ``(N,)`` or None;
@@ -117,7 +120,13 @@ def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
             m_new = jnp.maximum(m, jnp.max(logits, axis=1))
             m_safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
             alpha = jnp.exp(m - m_safe)
-            p = jnp.exp(logits - m_safe[:, None])
+            # XLA recomputes the logits separately for the max and for the exp (with different
+            # FMA contraction), so at |logit| ≫ 1 (tiny σ, far queries) `logits − m` can be off
+            # by a few ulps of m: e^{+58} overflowed to inf/NaN, e^{−200} dropped the nearest
+            # point. Logits within that rounding noise of the max count as the max (weight 1).
+            diff = logits - m_safe[:, None]
+            tie = diff >= -_TIE_ULPS * jnp.abs(m_safe)[:, None]
+            p = jnp.where(tie, 1.0, jnp.exp(jnp.minimum(diff, 0.0)))
             s = s * alpha + jnp.sum(p, axis=1)
             acc = acc * alpha[:, None] + _weighted_sum(p, yc)
             return (m_new, s, acc), None
@@ -166,7 +175,7 @@ class OptimalDenoiser(Denoiser):
         array([[0., 0.]], dtype=float32)
     """
 
-    def __init__(self, train_x, train_labels=None, *, chunk: int = 2048, query_block: int = 1024):
+    def __init__(self, train_x, train_labels=None, *, chunk: int = 1024, query_block: int = 128):
         x = np.asarray(train_x)
         if x.ndim == 2:
             arr = as_points(x, "train_x")
@@ -259,11 +268,18 @@ class ErrorProneDenoiser(Denoiser):
         return self.optimal.check_labels(labels, n)
 
     def denoise(self, x, sigma, labels):
-        var = sigma**2
-        d2 = jnp.asarray(self.delta, jnp.float32) ** 2
-        smoothed = self.optimal.denoise(x, jnp.sqrt(var + d2), labels)
+        delta = jnp.abs(jnp.asarray(self.delta, jnp.float32))
+        # δ²/(σ²+δ²) and σ²/(σ²+δ²) from r = min(σ, δ)/max(σ, δ) ≤ 1, so that σ² never
+        # overflows (σ = 1e30 gave inf/inf = NaN) or underflows.
+        big = jnp.maximum(sigma, delta)
+        r2 = jnp.square(jnp.minimum(sigma, delta) / big)
+        near, far = 1.0 / (1.0 + r2), r2 / (1.0 + r2)
+        sigma_wins = sigma >= delta
+        w_x = jnp.where(sigma_wins, far, near)  # δ²/(σ²+δ²)
+        w_smooth = jnp.where(sigma_wins, near, far)  # σ²/(σ²+δ²)
+        smoothed = self.optimal.denoise(x, big * jnp.sqrt(1.0 + r2), labels)  # √(σ²+δ²)
         shape = (-1,) + (1,) * (x.ndim - 1)
-        return (d2 * x + var.reshape(shape) * smoothed) / (var + d2).reshape(shape)
+        return w_x.reshape(shape) * x + w_smooth.reshape(shape) * smoothed
 
     def unconditional(self) -> "ErrorProneDenoiser":
         return ErrorProneDenoiser(self.optimal.unconditional(), self.delta)
@@ -301,7 +317,10 @@ class GuidedDenoiser(Denoiser):
 
     def check_labels(self, labels, n):
         lab = self.positive.check_labels(labels, n)
-        if lab is not None and not isinstance(self.negative, Unconditional):
+        # An unconditional negative (e.g. OptimalDenoiser.unconditional() in classifier-free
+        # guidance) ignores labels; only a conditional one must know them.
+        if lab is not None and self.negative.num_classes is not None \
+                and not isinstance(self.negative, Unconditional):
             self.negative.check_labels(lab, n)
         return lab
 

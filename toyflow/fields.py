@@ -94,6 +94,8 @@ def flow_field(denoiser: Denoiser, sigma: float, *, extent: Any = 17.5, resoluti
         raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
     if tuple(denoiser.event_shape) != (2,):
         raise ValueError(f"flow fields are drawn for 2D points; this denoiser works on {denoiser.event_shape}")
+    if np.ndim(sigma) != 0:
+        raise ValueError(f"sigma must be one noise level for a flow field, got shape {np.shape(sigma)}")
     s = float(as_sigma(sigma))
     g = grid if grid is not None else make_grid(extent, resolution)
     n = g.points.shape[0]

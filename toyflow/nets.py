@@ -54,8 +54,9 @@ def preconditioning(sigma, sigma_data):
     sigma = jnp.asarray(sigma, jnp.float32)
     sd2 = jnp.square(sigma_data)
     c_skip = sd2 / (sigma**2 + sd2)
-    c_out = sigma * sigma_data / jnp.sqrt(sigma**2 + sd2)
-    c_in = 1.0 / jnp.sqrt(sigma**2 + sd2)
+    norm = jnp.hypot(sigma, sigma_data)  # √(σ² + σ_d²) without overflow at σ > 1e19
+    c_out = sigma * sigma_data / norm
+    c_in = 1.0 / norm
     c_noise = 0.25 * jnp.log(sigma)
     return c_skip, c_out, c_in, c_noise
 

@@ -64,6 +64,9 @@ class Progress:
     elapsed: float
     snapshot: bool  # a snapshot was taken at this step
     losses: np.ndarray  # the chunk's per-step losses, shape (models, chunk)
+    #: The snapshot's denoisers (one per model) when ``snapshot`` is True, else empty: lets a
+    #: caller (the app) show snapshots while training runs.
+    denoisers: tuple = ()
 
     @property
     def fraction(self) -> float:
@@ -234,6 +237,17 @@ def _prepare_data(train_x, train_labels, config):
 _COMPILED: dict[Any, Callable] = {}
 
 
+def _bucket(n: int) -> int:
+    """The next power of two ≥ n (at least 8): the padded size of per-data-set arrays."""
+    return max(8, 1 << (int(n) - 1).bit_length())
+
+
+def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``n`` rows."""
+    pad = n - a.shape[0]
+    return a if pad <= 0 else np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)])
+
+
 def _compiled_run(config, optimizer_key, schedule, batch_size, label_dropout, ema_decay, max_chunk,
                   vectorized: bool, optimizer):
     """Share compiled runners across calls with equal settings (the app retrains often)."""
@@ -261,7 +275,9 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
     m = len(seeds)
     sigma_data = np.array([measure_sigma_data(x[s]) for s in subsets], np.float32)
     # Subsets as padded index arrays with counts.
-    n_max = max(len(s) for s in subsets)
+    # Index arrays and data are padded to a power of two: data sets of similar size share one
+    # compiled step. Only idx[:count] is ever sampled, so the padding changes no result.
+    n_max = _bucket(max(len(s) for s in subsets))
     idx = np.zeros((m, n_max), np.int32)
     for i, s in enumerate(subsets):
         idx[i, : len(s)] = s
@@ -278,12 +294,17 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
         ema = params if ema_decay is not None else None
         return TrainState(jnp.int32(0), params, opt_state, ema)
 
-    state = jax.jit(jax.vmap(init_one))(init_keys, jnp.asarray(learning_rates, jnp.float32))
+    # The initialiser is cached like the runner: re-tracing it costs seconds on a small CPU.
+    init_key = ("init", config, (grad_clip, weight_decay), ema_decay is not None)
+    init_fn = _COMPILED.get(init_key)
+    if init_fn is None:
+        init_fn = _COMPILED[init_key] = jax.jit(jax.vmap(init_one))
+    state = init_fn(init_keys, jnp.asarray(learning_rates, jnp.float32))
     max_chunk = int(min(steps_per_call, steps))
     run = _compiled_run(config, (grad_clip, weight_decay), schedule, batch_size, label_dropout,
                         ema_decay, max_chunk, True, optimizer)
-    data_x = jnp.asarray(x)
-    data_labels = None if labels is None else jnp.asarray(labels)
+    data_x = jnp.asarray(_pad_rows(x, _bucket(x.shape[0])))
+    data_labels = None if labels is None else jnp.asarray(_pad_rows(labels, _bucket(x.shape[0])))
     sd, idx_j, cnt_j = jnp.asarray(sigma_data), jnp.asarray(idx), jnp.asarray(counts)
 
     snap_steps = snapshot_schedule(steps, n_snapshots)
@@ -300,13 +321,18 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
         losses.append(chunk_losses)
         done += n
         took_snapshot = done in snap_set
+        snap_denoisers: tuple = ()
         if took_snapshot:
             weights = state.ema if ema_decay is not None else state.params
             snaps.append((done, weights))
+            if callback is not None:
+                snap_denoisers = tuple(
+                    config.make_denoiser(jax.tree_util.tree_map(lambda a, i=i: a[i], weights),
+                                         sigma_data[i], step=done) for i in range(m))
         if callback is not None:
             prog = Progress(step=done, total=steps, loss=float(np.mean(chunk_losses)),
                             elapsed=time.perf_counter() - t_start, snapshot=took_snapshot,
-                            losses=chunk_losses)
+                            losses=chunk_losses, denoisers=snap_denoisers)
             try:
                 keep_going = callback(prog)
             except TrainingCancelled:

@@ -1,0 +1,11 @@
+"""Learned MLPs: unconditional, coarse labels, k-means K, one label per point.
+
+    python examples/condition_granularity.py --outdir results [--quick]
+"""
+
+import sys
+
+from toyflow.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["experiment", "condition-granularity", *sys.argv[1:]]))

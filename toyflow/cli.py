@@ -1,0 +1,507 @@
+"""The ``toyflow`` command line: train, sample, draw flow fields, run experiments.
+
+    toyflow train --data circle --n-train 10 --width 128 --steps 2000 --outdir runs/a
+    toyflow sample --model runs/a/model.msgpack --n 1000 --outdir runs/a
+    toyflow sample --denoiser error-prone --delta 1.6 --outdir runs/delta
+    toyflow field --denoiser optimal --sigma 28 2.8 0.63 --outdir runs/fields
+    toyflow experiment gap-vs-delta --outdir results [--quick]
+    toyflow experiment --list
+
+Every command writes JSON and PNG files into ``--outdir`` (default ``./toyflow-out``) and shows
+a tqdm progress bar for long work. Choices (data sets, schedules, solvers, label granularities,
+experiments) come from the registries. Bad input ends with a one-line message and exit code 2,
+never a traceback. Nothing typed is passed to a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+EXIT_USAGE = 2
+DEFAULT_OUTDIR = "toyflow-out"
+
+
+class UsageError(ValueError):
+    """Bad command-line input (reported in one line, exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (``toyflow train: error: ...``) and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --- argument types -------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return v
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+
+class _Bar:
+    """A tqdm bar fed by training ``Progress`` objects or ``(done, total, message)`` calls."""
+
+    def __init__(self, desc: str, total: float, quiet: bool):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, disable=True if quiet else None, leave=False,
+                        unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def training(self, p) -> None:
+        self.bar.total = p.total
+        self.bar.n = p.step
+        self.bar.set_postfix(loss=f"{p.loss:.4g}", refresh=False)
+        self.bar.refresh()
+
+    def steps(self, done: float, total: float, message: str) -> None:
+        self.bar.total = total
+        self.bar.n = round(done, 2)
+        self.bar.set_postfix_str(message[:40], refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# --- shared pieces -----------------------------------------------------------------------------------
+
+
+def _add_data_options(p: argparse.ArgumentParser, *, labels: bool = False) -> None:
+    from toyflow.datasets import DATASETS
+
+    g = p.add_argument_group("data")
+    g.add_argument("--data", choices=list(DATASETS), default=None,
+                   help="data set from the registry (default: circle, or the model's own data)")
+    g.add_argument("--n-train", type=_positive_int, default=None, help="training points (default 10)")
+    g.add_argument("--n-val", type=_nonneg_int, default=None, help="validation points (default: n-train)")
+    g.add_argument("--data-seed", type=_nonneg_int, default=None, help="seed of the data draw (default 0)")
+    if labels:
+        from toyflow.labels import GRANULARITIES
+
+        g.add_argument("--labels", choices=list(GRANULARITIES), default="none",
+                       help="condition granularity (default none = unconditional)")
+        g.add_argument("--k", type=_positive_int, default=None, help="clusters for --labels kmeans")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outdir", default=DEFAULT_OUTDIR, help=f"output folder (default ./{DEFAULT_OUTDIR})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _make_data(args, stored: dict | None = None):
+    """The data set named on the command line (falling back to a model's stored data settings)."""
+    from toyflow.datasets import make_dataset
+
+    stored = stored or {}
+    name = args.data or stored.get("name", "circle")
+    n_train = args.n_train or stored.get("n_train", 10)
+    n_val = args.n_val if args.n_val is not None else stored.get("n_val")
+    seed = args.data_seed if args.data_seed is not None else stored.get("seed", 0)
+    data = make_dataset(name, n_train, n_val, seed=seed)
+    return data, {"name": name, "n_train": data.n_train, "n_val": data.n_val, "seed": seed}
+
+
+def _write_json(path: str, obj: Any) -> None:
+    from toyflow.experiments._common import result_json
+    from toyflow.training import atomic_write_bytes
+
+    atomic_write_bytes(path, (result_json(obj) + "\n").encode())
+
+
+def _outdir(args) -> str:
+    out = os.path.abspath(args.outdir)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--outdir {args.outdir!r} exists and is not a folder")
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def _load_model(path: str):
+    from toyflow.training import load_result
+
+    if not os.path.isfile(path):
+        raise UsageError(f"model file {path!r} does not exist")
+    return load_result(path)
+
+
+def _choose_denoiser(args, data):
+    """``--model`` (a trained model) or ``--denoiser optimal|error-prone`` on ``data``."""
+    from toyflow.denoisers import ErrorProneDenoiser, OptimalDenoiser
+
+    if args.model:
+        if args.denoiser is not None:
+            raise UsageError("give either --model or --denoiser, not both")
+        result = _load_model(args.model)
+        return result.denoiser, f"model {os.path.basename(args.model)}"
+    kind = args.denoiser or "optimal"
+    if kind == "optimal":
+        if args.delta is not None:
+            raise UsageError("--delta applies to --denoiser error-prone only")
+        return OptimalDenoiser(data.train_x), "optimal D*"
+    if args.delta is None:
+        raise UsageError("--denoiser error-prone needs --delta (the model error, e.g. 1.6)")
+    return ErrorProneDenoiser(data.train_x, args.delta), f"error-prone δ = {args.delta:g}"
+
+
+def _stored_data(args) -> dict | None:
+    """The data settings saved with a model by ``toyflow train`` (``None`` without a model)."""
+    if not getattr(args, "model", None):
+        return None
+    return _load_model(args.model).settings.get("data")
+
+
+# --- train -------------------------------------------------------------------------------------------
+
+
+def _cmd_train(args) -> int:
+    from toyflow import metrics
+    from toyflow.denoisers import OptimalDenoiser
+    from toyflow.experiments._common import log_sigmas, peak
+    from toyflow.fields import compare_fields
+    from toyflow.labels import make_labels
+    from toyflow.plotting import plot_field_comparison, plot_loss_curves, save_figure
+    from toyflow.sampling import sample
+    from toyflow.training import train
+
+    started = time.perf_counter()
+    out = _outdir(args)
+    data, data_cfg = _make_data(args)
+    if args.labels != "kmeans" and args.k is not None:
+        raise UsageError("--k applies to --labels kmeans only")
+    train_labels, val_labels = make_labels(data, args.labels, k=args.k, seed=data_cfg["seed"])
+    data_cfg.update(labels=args.labels, k=args.k)
+    bar = _Bar("train", args.steps, args.quiet)
+    try:
+        result = train(data.train_x, train_labels, width=args.width, depth=args.depth, steps=args.steps,
+                       batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                       schedule=args.schedule, ema=args.ema, n_snapshots=args.snapshots,
+                       callback=bar.training)
+    finally:
+        bar.close()
+    result.settings["data"] = data_cfg
+    result.save(os.path.join(out, "model.msgpack"))
+
+    # Gap curve, samples, memorization, Fréchet overfit.
+    sigmas = log_sigmas(args.n_sigma)
+    model = result.denoiser
+    curve = metrics.gap_curve(model, data.train_x, data.val_x, sigmas, n_noise=args.n_noise,
+                              seed=args.seed, train_labels=train_labels, val_labels=val_labels) \
+        if data.n_val else None
+    labels = None
+    if train_labels is not None:
+        rng = np.random.default_rng(args.seed)
+        labels = train_labels[rng.integers(0, len(train_labels), args.n_samples)]
+    samples = np.asarray(sample(model, args.n_samples, steps=args.sample_steps, seed=args.seed,
+                                labels=labels, schedule=args.schedule))
+    mem_mask = metrics.memorized_mask(samples, data.train_x) if data.n_train >= 2 else None
+    fd = metrics.sample_overfit(samples, data.train_x, data.val_x) if data.n_val >= 2 and data.n_train >= 2 else None
+    losses = np.asarray(result.losses, float)
+    tail = losses[-max(1, len(losses) // 10):]
+    report = {
+        "command": "train",
+        "data": data_cfg,
+        "model": result.settings,
+        "num_params": model.num_params,
+        "steps_done": result.steps_done,
+        "wall_time": round(time.perf_counter() - started, 3),
+        "losses": {"first": float(losses[0]), "min": float(losses.min()),
+                   "last_tenth_mean": float(tail.mean()), "steps": int(losses.size)},
+        "gap": None if curve is None else curve.to_dict(),
+        "memorized_fraction": None if mem_mask is None else float(np.mean(mem_mask)),
+        "baseline_memorized_fraction": (metrics.memorized_fraction(data.val_x, data.train_x)
+                                        if data.n_val and data.n_train >= 2 else None),
+        "frechet": fd,
+        "files": {"model": "model.msgpack", "metrics": "metrics.json", "loss": "loss.png",
+                  "field": "field.png"},
+    }
+    _write_json(os.path.join(out, "metrics.json"), report)
+    save_figure(plot_loss_curves(losses, title=f"width {args.width}, depth {args.depth}"),
+                os.path.join(out, "loss.png"))
+    field_sigma = args.field_sigma or (peak(sigmas, curve.gap)[1] if curve is not None else 1.0)
+    optimal = OptimalDenoiser(data.train_x)
+    cmp = compare_fields(model.unconditional() if train_labels is not None else model, optimal,
+                         field_sigma, resolution=40)
+    save_figure(plot_field_comparison(cmp.model, cmp.reference, train_x=data.train_x, val_x=data.val_x,
+                                      samples=samples[:1000],
+                                      memorized=None if mem_mask is None else mem_mask[:1000],
+                                      model_title="learned"),
+                os.path.join(out, "field.png"))
+    line = f"trained {result.steps_done} steps in {report['wall_time']:.1f}s; final loss {tail.mean():.4g}"
+    if curve is not None:
+        line += f"; peak gap {curve.peak_gap:.3g} at σ = {curve.peak_sigma:.3g}"
+    if mem_mask is not None:
+        line += f"; memorized {100 * float(np.mean(mem_mask)):.1f}% of samples"
+    print(line)
+    print(f"wrote {out}/model.msgpack, metrics.json, loss.png, field.png")
+    return 0
+
+
+# --- sample ------------------------------------------------------------------------------------------
+
+
+def _cmd_sample(args) -> int:
+    from toyflow import metrics
+    from toyflow.plotting import plot_samples, save_figure
+    from toyflow.sampling import sample
+
+    started = time.perf_counter()
+    out = _outdir(args)
+    data, data_cfg = _make_data(args, _stored_data(args))
+    denoiser, title = _choose_denoiser(args, data)
+    samples = np.asarray(sample(denoiser, args.n, steps=args.steps, solver=args.solver,
+                                schedule=args.schedule, seed=args.seed, labels=args.label))
+    mem = metrics.memorized_mask(samples, data.train_x) if data.n_train >= 2 else None
+    fd = metrics.sample_overfit(samples, data.train_x, data.val_x) if data.n_val >= 2 and data.n_train >= 2 else None
+    report = {
+        "command": "sample", "denoiser": title, "data": data_cfg,
+        "settings": {"n": args.n, "steps": args.steps, "solver": args.solver, "schedule": args.schedule,
+                     "seed": args.seed, "label": args.label},
+        "wall_time": round(time.perf_counter() - started, 3),
+        "memorized_fraction": None if mem is None else float(np.mean(mem)),
+        "frechet": fd,
+        "samples": samples, "memorized": None if mem is None else mem.astype(int),
+        "train_x": data.train_x, "val_x": data.val_x,
+    }
+    _write_json(os.path.join(out, "samples.json"), report)
+    save_figure(plot_samples(samples, data.train_x, data.val_x, mem, title=title),
+                os.path.join(out, "samples.png"))
+    share = "" if mem is None else f"; memorized {100 * float(np.mean(mem)):.1f}%"
+    print(f"sampled {args.n} points with {title}{share}")
+    print(f"wrote {out}/samples.json, samples.png")
+    return 0
+
+
+# --- field -------------------------------------------------------------------------------------------
+
+
+def _cmd_field(args) -> int:
+    from toyflow.denoisers import OptimalDenoiser
+    from toyflow.fields import compare_fields
+    from toyflow.plotting import plot_field_grid, save_figure
+
+    out = _outdir(args)
+    data, data_cfg = _make_data(args, _stored_data(args))
+    denoiser, title = _choose_denoiser(args, data)
+    optimal = OptimalDenoiser(data.train_x)
+    label = args.label
+    if denoiser.num_classes is None:
+        if label is not None:
+            raise UsageError("--label needs a conditional model (trained with --labels)")
+    elif label is None:
+        denoiser = denoiser.unconditional()  # the null-class (unconditional) branch
+    comps = [compare_fields(denoiser, optimal, s, extent=args.extent, resolution=args.resolution,
+                            labels=label) for s in args.sigma]
+    fig = plot_field_grid([[c.model for c in comps], [c.reference for c in comps]],
+                          row_labels=[title, "optimal D*"],
+                          col_labels=[f"σ = {s:g}" for s in args.sigma], train_x=data.train_x,
+                          val_x=data.val_x, difference_row=[(c.model, c.reference) for c in comps])
+    save_figure(fig, os.path.join(out, "field.png"))
+    report = {
+        "command": "field", "denoiser": title, "data": data_cfg, "sigmas": list(args.sigma),
+        "grid": {"x": comps[0].model.grid.xs, "y": comps[0].model.grid.ys},
+        "fields": [{
+            "sigma": c.model.sigma,
+            "displacement": c.model.displacement, "optimal_displacement": c.reference.displacement,
+            "difference_norm": c.difference_norm,
+            "region_fraction": float(np.mean(c.model.region)),
+            "optimal_region_fraction": float(np.mean(c.reference.region)),
+            "mean_difference_over_sigma": float(np.mean(c.difference_norm) / c.model.sigma),
+        } for c in comps],
+    }
+    _write_json(os.path.join(out, "field.json"), report)
+    for c in comps:
+        print(f"σ = {c.model.sigma:g}: mean ‖D − D*‖/σ = {np.mean(c.difference_norm) / c.model.sigma:.3g}, "
+              f"displacement region {100 * np.mean(c.model.region):.0f}% of the grid "
+              f"(optimal {100 * np.mean(c.reference.region):.0f}%)")
+    print(f"wrote {out}/field.png, field.json")
+    return 0
+
+
+# --- experiment ----------------------------------------------------------------------------------------
+
+
+def _cmd_experiment(args) -> int:
+    from toyflow.experiments import EXPERIMENTS, run_experiment
+
+    if args.list:
+        if args.name:
+            raise UsageError("give either an experiment name or --list, not both")
+        width = max(len(n) for n in EXPERIMENTS)
+        for name, exp in EXPERIMENTS.items():
+            print(f"{name:<{width}}  [{exp.family}]  {exp.description}")
+        return 0
+    if not args.name:
+        raise UsageError("name an experiment (toyflow experiment --list shows them)")
+    out = _outdir(args)
+    bar = _Bar(args.name, 1, args.quiet)
+    try:
+        result = run_experiment(args.name, quick=args.quick, outdir=out, progress=bar.steps)
+    finally:
+        bar.close()
+    print(f"{args.name}{' (quick)' if args.quick else ''}: {result.get('wall_time', 0):.1f}s")
+    for key, value in result.get("headline", {}).items():
+        print(f"  {key}: {json.dumps(value, default=float)}")
+    for key, value in result.get("checks", {}).items():
+        print(f"  check {key}: {'yes' if value else 'NO'}")
+    print(f"wrote {out}/{args.name}.json, {args.name}.png")
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (choices read the registries)."""
+    from toyflow.experiments import EXPERIMENTS
+    from toyflow.sampling import SOLVERS
+    from toyflow.schedules import SCHEDULES
+
+    parser = _Parser(prog="toyflow", description="Why diffusion models generalize although the "
+                     "optimal denoiser memorizes: train, sample, draw fields, run experiments.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train an MLP denoiser; writes model.msgpack, metrics.json, "
+                       "loss.png, field.png")
+    _add_data_options(p, labels=True)
+    g = p.add_argument_group("model")
+    g.add_argument("--width", type=_positive_int, default=128)
+    g.add_argument("--depth", type=_positive_int, default=3)
+    g.add_argument("--steps", type=_positive_int, default=2000)
+    g.add_argument("--batch-size", type=_positive_int, default=512)
+    g.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (Adam)")
+    g.add_argument("--schedule", choices=list(SCHEDULES), default="edm")
+    g.add_argument("--ema", type=_nonneg_float, default=None, help="EMA decay (e.g. 0.999; default off)")
+    g.add_argument("--seed", type=_nonneg_int, default=0)
+    g.add_argument("--snapshots", type=_nonneg_int, default=8, help="log-spaced snapshots kept")
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--n-sigma", type=_positive_int, default=64, help="σ values of the gap curve")
+    g.add_argument("--n-noise", type=_positive_int, default=20, help="noise draws per point and σ")
+    g.add_argument("--n-samples", type=_positive_int, default=1000)
+    g.add_argument("--sample-steps", type=_positive_int, default=40)
+    g.add_argument("--field-sigma", type=_positive_float, default=None,
+                   help="σ of field.png (default: where the gap peaks)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_train)
+
+    def add_denoiser_options(p):
+        g = p.add_argument_group("denoiser")
+        g.add_argument("--model", default=None, help="a model.msgpack written by toyflow train")
+        g.add_argument("--denoiser", choices=["optimal", "error-prone"], default=None,
+                       help="an analytic denoiser of the data (default optimal)")
+        g.add_argument("--delta", type=_nonneg_float, default=None, help="model error δ (error-prone)")
+        g.add_argument("--label", type=_nonneg_int, default=None,
+                       help="condition a conditional model on this label")
+
+    p = sub.add_parser("sample", help="generate samples; writes samples.json, samples.png")
+    add_denoiser_options(p)
+    _add_data_options(p)
+    g = p.add_argument_group("sampler")
+    g.add_argument("--n", type=_positive_int, default=1000, help="number of samples")
+    g.add_argument("--steps", type=_positive_int, default=40)
+    g.add_argument("--solver", choices=list(SOLVERS), default="euler")
+    g.add_argument("--schedule", choices=list(SCHEDULES), default="edm")
+    g.add_argument("--seed", type=_nonneg_int, default=0)
+    _add_common(p)
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("field", help="flow field beside the optimal one; writes field.png, field.json")
+    add_denoiser_options(p)
+    _add_data_options(p)
+    g = p.add_argument_group("field")
+    g.add_argument("--sigma", type=_positive_float, nargs="+", default=[2.8], help="one or several σ")
+    g.add_argument("--resolution", type=_positive_int, default=40)
+    g.add_argument("--extent", type=_positive_float, default=17.5)
+    _add_common(p)
+    p.set_defaults(func=_cmd_field)
+
+    p = sub.add_parser("experiment", help="run a registered experiment; writes NAME.json, NAME.png")
+    p.add_argument("name", nargs="?", choices=list(EXPERIMENTS), metavar="NAME",
+                   help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--quick", action="store_true", help="shrunk settings (under a minute)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_experiment)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    prog = f"toyflow {args.command}"
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except FloatingPointError as exc:
+        print(f"{prog}: failed: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename!r}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Image experiments on the same core: a DDPM++ U-Net, image loaders, measurements."""
