@@ -118,7 +118,10 @@ def _torch_trainer(x, width, batch, steps):
     import torch
 
     torch.manual_seed(0)
-    data = torch.tensor(x)
+    # Same device as JAX: the GPU when JAX runs on one, else the CPU.
+    dev = "cuda" if jax.devices()[0].platform == "gpu" and torch.cuda.is_available() else "cpu"
+    torch.set_default_device(dev)
+    data = torch.tensor(x, device=dev)
     sd = float(np.std(x))
 
     class Net(torch.nn.Module):
@@ -158,8 +161,11 @@ def _torch_trainer(x, width, batch, steps):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
+        if dev == "cuda":
+            torch.cuda.synchronize()
 
-    return go, torch.__version__, torch.get_num_threads()
+    where = "cuda" if dev == "cuda" else f"{torch.get_num_threads()} threads"
+    return go, torch.__version__, where
 
 
 def _circle(n=500, seed=0):
@@ -185,7 +191,7 @@ def bench_train(quick: bool):
         t_fast, t_slow = _alternate(tf, th, 3)
         out.append(_line(f"train-w{width}", steps / t_fast, "steps/s", steps / t_slow, "steps/s",
                          t_slow / t_fast, 1.0,
-                         f"batch 1024, depth 3, eager torch {version} on {threads} threads"))
+                         f"batch 1024, depth 3, eager torch {version} on {threads}"))
     return out
 
 

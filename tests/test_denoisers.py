@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import toyflow
-from toyflow.denoisers import SIGMA_FLOOR, log_density
+from toyflow.denoisers import log_density
 
 # --- helpers ---------------------------------------------------------------------------------------
 
@@ -107,14 +107,14 @@ def test_optimal_huge_coordinates_still_exact(circle, reference, scale):
     np.testing.assert_allclose(np.asarray(D(x, 3.0 * scale)), want, rtol=0, atol=2e-5 * scale)
 
 
-@pytest.mark.parametrize("chunk, query_block", [(1, 1024), (7, 1024), (50, 1024), (7, 1), (7, 7),
-                                                (50, 30)])
+@pytest.mark.parametrize("chunk, query_block", [(1, 1024), (7, 1024), (12, 1024), (7, 1), (5, 7),
+                                                (12, 30)])
 def test_optimal_chunking_and_query_blocking_invariance(reference, chunk, query_block):
     rng = np.random.default_rng(7)
-    train = rng.normal(size=(50, 2)) * 3.0
+    train = rng.normal(size=(12, 2)) * 3.0  # chunk 7 leaves a padded last chunk
     x = _queries(train, N_Q, seed=8, spread=2.0)
     sigma = np.geomspace(0.05, 20.0, N_Q).astype(np.float32)
-    full = toyflow.OptimalDenoiser(train, chunk=50, query_block=1024)
+    full = toyflow.OptimalDenoiser(train, chunk=12, query_block=1024)
     D = toyflow.OptimalDenoiser(train, chunk=chunk, query_block=query_block)
     np.testing.assert_allclose(np.asarray(D(x, sigma)), np.asarray(full(x, sigma)), rtol=0, atol=1e-5)
     want, lse, mw = reference(x, train, sigma)
@@ -491,6 +491,24 @@ def test_analytic_denoisers_reject_bad_training_data(bad, match):
         toyflow.ErrorProneDenoiser(bad, 1.0)
 
 
-def test_optimal_sigma_floor_is_positive_and_tiny():
-    # The floor keeps σ² a normal float32, and below it the answer is the nearest point anyway.
-    assert 0 < SIGMA_FLOOR**2 and np.float32(SIGMA_FLOOR) ** 2 > np.finfo(np.float32).tiny
+@pytest.mark.parametrize("labelled", [False, True])
+def test_optimal_scan_path_beyond_the_unrolled_chunks(monkeypatch, reference, labelled):
+    """Past MAX_UNROLLED_CHUNKS chunks the stream runs as a lax.scan; it must agree too."""
+    from toyflow import denoisers
+
+    monkeypatch.setattr(denoisers, "MAX_UNROLLED_CHUNKS", 2)
+    monkeypatch.setattr(denoisers, "MAX_CHUNK", 5)
+    rng = np.random.default_rng(11)
+    train = rng.normal(size=(23, 2)) * 3.0  # 5 chunks of 5, the last padded
+    labels = np.arange(23) % 3 if labelled else None
+    x = _queries(train, 40, seed=12, spread=2.0)
+    sigma = np.geomspace(0.05, 20.0, 40).astype(np.float32)
+    D = toyflow.OptimalDenoiser(train, labels, chunk=5, query_block=16)
+    q_labels = np.arange(40) % 3 if labelled else None
+    got = np.asarray(D(x, sigma, q_labels))
+    if labelled:
+        want = np.stack([reference(x[i:i + 1], train[labels == q_labels[i]], sigma[i:i + 1])[0][0]
+                         for i in range(40)])
+    else:
+        want, _, _ = reference(x, train, sigma)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)

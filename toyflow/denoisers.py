@@ -75,7 +75,7 @@ def _sq_dists(xq: jax.Array, yc: jax.Array) -> jax.Array:
     # High dimension (images): the expansion with a matmul, clamped at zero.
     x2 = jnp.sum(xq * xq, axis=1)[:, None]
     y2 = jnp.sum(yc * yc, axis=1)[None, :]
-    return jnp.maximum(x2 + y2 - 2.0 * (xq @ yc.T), 0.0)
+    return jnp.maximum(x2 + y2 - 2.0 * jnp.matmul(xq, yc.T, precision=_HIGHEST), 0.0)
 
 
 #: At most this many training chunks are unrolled inside one query block. XLA's CPU backend runs
@@ -83,6 +83,8 @@ def _sq_dists(xq: jax.Array, yc: jax.Array) -> jax.Array:
 #: 670 vs 165 cpu-ms for 20,000 × 4,096), so the chunk loop is unrolled and chunks grow with N;
 #: beyond ``MAX_UNROLLED_CHUNKS × MAX_CHUNK`` points a ``lax.scan`` takes over.
 MAX_UNROLLED_CHUNKS = 32
+#: Full float32 matmuls (GPUs would otherwise use TF32 and lose the float64-level exactness).
+_HIGHEST = jax.lax.Precision.HIGHEST
 MAX_CHUNK = 1 << 16
 
 
@@ -138,7 +140,7 @@ def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
             diff = logits - m_safe[:, None]
             tie = diff >= -_TIE_ULPS * jnp.abs(m_safe)[:, None]
             p = jnp.where(tie, 1.0, jnp.exp(jnp.minimum(diff, 0.0)))
-            acc = acc * alpha[:, None] + p @ ya
+            acc = acc * alpha[:, None] + jnp.matmul(p, ya, precision=_HIGHEST)
             return (m_new, acc), None
 
         q = xq.shape[0]
