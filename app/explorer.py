@@ -38,11 +38,11 @@ NOVEL_COLOR = "#2ca02c"
 POSITION_COLOR = "#111111"
 FIELD_SIZE = 300  # frame size (px) of each field plot
 CURVE_W, CURVE_H = 225, 230
+DIFF_RANGE = (1e-3, 10.0)  # colour range of ‖D − D*‖ / σ (log scale)
 GAP_CAP = 10.0  # relative gaps above this are drawn at the cap (the optimal E_train → 0)
 MAX_PATHS = 500
 
 hv.extension("bokeh", logo=False)
-tfx.enable_compilation_cache()
 
 
 def _css(cls: str) -> list[str]:
@@ -79,9 +79,14 @@ def _region(field) -> hv.Image:
         cmap=["#ffffff", "#9ecae1"], alpha=0.45, clim=(0, 1))
 
 
-def _empty_image(extent: float, vdim: str) -> hv.Image:
+def _empty_image(extent: float, vdim: str, value: float = 0.0) -> hv.Image:
     xs = np.linspace(-extent, extent, 2)
-    return hv.Image((xs, xs, np.full((2, 2), np.nan)), kdims=["x", "y"], vdims=[vdim])
+    return hv.Image((xs, xs, np.full((2, 2), value)), kdims=["x", "y"], vdims=[vdim])
+
+
+def _empty_curve(ydim: str, label: str = "") -> hv.Curve:
+    """A curve with nothing to draw (on a log σ axis) until the store has computed one."""
+    return hv.Curve(([1e-3, 1e2], [np.nan, np.nan]), "σ", ydim, label=label)
 
 
 def _points(x, label: str) -> hv.Points:
@@ -108,16 +113,16 @@ class ExplorerApp(pn.viewable.Viewer):
     @classmethod
     def from_params(cls, *, result=None, state=None, **params) -> "ExplorerApp":
         """An app over a new (or the given) store; ``result`` opens a TrainResult from a script."""
-        pn.extension(sizing_mode="fixed")
+        pn.extension()
         if state is None:
-            state = tfx.ExplorerState(background=True, **params)
+            # Synchronous refreshes: in a notebook the views are built on the kernel's thread.
+            state = tfx.ExplorerState(background=False, **params)
         elif params:
             state.param.update(**params)
         if result is not None:
             state.load_result(result)
-        app = cls(state)
-        state.request_refresh()
-        return app
+        state.refresh()
+        return cls(state)
 
     # ------------------------------------------------------------------------------------------
     # widgets
@@ -227,6 +232,8 @@ class ExplorerApp(pn.viewable.Viewer):
                                                   end=400, width=145), "sample_steps")
         self.n_samples = self._link(W.IntInput(label="Samples", value=s.n_samples, start=2, end=5000,
                                                width=145), "n_samples")
+        self.show_curves = self._link(W.Checkbox(label="Curves over σ (gap, errors, overlap)",
+                                                 value=s.show_curves, width=300), "show_curves")
         # σ: a throttled slider and a player over the sampling grid
         self.sigma_slider = W.IntSlider(label="Noise level σ (the sampling grid, large to small)",
                                         start=0, end=s.sample_steps - 1, show_value=False,
@@ -516,18 +523,21 @@ class ExplorerApp(pn.viewable.Viewer):
         s = self.state
         f, g = s.field_view, s.optimal_field_view
         train, _ = self._styled_points()
+        label = "‖D − D*‖ / σ"
         if f is None or g is None:
-            img = _empty_image(s.extent, "‖D − D*‖ / σ")
-            title = "‖D − D*‖ / σ"
+            img = _empty_image(s.extent, label, DIFF_RANGE[0])
+            title = label
         else:
             diff = np.linalg.norm(np.asarray(f.denoised) - np.asarray(g.denoised), axis=-1) / f.sigma
             xs, ys = _grid_axes(f)
-            img = hv.Image((xs, ys, diff), kdims=["x", "y"], vdims=["‖D − D*‖ / σ"])
             same = s.kind == "optimal" and s.guidance == "none"
             title = ("difference: none (the model is D*)" if same else
                      f"difference ‖D − D*‖ / σ (max {float(np.max(diff)):.2g})")
-        img = img.opts(cmap="magma", alpha=1.0, colorbar=True, clim=(0, None), tools=["hover"],
-                       clipping_colors={"NaN": "white"})
+            # A fixed logarithmic colour scale: comparable across σ and models.
+            img = hv.Image((xs, ys, np.clip(diff, DIFF_RANGE[0], DIFF_RANGE[1])), kdims=["x", "y"],
+                           vdims=[label])
+        img = img.opts(cmap="magma", alpha=1.0, colorbar=True, logz=True, clim=DIFF_RANGE,
+                       tools=["hover"], clipping_colors={"NaN": "white"})
         return (img * train.opts(size=4)).opts(title=title)
 
     def _sigma_line(self, field_serial=0):
@@ -569,7 +579,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
         def curve(g, label, **style):
             if g is None:
-                return hv.Curve(([1.0], [np.nan]), "σ", "relative gap", label=label).opts(**style)
+                return _empty_curve("relative gap", label).opts(**style)
             return hv.Curve((g.sigmas, np.minimum(g.gap, GAP_CAP)), "σ", "relative gap",
                             label=label).opts(**style)
 
@@ -582,7 +592,7 @@ class ExplorerApp(pn.viewable.Viewer):
     def _error_plot(self, curves_serial=0):
         o = self._curves().get("overlap")
         if o is None:
-            a = b = hv.Curve(([1.0], [np.nan]), "σ", "‖D − D*‖")
+            a = b = _empty_curve("‖D − D*‖")
         else:
             a = hv.Curve((o.sigmas, o.error_noisy_train), "σ", "‖D − D*‖")
             b = hv.Curve((o.sigmas, o.error_traj), "σ", "‖D − D*‖")
@@ -593,19 +603,18 @@ class ExplorerApp(pn.viewable.Viewer):
     def _overlap_plot(self, curves_serial=0):
         o = self._curves().get("overlap")
         if o is None:
-            c = hv.Curve(([1.0], [np.nan]), "σ", "overlap")
-            w = hv.Curve(([1.0], [np.nan]), "σ", "overlap")
+            c = w = _empty_curve("overlap")
         else:
             c = hv.Curve((o.sigmas, o.overlap), "σ", "overlap")
             w = hv.Curve((o.sigmas, o.traj_max_weight), "σ", "overlap")
-        return (c.relabel("NN-distance ratio (noisy train / trajectories)").opts(color="#6a3d9a", line_width=2)
-                * w.relabel("D* posterior max weight on trajectories").opts(color="#999999", line_dash="dashed")
+        return (c.relabel("NN-distance ratio").opts(color="#6a3d9a", line_width=2)
+                * w.relabel("D* max weight (traj.)").opts(color="#999999", line_dash="dashed")
                 ).opts(title="trajectory overlap (1 = where noisy training data are)", fontsize={"title": 9})
 
     def _loss_plot(self, train_serial=0):
         losses = self.state.loss_history
         if losses is None or len(losses) == 0:
-            return hv.Curve(([1], [np.nan]), "step", "loss").opts(title="training loss")
+            return hv.Curve(([1, 10], [1.0, 1.0]), "step", "loss").opts(title="training loss (not trained yet)")
         y = np.asarray(losses, np.float64)
         win = max(1, len(y) // 100)
         if win > 1:
@@ -653,8 +662,7 @@ class ExplorerApp(pn.viewable.Viewer):
             self.condition, self.holdout,
             pn.pane.Markdown("**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
                              margin=(5, 10)),
-            _deferred(lambda: self.draw_pane), pn.Row(self.use_drawn, self.clear_drawn), self.copy_data,
-            self.upload,
+            self.draw_pane, pn.Row(self.use_drawn, self.clear_drawn), self.copy_data, self.upload,
             title="Data", collapsed=False, width=330)
         model_card = pn.Card(
             self.kind, self.delta, pn.Row(self.width, self.depth, self.train_steps),
@@ -663,7 +671,8 @@ class ExplorerApp(pn.viewable.Viewer):
             title="Model", width=330)
         sampling_card = pn.Card(
             pn.Row(self.schedule, self.solver), pn.Row(self.sigma_min, self.sigma_max, self.rho),
-            pn.Row(self.sample_steps, self.n_samples), title="Noise schedule and sampler", width=330)
+            pn.Row(self.sample_steps, self.n_samples), self.show_curves,
+            title="Noise schedule and sampler", width=330)
         takeaway_card = pn.Card(
             pn.Row(self.png_download, self.json_download), self.snippet,
             self.command, pn.Row(self.copy_snippet, self.copy_command),
@@ -673,21 +682,19 @@ class ExplorerApp(pn.viewable.Viewer):
     def main(self) -> list:
         top = pn.Row(self.sigma_slider, self.player, self.sigma_label, self.spinner, self.status)
         top = pn.Column(top, self.legend)
-        # The field row renders with the page; the rest right after it (a faster first view).
-        rest = _deferred(lambda: pn.Column(
-            pn.Row(self.trajectory_pane, self.gap_pane, self.error_pane, self.overlap_pane),
-            pn.Row(self.headline, self.loss_box)))
+        rest = pn.Column(pn.Row(self.trajectory_pane, self.gap_pane, self.error_pane, self.overlap_pane),
+                         pn.Row(self.headline, self.loss_box))
         self._layout = True
-        return [pn.Column(self.alert, top, self.field_pane, rest, sizing_mode="fixed")]
+        return [pn.Column(self.alert, top, self.field_pane, rest)]
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
 
-    def template(self) -> pn.template.FastListTemplate:
-        return pn.template.FastListTemplate(
+    def template(self) -> pn.template.BootstrapTemplate:
+        return pn.template.BootstrapTemplate(
             title="toyflow explorer: why diffusion models generalize although the optimal one memorizes",
-            sidebar=self.sidebar(), main=self.main(), sidebar_width=350, accent="#1f77b4",
-            main_layout=None, header_background="#1f3b57")
+            sidebar=self.sidebar(), main=self.main(), sidebar_width=350,
+            header_background="#1f3b57")
 
 
 def _dot(color, hollow=False, size=9):
@@ -704,13 +711,6 @@ _LEGEND = (
     'margin:0 4px 0 12px"></span>displacement region ‖D(x;σ) − x‖ ≤ σ'
     f'{_dot(MEMORIZED_COLOR)}memorized sample{_dot(NOVEL_COLOR)}novel sample'
     ' &nbsp;·&nbsp; arrows: D(x;σ) − x (colour: length)</div>')
-
-
-def _deferred(build):
-    """Render ``build()`` once the page has loaded (a placeholder first), in served sessions."""
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        return pn.panel(build, defer_load=True, loading_indicator=True)
-    return build()
 
 
 _COPY_JS = """
@@ -735,9 +735,9 @@ def _args_from_command_line(argv) -> dict[str, str]:
     return out
 
 
-def create_app(**params) -> pn.template.FastListTemplate:
+def create_app(**params) -> pn.template.BootstrapTemplate:
     """One session's page: a new store (background refreshes), its views, cleanup on close."""
-    pn.extension(sizing_mode="fixed")
+    pn.extension()
     state = tfx.ExplorerState(background=True, **params)
     app = ExplorerApp(state)
     # Settings from `--args name=value` and from the URL (?kind=error-prone&delta=1.2).
@@ -752,13 +752,15 @@ def create_app(**params) -> pn.template.FastListTemplate:
         if problems:
             app.notice = "Some settings were ignored: " + "; ".join(problems)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # Compute once the page is on screen (the plots exist then); closing the tab ends the
+        # session, which cancels its training.
         pn.state.on_session_destroyed(lambda _ctx: state.close())
         pn.state.onload(state.request_refresh)
-    else:
-        state.request_refresh()
-    app.template_obj = app.template()
-    return app.template_obj
+    page = app.template()
+    page.explorer = app  # tests and scripts reach the app through the page
+    return page
 
 
 if pn.state.served:
+    tfx.enable_compilation_cache()
     create_app().servable(title="toyflow explorer")

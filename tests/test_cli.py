@@ -130,7 +130,8 @@ BAD = [
     (["field", "--sigma", "nan"], "finite"),
     (["experiment", "nope"], "invalid choice"),
     (["experiment"], "name an experiment"),
-    (["experiment", "gap-vs-delta", "--list"], "not both"),
+    (["experiment", "gap-vs-delta", "--list"], "--list takes no"),
+    (["experiment", "gap-vs-delta", "--all"], "not both"),
 ]
 
 

@@ -5,6 +5,7 @@
     toyflow sample --denoiser error-prone --delta 1.6 --outdir runs/delta
     toyflow field --denoiser optimal --sigma 28 2.8 0.63 --outdir runs/fields
     toyflow experiment gap-vs-delta --outdir results [--quick]
+    toyflow experiment --all --outdir results [--quick]
     toyflow experiment --list
 
 Every command writes JSON and PNG files into ``--outdir`` (default ``./toyflow-out``) and shows
@@ -372,26 +373,41 @@ def _cmd_experiment(args) -> int:
     from toyflow.experiments import EXPERIMENTS, run_experiment
 
     if args.list:
-        if args.name:
-            raise UsageError("give either an experiment name or --list, not both")
+        if args.name or args.all:
+            raise UsageError("--list takes no experiment name and no --all")
         width = max(len(n) for n in EXPERIMENTS)
         for name, exp in EXPERIMENTS.items():
-            print(f"{name:<{width}}  [{exp.family}]  {exp.description}")
+            print(f"{name:<{width}}  {'[' + exp.family + ']':<9}  {exp.description}")
         return 0
-    if not args.name:
-        raise UsageError("name an experiment (toyflow experiment --list shows them)")
+    if args.all and args.name:
+        raise UsageError("give either an experiment name or --all, not both")
+    if not args.name and not args.all:
+        raise UsageError("name an experiment, or --all for every 2D one (--list shows them)")
+    names = [n for n, e in EXPERIMENTS.items() if e.is_2d] if args.all else [args.name]
     out = _outdir(args)
-    bar = _Bar(args.name, 1, args.quiet)
-    try:
-        result = run_experiment(args.name, quick=args.quick, outdir=out, progress=bar.steps)
-    finally:
-        bar.close()
-    print(f"{args.name}{' (quick)' if args.quick else ''}: {result.get('wall_time', 0):.1f}s")
-    for key, value in result.get("headline", {}).items():
-        print(f"  {key}: {json.dumps(value, default=float)}")
-    for key, value in result.get("checks", {}).items():
-        print(f"  check {key}: {'yes' if value else 'NO'}")
-    print(f"wrote {out}/{args.name}.json, {args.name}.png")
+    started = time.perf_counter()
+    summary = {}
+    for i, name in enumerate(names):
+        label = name if len(names) == 1 else f"[{i + 1}/{len(names)}] {name}"
+        bar = _Bar(label, 1, args.quiet)
+        try:
+            result = run_experiment(name, quick=args.quick, outdir=out, progress=bar.steps)
+        finally:
+            bar.close()
+        summary[name] = {"wall_time": result.get("wall_time"), "headline": result.get("headline", {}),
+                         "checks": result.get("checks", {})}
+        print(f"{name}{' (quick)' if args.quick else ''}: {result.get('wall_time', 0):.1f}s")
+        for key, value in result.get("headline", {}).items():
+            print(f"  {key}: {json.dumps(value, default=float)}")
+        for key, value in result.get("checks", {}).items():
+            print(f"  check {key}: {'yes' if value else 'NO'}")
+        print(f"wrote {out}/{name}.json, {name}.png")
+    if args.all:
+        total = round(time.perf_counter() - started, 1)
+        _write_json(os.path.join(out, "summary.json"),
+                    {"quick": args.quick, "total_wall_time": total, "experiments": summary})
+        print(f"all {len(names)} 2D experiments{' (quick)' if args.quick else ''}: {total:.1f}s; "
+              f"wrote {out}/summary.json")
     return 0
 
 
@@ -466,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", choices=list(EXPERIMENTS), metavar="NAME",
                    help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--all", action="store_true", help="run every 2D experiment (paper and learned); "
+                   "also writes summary.json")
     p.add_argument("--quick", action="store_true", help="shrunk settings (under a minute)")
     _add_common(p)
     p.set_defaults(func=_cmd_experiment)

@@ -124,18 +124,47 @@ def cache_dir() -> str:
 
 
 def enable_compilation_cache() -> None:
-    """Keep JAX's compiled programs under the cache folder too, so a restarted server skips
-    most compile time. Only sets configuration: it does not start a JAX backend."""
+    """Keep JAX's compiled programs on disk (``$TOYFLOW_JAX_CACHE``, default the cache folder's
+    ``jax/``), so a restarted server skips most compile time. Only sets configuration: it does
+    not start a JAX backend. The served app calls it; importing toyflow does not."""
     try:
         import jax
 
-        folder = os.path.join(cache_dir(), "jax")
+        folder = os.environ.get("TOYFLOW_JAX_CACHE") or os.path.join(cache_dir(), "jax")
         os.makedirs(folder, exist_ok=True)
         if not jax.config.jax_compilation_cache_dir:
             jax.config.update("jax_compilation_cache_dir", folder)
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     except Exception as exc:  # a read-only home folder must not break the app
         log.warning("JAX compilation cache disabled: %s", exc)
+
+
+_WARMED = False
+
+
+def warm_up_training(delay: float = 2.0):
+    """Once per process, compile the default learned model's training step in the background
+    (on the training pool, after ``delay`` seconds), so the first Train press does not wait for
+    the compiler. ``TOYFLOW_WARMUP=0`` turns it off. Returns the future, or ``None``."""
+    global _WARMED
+    with _POOL_LOCK:
+        if _WARMED or os.environ.get("TOYFLOW_WARMUP", "1") == "0":
+            return None
+        _WARMED = True
+
+    def run():
+        time.sleep(delay)
+        from toyflow.datasets import make_dataset
+        from toyflow.training import train
+
+        ds = make_dataset("circle", 10, 10, seed=0)
+        d = DEFAULT_LEARNED
+        # Stop after the first compiled call: the compiled step is what we came for.
+        train(ds.train_x, width=d["width"], depth=d["depth"], steps=d["train_steps"],
+              batch_size=d["batch_size"], learning_rate=d["learning_rate"], seed=0,
+              n_snapshots=N_SNAPSHOTS, steps_per_call=STEPS_PER_CALL, callback=lambda _p: False)
+
+    return _train_pool().submit(run)
 
 
 # --- training configurations, jobs and the result cache ----------------------------------------
@@ -467,7 +496,7 @@ DATA_PARAMS = ("dataset", "n_train", "n_val", "seed", "granularity", "k", "custo
 MODEL_PARAMS = ("kind", "delta", "width", "depth", "train_steps", "learning_rate", "batch_size",
                 "guidance", "w", "snapshot_index", "condition")
 SAMPLING_PARAMS = ("schedule", "solver", "sigma_min", "sigma_max", "rho", "sample_steps", "n_samples")
-VIEW_PARAMS = ("sigma_index", "resolution", "extent")
+VIEW_PARAMS = ("sigma_index", "resolution", "extent", "show_curves")
 INPUT_PARAMS = DATA_PARAMS + MODEL_PARAMS + SAMPLING_PARAMS + VIEW_PARAMS
 #: Inputs that change which learned model is meant (a change looks the model up in the caches).
 TRAINING_PARAMS = ("kind", "dataset", "n_train", "seed", "granularity", "k", "custom_points",
@@ -542,6 +571,7 @@ class ExplorerState(param.Parameterized):
     sigma_index = param.Integer(default=0, bounds=(0, None), doc="Index into the σ grid (0 = σ_max).")
     resolution = param.Integer(default=32, bounds=(8, 64), doc="Flow-field grid points per side.")
     extent = param.Number(default=17.5, bounds=(1.0, 1000.0), doc="Half-width of the field window.")
+    show_curves = param.Boolean(default=True, doc="Compute the curves over σ (the slowest part).")
 
     # -- outputs (set by refresh and by training; not inputs) --------------------------------
     error = param.String(default="", precedence=-1, doc="Why the views could not update.")
@@ -681,7 +711,7 @@ class ExplorerState(param.Parameterized):
                               trajectory_view=None, headline_view=self._empty_headline())
             self.field_serial += 1
             self.trajectory_serial += 1
-            self.curves_view = self._curves(None, None)
+            self.curves_view = self._curves(None, None) if self.show_curves else None
             self.curves_serial += 1
             raise
         field = self._compute_field(denoiser, model_key, sigma)
@@ -708,11 +738,18 @@ class ExplorerState(param.Parameterized):
             return
         if self._job is not None and self._job.status in ("queued", "running") and self.kind == "learned":
             return  # curves are the slowest part: while snapshots stream, draw them at the end
+        if not self.show_curves:
+            if self.curves_view is not None:
+                self.curves_view = None
+                self.curves_serial += 1
+            return
         curves = self.curves()
         if self.curves_view is not curves:
             self.curves_view = curves
             self.curves_serial += 1
         self.timings["total"] = time.perf_counter() - t0
+        if self._background:
+            warm_up_training()  # once per process, after the first page is complete
 
     def _publish_data(self, data, sigmas) -> None:
         if self.data_view is not data:

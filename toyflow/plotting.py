@@ -140,7 +140,7 @@ def draw_samples(ax, samples, memorized=None, *, size: float = 5):
     m = np.asarray(memorized, bool)
     ax.scatter(s[~m, 0], s[~m, 1], s=size, c=NOVEL_COLOR, alpha=0.6, linewidths=0, label="novel")
     ax.scatter(s[m, 0], s[m, 1], s=size, c=MEMORIZED_COLOR, alpha=0.8, linewidths=0,
-               label="memorized")
+               label="memorized", zorder=6)
 
 
 # --- whole figures ---------------------------------------------------------------------------
@@ -289,30 +289,50 @@ def plot_loss_curves(losses, labels: Sequence[str] | None = None, *, smooth: int
 def plot_ablation_grid(cells: Sequence[Sequence[Any]], *, row_labels: Sequence[str],
                        col_labels: Sequence[str], train_x=None, val_x=None,
                        memorized: Sequence[Sequence[Any]] | None = None, title: str | None = None,
-                       extent: float = 17.5):
-    """Ablation grid: rows a hyperparameter, columns snapshots.
+                       extent: float | Sequence[float] = 17.5,
+                       header: Sequence[Callable[[Any], Any]] = (), cell_titles=None):
+    """Ablation grid: rows a hyperparameter, columns snapshots (or any second setting).
 
     Each cell is a :class:`~toyflow.fields.FlowField` (drawn as arrows) or samples ``(n, 2)``
-    (drawn as points, coloured by ``memorized[i][j]`` when given).
+    (drawn as points, coloured by ``memorized[i][j]`` when given). ``header`` is a list of
+    functions ``f(ax)`` drawing summary panels (gap curves, headline numbers) in a row above
+    the grid. ``extent`` is a half-width or ``(xmin, xmax, ymin, ymax)`` for sample cells;
+    ``cell_titles[i][j]`` overrides the column label as a cell's title.
     """
     rows, cols = len(cells), max(len(r) for r in cells)
-    fig = _new_figure(2.4 * cols + 0.6, 2.4 * rows + 0.4)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    cell = 2.3
+    head = 3.0 if header else 0.0
+    fig = _new_figure(max(cell * cols + 0.6, 3.4 * len(header)), cell * rows + 0.5 + head)
+    if header:
+        top, bottom = fig.subfigures(2, 1, height_ratios=[head, cell * rows + 0.3])
+        head_axes = top.subplots(1, len(header), squeeze=False)[0]
+        for ax, draw in zip(head_axes, header):
+            draw(ax)
+    else:
+        bottom = fig
+    axes = bottom.subplots(rows, cols, squeeze=False)
+    box = (-extent, extent, -extent, extent) if np.ndim(extent) == 0 else tuple(extent)
     for i, row in enumerate(cells):
-        for j, cell in enumerate(row):
+        for j in range(cols):
             ax = axes[i, j]
-            if hasattr(cell, "grid"):
-                draw_field(ax, cell, train_x=train_x, val_x=val_x, max_arrows=20, title="")
+            if j >= len(row):
+                ax.set_visible(False)
+                continue
+            item = row[j]
+            if hasattr(item, "grid"):
+                draw_field(ax, item, train_x=train_x, val_x=val_x, max_arrows=20, title="")
             else:
                 mem = None if memorized is None else memorized[i][j]
-                draw_samples(ax, cell, mem, size=3)
-                _points(ax, train_x, val_x, size=10)
-                ax.set_xlim(-extent, extent)
-                ax.set_ylim(-extent, extent)
+                draw_samples(ax, item, None if mem is None else np.asarray(mem, bool), size=3)
+                _points(ax, train_x, val_x, size=8)
+                ax.set_xlim(box[0], box[1])
+                ax.set_ylim(box[2], box[3])
                 ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
+            if cell_titles is not None:
+                ax.set_title(cell_titles[i][j], fontsize=7)
+            elif i == 0:
                 ax.set_title(col_labels[j], fontsize=8)
             if j == 0:
                 ax.set_ylabel(row_labels[i], fontsize=8)
@@ -339,8 +359,10 @@ def plot_samples(samples, train_x=None, val_x=None, memorized=None, *, title: st
 
 
 def plot_lines(x, series: Mapping[str, Any], *, xlabel: str, ylabel: str = "", title: str | None = None,
-               logx: bool = False, logy: bool = False, ax=None, markers: bool = True):
-    """Several named series over a shared ``x`` (a small helper for headline panels)."""
+               logx: bool = False, logy: bool = False, ax=None, markers: bool = True,
+               label_x_values: bool = False):
+    """Several named series over a shared ``x`` (a small helper for headline panels);
+    ``label_x_values`` puts a tick at every ``x`` (for widths, sizes, weights)."""
     fig = None
     if ax is None:
         fig = _new_figure(5.0, 3.5)
@@ -352,6 +374,9 @@ def plot_lines(x, series: Mapping[str, Any], *, xlabel: str, ylabel: str = "", t
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    if label_x_values:
+        ax.set_xticks(xv, [f"{v:g}" for v in xv])
+        ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)

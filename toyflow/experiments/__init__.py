@@ -29,11 +29,17 @@ from toyflow.experiments import learned, paper
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(name: str, description: str, fn, *, paper: bool, family: str) -> Experiment:
-    """Add an experiment to :data:`EXPERIMENTS` (names are unique)."""
+def register(name: str, description: str, fn, *, paper: bool, family: str, figure=None) -> Experiment:
+    """Add an experiment to :data:`EXPERIMENTS` (names are unique). ``figure(result)`` redraws
+    its PNG from a result (defaults to ``figure_<name>`` in ``fn``'s module)."""
     if name in EXPERIMENTS:
         raise ValueError(f"experiment {name!r} is already registered")
-    exp = Experiment(name, description, fn, paper, family)
+    if figure is None:
+        import sys
+
+        module = sys.modules.get(getattr(fn, "__module__", ""), None)
+        figure = getattr(module, "figure_" + name.replace("-", "_"), None)
+    exp = Experiment(name, description, fn, paper, family, figure)
     EXPERIMENTS[name] = exp
     return exp
 
@@ -94,9 +100,52 @@ def _lazy_image(function_name: str):
     return run
 
 
+def _lazy_image_figure(function_name: str):
+    def figure(result: dict):
+        from toyflow.images import experiments as image_experiments
+
+        return getattr(image_experiments, "figure_" + function_name)(result)
+
+    return figure
+
+
 if os.path.exists(_image_module_path()):
     for _name, (_fn, _desc) in IMAGE_EXPERIMENTS.items():
-        register(_name, _desc, _lazy_image(_fn), paper=False, family="images")
+        register(_name, _desc, _lazy_image(_fn), paper=False, family="images",
+                 figure=_lazy_image_figure(_fn))
+
+
+def load_result(path: str | os.PathLike) -> dict:
+    """Read a ``NAME.json`` written by an experiment, arrays back as NumPy (``null`` → NaN)."""
+    import json
+
+    import numpy as np
+
+    with open(path) as f:
+        result = json.load(f)
+    result["arrays"] = {k: np.asarray(v, dtype=float) if _numeric(v) else np.asarray(v)
+                        for k, v in result["arrays"].items()}
+    return result
+
+
+def _numeric(v) -> bool:
+    import numpy as np
+
+    try:
+        np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def plot_result(result: dict | str | os.PathLike):
+    """Redraw an experiment's figure from its result (or the path of its JSON)."""
+    if not isinstance(result, dict):
+        result = load_result(result)
+    exp = lookup(EXPERIMENTS, result["name"], "experiment")
+    if exp.figure is None:
+        raise ValueError(f"experiment {exp.name!r} has no figure function")
+    return exp.figure(result)
 
 
 def list_experiments(family: str | None = None) -> list[Experiment]:
@@ -116,5 +165,5 @@ def run_experiment(name: str, *, quick: bool = False, outdir: str | os.PathLike 
     return exp.fn(quick=quick, outdir=outdir, progress=progress, **overrides)
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "IMAGE_EXPERIMENTS", "list_experiments", "register",
-           "result_json", "run_experiment", "write_result"]
+__all__ = ["EXPERIMENTS", "Experiment", "IMAGE_EXPERIMENTS", "list_experiments", "load_result",
+           "plot_result", "register", "result_json", "run_experiment", "write_result"]

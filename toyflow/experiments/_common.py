@@ -41,6 +41,7 @@ class Experiment:
     fn: Callable[..., dict]
     paper: bool
     family: str
+    figure: Callable[[dict], Any] | None = None  # redraws NAME.png from a result
 
     @property
     def is_2d(self) -> bool:

@@ -42,7 +42,6 @@ from toyflow.experiments._common import (
     spearman,
     write_result,
 )
-from toyflow.fields import flow_field
 from toyflow.nets import MLPConfig
 from toyflow.sampling import sample
 from toyflow.training import train, train_sweep
@@ -245,29 +244,24 @@ def _optimal_memorization(data, s) -> float:
 
 
 def figure_width_sweep(result: dict):
-    from toyflow.plotting import draw_gap_curves, draw_samples, panel_figure, plot_lines
+    from toyflow.plotting import draw_gap_curves, plot_ablation_grid, plot_lines
 
-    a = result["arrays"]
-    widths = a["widths"]
-    n_cols = len(a["snapshot_steps"])
-    fig, axes = panel_figure(2 + len(widths) * n_cols, ncols=max(n_cols, 2), width=3.0, height=2.8)
-    draw_gap_curves(axes[0], a["sigmas"], a["gap"], [f"width {w}" for w in widths])
-    axes[0].set_title("gap per σ (mean over seeds)", fontsize=8)
-    plot_lines(widths, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
-                        "baseline memorized": [result["headline"]["baseline_memorized_fraction"]] * len(widths)},
-               xlabel="width", logx=True, ax=axes[1])
-    k = 2
-    for i, w in enumerate(widths):
-        for j, step in enumerate(a["snapshot_steps"]):
-            ax = axes[k]
-            draw_samples(ax, a["grid_samples"][i][j], np.asarray(a["grid_memorized"][i][j], bool), size=2)
-            t = np.asarray(a["train_x"])
-            ax.scatter(t[:, 0], t[:, 1], s=6, c="#d62728")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"width {w}, step {step}", fontsize=7)
-            k += 1
-    return fig
+    a, h = result["arrays"], result["headline"]
+    widths = [int(w) for w in a["widths"]]
+
+    def gaps(ax):
+        draw_gap_curves(ax, a["sigmas"], a["gap"], [f"width {w}" for w in widths])
+        ax.set_title("gap per σ (mean over seeds)", fontsize=8)
+
+    def lines(ax):
+        plot_lines(widths, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
+                            "baseline memorized": [h["baseline_memorized_fraction"]] * len(widths)},
+                   xlabel="width", logx=True, label_x_values=True, ax=ax, title="objective vs samples")
+
+    return plot_ablation_grid(a["grid_samples"], row_labels=[f"width {w}" for w in widths],
+                              col_labels=[f"step {t}" for t in a["snapshot_steps"]], train_x=a["train_x"],
+                              memorized=a["grid_memorized"], extent=10.0, header=[gaps, lines],
+                              title="width sweep: samples over training (orange: memorized)")
 
 
 # --- training time ------------------------------------------------------------------------------
@@ -350,29 +344,31 @@ def training_time(*, quick: bool = False, outdir=None, progress=None, **override
 
 
 def figure_training_time(result: dict):
-    from toyflow.plotting import draw_gap_curves, draw_loss_curves, draw_samples, panel_figure, plot_lines
+    from toyflow.plotting import draw_gap_curves, draw_loss_curves, plot_ablation_grid, plot_lines
 
-    a = result["arrays"]
-    steps = a["steps"]
-    cols = np.unique(np.linspace(0, len(steps) - 1, min(4, len(steps))).round().astype(int))
-    fig, axes = panel_figure(3 + len(cols), ncols=3 if len(cols) < 4 else 4, width=3.4, height=3.0)
-    draw_gap_curves(axes[0], a["sigmas"], a["gap"], [f"step {t}" for t in steps])
-    axes[0].set_title("gap per σ over training (claim 2)", fontsize=8)
-    h = result["headline"]
-    plot_lines(steps, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
-                       "baseline memorized": [h["baseline_memorized_fraction"]] * len(steps)},
-               xlabel="training step", logx=True, ax=axes[1], title="objective vs samples (claim 3)")
-    draw_loss_curves(axes[2], a["losses"], smooth=1)
-    axes[2].set_xlabel("training (window means)")
-    for k, c in enumerate(cols):
-        ax = axes[3 + k]
-        draw_samples(ax, a["grid_samples"][c], np.asarray(a["grid_memorized"][c], bool), size=2)
-        t = np.asarray(a["train_x"])
-        ax.scatter(t[:, 0], t[:, 1], s=6, c="#d62728")
-        ax.set_title(f"step {steps[c]}: {100 * a['memorized_fraction'][c]:.0f}% memorized", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return fig
+    a, h = result["arrays"], result["headline"]
+    steps = [int(t) for t in a["steps"]]
+    cols = np.unique(np.linspace(0, len(steps) - 1, min(5, len(steps))).round().astype(int))
+
+    def gaps(ax):
+        draw_gap_curves(ax, a["sigmas"], a["gap"], [f"step {t}" for t in steps])
+        ax.set_title("gap per σ over training (claim 2)", fontsize=8)
+
+    def lines(ax):
+        plot_lines(steps, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
+                           "baseline memorized": [h["baseline_memorized_fraction"]] * len(steps)},
+                   xlabel="training step", logx=True, ax=ax, title="objective vs samples (claim 3)")
+
+    def loss(ax):
+        n = len(a["losses"])
+        draw_loss_curves(ax, a["losses"], smooth=1)
+        ax.set_xlabel(f"training ({n} windows of {result['config']['steps'] // n} steps)")
+
+    cells = [[a["grid_samples"][c] for c in cols]]
+    titles = [[f"step {steps[c]}: {100 * a['memorized_fraction'][c]:.0f}% memorized" for c in cols]]
+    return plot_ablation_grid(cells, row_labels=["samples"], col_labels=[""] * len(cols),
+                              train_x=a["train_x"], memorized=[[a["grid_memorized"][c] for c in cols]],
+                              extent=10.0, header=[gaps, lines, loss], cell_titles=titles)
 
 
 # --- dataset size -------------------------------------------------------------------------------
@@ -458,11 +454,12 @@ def figure_dataset_size(result: dict):
     from toyflow.plotting import draw_gap_curves, draw_samples, panel_figure, plot_lines
 
     a = result["arrays"]
-    sizes = a["n_train"]
+    sizes = [int(n) for n in a["n_train"]]
     fig, axes = panel_figure(2 + len(sizes), ncols=4, width=3.2, height=3.0)
     draw_gap_curves(axes[0], a["sigmas"], a["gap"], [f"n = {n}" for n in sizes])
     plot_lines(sizes, {"learned": a["localization"], "optimal": a["optimal_localization"]},
-               xlabel="training points", ylabel="localization (m − b)/(1 − b)", logx=True, ax=axes[1])
+               xlabel="training points", ylabel="localization (m − b)/(1 − b)", logx=True,
+               label_x_values=True, ax=axes[1])
     pool = np.asarray(a["pool_x"])
     for i, n in enumerate(sizes):
         ax = axes[2 + i]
@@ -576,24 +573,23 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
 
 
 def figure_condition_granularity(result: dict):
-    from toyflow.plotting import draw_gap_curves, draw_samples, panel_figure, plot_lines
+    from toyflow.plotting import draw_gap_curves, plot_ablation_grid, plot_lines
 
     a = result["arrays"]
     names = result["config"]["granularities"]
-    fig, axes = panel_figure(2 + len(names), ncols=4, width=3.2, height=3.0)
-    draw_gap_curves(axes[0], a["sigmas"], a["gap"], names, cmap="magma")
-    axes[0].set_title("conditional gap per σ", fontsize=8)
-    plot_lines(a["num_labels"], {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"]},
-               xlabel="distinct labels", logx=True, ax=axes[1])
-    t = np.asarray(a["train_x"])
-    for i, nm in enumerate(names):
-        ax = axes[2 + i]
-        draw_samples(ax, a["grid_samples"][i], np.asarray(a["grid_memorized"][i], bool), size=2)
-        ax.scatter(t[:, 0], t[:, 1], s=6, c="#d62728")
-        ax.set_title(f"{nm}: {100 * a['memorized_fraction'][i]:.0f}% memorized", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return fig
+
+    def gaps(ax):
+        draw_gap_curves(ax, a["sigmas"], a["gap"], names, cmap="magma")
+        ax.set_title("class-conditional gap per σ", fontsize=8)
+
+    def lines(ax):
+        plot_lines(a["num_labels"], {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"]},
+                   xlabel="distinct labels", logx=True, label_x_values=True, ax=ax)
+
+    titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]
+    return plot_ablation_grid([list(a["grid_samples"])], row_labels=["samples"], col_labels=names,
+                              train_x=a["train_x"], memorized=[list(a["grid_memorized"])], extent=10.0,
+                              header=[gaps, lines], cell_titles=titles)
 
 
 # --- guidance scale -------------------------------------------------------------------------------
@@ -668,31 +664,30 @@ def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrid
 
 
 def figure_guidance_scale(result: dict):
-    from toyflow.plotting import draw_gap_curves, draw_samples, panel_figure, plot_lines
+    from toyflow.plotting import draw_gap_curves, plot_ablation_grid, plot_lines
 
     a = result["arrays"]
-    ws = a["ws"]
-    mem = [[np.asarray(m, bool) for m in row] for row in a["grid_memorized"]]
-    fig, axes = panel_figure(3 + 2 * len(ws), ncols=max(3, len(ws)), width=3.0, height=2.8)
-    draw_gap_curves(axes[0], a["sigmas"], a["gap_cfg"], [f"w = {w:g}" for w in ws], cmap="cividis")
-    axes[0].set_title("classifier-free: gap per σ", fontsize=8)
-    draw_gap_curves(axes[1], a["sigmas"], a["gap_auto"], [f"w = {w:g}" for w in ws], cmap="cividis")
-    axes[1].set_title("autoguidance: gap per σ", fontsize=8)
-    plot_lines(ws, {"CFG peak gap": a["peak_gap_cfg"], "auto peak gap": a["peak_gap_auto"],
-                    "CFG memorized": a["memorized_cfg"], "auto memorized": a["memorized_auto"]},
-               xlabel="guidance weight w", ax=axes[2])
-    t = np.asarray(a["train_x"])
-    k = 3
-    for row, name in enumerate(("CFG", "auto")):
-        for j, w in enumerate(ws):
-            ax = axes[k]
-            draw_samples(ax, a["grid_samples"][row][j], mem[row][j], size=2)
-            ax.scatter(t[:, 0], t[:, 1], s=6, c="#d62728")
-            ax.set_title(f"{name} w = {w:g}: {100 * np.mean(mem[row][j]):.0f}% memorized", fontsize=7)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            k += 1
-    return fig
+    ws = [float(w) for w in a["ws"]]
+
+    def gap_cfg(ax):
+        draw_gap_curves(ax, a["sigmas"], a["gap_cfg"], [f"w = {w:g}" for w in ws], cmap="cividis")
+        ax.set_title("classifier-free: gap per σ", fontsize=8)
+
+    def gap_auto(ax):
+        draw_gap_curves(ax, a["sigmas"], a["gap_auto"], [f"w = {w:g}" for w in ws], cmap="cividis")
+        ax.set_title("autoguidance: gap per σ", fontsize=8)
+
+    def lines(ax):
+        plot_lines(ws, {"CFG peak gap": a["peak_gap_cfg"], "auto peak gap": a["peak_gap_auto"],
+                        "CFG memorized": a["memorized_cfg"], "auto memorized": a["memorized_auto"]},
+                   xlabel="guidance weight w", ax=ax)
+
+    titles = [[f"{name} w = {w:g}: {100 * np.mean(m):.0f}% mem." for w, m in zip(ws, a["grid_memorized"][r])]
+              for r, name in enumerate(("CFG", "auto"))]
+    return plot_ablation_grid(a["grid_samples"], row_labels=["classifier-free", "autoguidance"],
+                              col_labels=[f"w = {w:g}" for w in ws], train_x=a["train_x"],
+                              memorized=a["grid_memorized"], extent=10.0, header=[gap_cfg, gap_auto, lines],
+                              cell_titles=titles)
 
 
 # --- noise schedule -------------------------------------------------------------------------------
@@ -759,23 +754,23 @@ def noise_schedule(*, quick: bool = False, outdir=None, progress=None, **overrid
 
 
 def figure_noise_schedule(result: dict):
-    from toyflow.plotting import draw_gap_curves, draw_loss_curves, draw_samples, panel_figure
+    from toyflow.plotting import draw_gap_curves, draw_loss_curves, plot_ablation_grid
 
     a = result["arrays"]
     names = result["config"]["schedules"]
-    fig, axes = panel_figure(2 + len(names), ncols=3, width=3.4, height=3.0)
-    draw_gap_curves(axes[0], a["sigmas"], a["gap"], names, cmap="tab10")
-    draw_loss_curves(axes[1], a["losses"], names, smooth=1)
-    axes[1].set_xlabel("training (window means)")
-    t = np.asarray(a["train_x"])
-    for i, nm in enumerate(names):
-        ax = axes[2 + i]
-        draw_samples(ax, a["grid_samples"][i], np.asarray(a["grid_memorized"][i], bool), size=2)
-        ax.scatter(t[:, 0], t[:, 1], s=6, c="#d62728")
-        ax.set_title(f"{nm}: {100 * a['memorized_fraction'][i]:.0f}% memorized", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return fig
+
+    def gaps(ax):
+        draw_gap_curves(ax, a["sigmas"], a["gap"], names, cmap="tab10")
+        ax.set_title("gap per σ", fontsize=8)
+
+    def losses(ax):
+        draw_loss_curves(ax, a["losses"], names, smooth=1)
+        ax.set_xlabel("training (window means)")
+
+    titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]
+    return plot_ablation_grid([list(a["grid_samples"])], row_labels=["samples"], col_labels=names,
+                              train_x=a["train_x"], memorized=[list(a["grid_memorized"])], extent=10.0,
+                              header=[gaps, losses], cell_titles=titles)
 
 
 # --- trajectory overlap ---------------------------------------------------------------------------
