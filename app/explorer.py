@@ -180,6 +180,9 @@ class ExplorerApp(pn.viewable.Viewer):
         self.clear_drawn = W.Button(label="Clear canvas", width=145)
         self.clear_drawn.on_click(lambda _e: self._new_canvas(None))
         self.copy_data = W.Button(label="Start from current data", width=300)
+        self.open_canvas = W.Button(label="Draw points with the mouse…", width=300,
+                                    css_classes=_css("open-canvas-button"))
+        self.open_canvas.on_click(self._on_open_canvas)
         self.copy_data.on_click(self._on_copy_data)
         # model
         self.kind = self._link(W.RadioButtonGroup(options=list(tfx.MODEL_KINDS), value=s.kind,
@@ -307,7 +310,8 @@ class ExplorerApp(pn.viewable.Viewer):
         self.status.object = f"Using {n} uploaded points."
 
     def _on_use_drawn(self, _event) -> None:
-        data = self._draw_stream.data or {}
+        stream = getattr(self, "_draw_stream", None)
+        data = (stream.data if stream is not None else None) or {}
         xs, ys = list(data.get("x", [])), list(data.get("y", []))
         try:
             pts = np.column_stack([np.asarray(xs, float), np.asarray(ys, float)]) if xs else None
@@ -316,6 +320,11 @@ class ExplorerApp(pn.viewable.Viewer):
             self.notice = f"Drawn points not used: {exc}"
             return
         self.notice = ""
+
+    def _on_open_canvas(self, _event) -> None:
+        if getattr(self, "draw_pane", None) is None:
+            self._new_canvas(None)
+        self.open_canvas.visible = False
 
     def _on_copy_data(self, _event) -> None:
         view = self.state.data_view
@@ -400,6 +409,8 @@ class ExplorerApp(pn.viewable.Viewer):
         self.k.visible = s.granularity == "kmeans"
         self.condition.visible = s.granularity != "none"
         self.w.visible = s.guidance != "none"
+        if learned and not self.loss_box.objects:
+            self.loss_box.append(self.loss_pane)
         self.loss_box.visible = learned
 
     # ------------------------------------------------------------------------------------------
@@ -418,7 +429,7 @@ class ExplorerApp(pn.viewable.Viewer):
         fields = (self.model_map + self.optimal_map + self.difference_map).opts(
             opts.Overlay(**field_opts, show_legend=False),
             opts.VectorField(magnitude="length", rescale_lengths=False, pivot="tail", color="|D(x;σ) − x|",
-                             cmap="viridis", line_width=1.1, tools=["hover"]),
+                             cmap="viridis", line_width=1.1),
             opts.Layout(shared_axes=True, merge_tools=True),
         ).cols(3)
         self.field_pane = pn.pane.HoloViews(fields, css_classes=_css("flow-field"), linked_axes=True,
@@ -452,8 +463,9 @@ class ExplorerApp(pn.viewable.Viewer):
                                           framewise=True, toolbar=None, color="#444")),
             css_classes=_css("loss-plot"))
         # Visibility is toggled on a wrapper (toggling it on a HoloViews pane fails in Panel 1.9).
-        self.loss_box = pn.Column(self.loss_pane, visible=s.kind == "learned")
-        self._new_canvas(None)
+        # Built on first use (a learned model), so a page that never trains stays light.
+        self.loss_box = pn.Column(visible=False)
+        self.draw_box = pn.Column()
 
     def _new_canvas(self, points) -> None:
         """A fresh drawing canvas (HoloViews' point-drawing stream), empty or with ``points``."""
@@ -466,20 +478,23 @@ class ExplorerApp(pn.viewable.Viewer):
         self._draw_stream = streams.PointDraw(source=element, num_objects=tfx.MAX_POINTS)
         if getattr(self, "draw_pane", None) is None:
             self.draw_pane = pn.pane.HoloViews(element, css_classes=_css("draw-canvas"))
+            self.draw_box.objects = [self.draw_pane, pn.Row(self.use_drawn, self.clear_drawn),
+                                     self.copy_data]
         else:
             self.draw_pane.object = element
 
     # -- element callbacks (run on the event loop when HoloViews redraws) ------------------------
-    def _data_points(self):
+    def _data_points(self, size: float = 6) -> hv.Points:
+        """Training (filled) and validation (open) points as one glyph."""
         view = self.state.data_view
-        if view is None:
-            return _points(None, "train"), _points(None, "validation")
-        return _points(view.dataset.train_x, "train"), _points(view.dataset.val_x, "validation")
-
-    def _styled_points(self):
-        train, val = self._data_points()
-        return (train.opts(color=TRAIN_COLOR, size=6, line_color="black", line_width=0.5),
-                val.opts(color=VAL_COLOR, fill_alpha=0, size=6, line_width=1.2))
+        tx = np.zeros((0, 2)) if view is None else view.dataset.train_x
+        vx = np.zeros((0, 2)) if view is None else view.dataset.val_x
+        xy = np.concatenate([tx, vx]) if len(vx) else tx
+        split = np.array(["train"] * len(tx) + ["validation"] * len(vx))
+        pts = hv.Points((xy[:, 0], xy[:, 1], split), kdims=["x", "y"], vdims=["set"])
+        return pts.opts(size=size, line_width=1.1,
+                        color=hv.dim("set").categorize({"train": TRAIN_COLOR, "validation": "#ffffff"}),
+                        line_color=hv.dim("set").categorize({"train": "#000000", "validation": VAL_COLOR}))
 
     def _shared_scale(self):
         s = self.state
@@ -489,17 +504,20 @@ class ExplorerApp(pn.viewable.Viewer):
         spacing = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
         return vmax, spacing
 
-    def _field_overlay(self, field, title: str, positions=None):
+    def _field_overlay(self, field, title: str, positions=None, with_positions: bool = False):
         vmax, spacing = self._shared_scale()
         ext = self.state.extent
-        train, val = self._styled_points()
+        points = self._data_points()
         if field is None:
             region = _empty_image(ext, "region").opts(cmap=["#ffffff", "#9ecae1"], alpha=0.45, clim=(0, 1))
             vectors = _empty_vectors()
         else:
             region, vectors = _region(field), _vector_field(field, vmax, spacing)
-        pos = _points(positions, "trajectories at σ").opts(color=POSITION_COLOR, size=2.5, alpha=0.7)
-        return (region * vectors * train * val * pos).opts(title=title)
+        overlay = region * vectors * points
+        if with_positions:
+            overlay = overlay * _points(positions, "trajectories at σ").opts(
+                color=POSITION_COLOR, size=2.5, alpha=0.7)
+        return overlay.opts(title=title)
 
     def _model_field(self, field_serial=0):
         s = self.state
@@ -512,7 +530,7 @@ class ExplorerApp(pn.viewable.Viewer):
             title = f"{name}: {s.status or 'waiting…'}"[:70]
         else:
             title = f"{name}: D(x; σ) − x at σ = {f.sigma:.3g}"
-        return self._field_overlay(f, title, s.positions_view)
+        return self._field_overlay(f, title, s.positions_view, with_positions=True)
 
     def _optimal_field(self, field_serial=0):
         f = self.state.optimal_field_view
@@ -522,7 +540,6 @@ class ExplorerApp(pn.viewable.Viewer):
     def _difference(self, field_serial=0):
         s = self.state
         f, g = s.field_view, s.optimal_field_view
-        train, _ = self._styled_points()
         label = "‖D − D*‖ / σ"
         if f is None or g is None:
             img = _empty_image(s.extent, label, DIFF_RANGE[0])
@@ -537,8 +554,8 @@ class ExplorerApp(pn.viewable.Viewer):
             img = hv.Image((xs, ys, np.clip(diff, DIFF_RANGE[0], DIFF_RANGE[1])), kdims=["x", "y"],
                            vdims=[label])
         img = img.opts(cmap="magma", alpha=1.0, colorbar=True, logz=True, clim=DIFF_RANGE,
-                       tools=["hover"], clipping_colors={"NaN": "white"})
-        return (img * train.opts(size=4)).opts(title=title)
+                       clipping_colors={"NaN": "white"})
+        return (img * self._data_points(size=4)).opts(title=title)
 
     def _sigma_line(self, field_serial=0):
         s = self.state
@@ -550,7 +567,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _trajectory_plot(self, trajectory_serial=0):
         t = self.state.trajectory_view
-        train, val = self._styled_points()
+        points = self._data_points()
         if t is None:
             paths = hv.Path([], kdims=["x", "y"])
             mem = _points(None, "memorized")
@@ -566,7 +583,7 @@ class ExplorerApp(pn.viewable.Viewer):
             mem = _points(t.samples[m], "memorized")
             novel = _points(t.samples[~m], "novel")
             title = f"trajectories; samples {100 * m.mean():.0f}% memorized"
-        return (paths.opts(color="#888888", alpha=0.25, line_width=0.6) * train * val
+        return (paths.opts(color="#888888", alpha=0.25, line_width=0.6) * points
                 * novel.opts(color=NOVEL_COLOR, size=3, alpha=0.7)
                 * mem.opts(color=MEMORIZED_COLOR, size=4, alpha=0.9)).opts(title=title)
 
@@ -662,7 +679,7 @@ class ExplorerApp(pn.viewable.Viewer):
             self.condition, self.holdout,
             pn.pane.Markdown("**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
                              margin=(5, 10)),
-            self.draw_pane, pn.Row(self.use_drawn, self.clear_drawn), self.copy_data, self.upload,
+            self.open_canvas, self.draw_box, self.upload,
             title="Data", collapsed=False, width=330)
         model_card = pn.Card(
             self.kind, self.delta, pn.Row(self.width, self.depth, self.train_steps),
@@ -755,7 +772,8 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
         # Compute once the page is on screen (the plots exist then); closing the tab ends the
         # session, which cancels its training.
         pn.state.on_session_destroyed(lambda _ctx: state.close())
-        pn.state.onload(state.request_refresh)
+        if not state.refresh_if_cached():  # a repeat visit arrives with its data
+            pn.state.onload(state.request_refresh)
     page = app.template()
     page.explorer = app  # tests and scripts reach the app through the page
     return page

@@ -162,3 +162,20 @@ def test_outdir_that_is_a_file(tmp_path, capsys):
 def test_help_exits_zero(capsys):
     assert main(["train", "--help"]) == 0
     assert "--batch-size" in capsys.readouterr().out
+
+
+def test_experiment_all_runs_every_2d_experiment_and_writes_a_summary(tmp_path, monkeypatch, capsys):
+    import toyflow.experiments as ex
+
+    # Two cheap paper experiments stand in for the registry (the quick runs of every experiment
+    # are tested in test_experiments.py); one image entry must be skipped by --all.
+    subset = {n: ex.EXPERIMENTS[n] for n in ("error-vs-angle", "gap-vs-delta")}
+    subset["image-dummy"] = ex.Experiment("image-dummy", "not 2D", lambda **k: pytest.fail("ran"),
+                                          paper=False, family="images")
+    monkeypatch.setattr(ex, "EXPERIMENTS", subset)
+    assert main(["experiment", "--all", "--quick", "--outdir", str(tmp_path), "--quiet"]) == 0
+    summary = _json(tmp_path / "summary.json")
+    assert summary["quick"] is True and set(summary["experiments"]) == {"error-vs-angle", "gap-vs-delta"}
+    assert summary["total_wall_time"] > 0
+    assert (tmp_path / "gap-vs-delta.png").exists()
+    assert "all 2 2D experiments" in capsys.readouterr().out

@@ -661,6 +661,22 @@ class ExplorerState(param.Parameterized):
             except Exception:  # refresh reports its own errors; this is a last resort
                 log.exception("refresh failed")
 
+    def refresh_if_cached(self) -> bool:
+        """Publish every view at once when this process has already computed them all (another
+        session with the same settings did): a new page then arrives with its data. Returns
+        False, computing nothing slow, when something is missing."""
+        try:
+            _, model_key = self._model()
+        except (NotReady, ValueError):
+            return False
+        key = self._traj_key(model_key)
+        if _TRAJ_CACHE.get(key) is None:
+            return False
+        if self.show_curves and _CURVE_CACHE.get(("curves", key)) is None:
+            return False
+        self.refresh()
+        return not self.error
+
     def wait_idle(self, timeout: float = 120.0) -> bool:
         """Block until background refreshes are done (tests, benchmarks, notebooks)."""
         return self._idle.wait(timeout)

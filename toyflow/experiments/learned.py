@@ -583,7 +583,10 @@ def figure_condition_granularity(result: dict):
         ax.set_title("class-conditional gap per σ", fontsize=8)
 
     def lines(ax):
-        plot_lines(a["num_labels"], {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"]},
+        order = np.argsort(np.asarray(a["num_labels"]), kind="stable")
+        plot_lines(np.asarray(a["num_labels"])[order],
+                   {"peak gap": np.asarray(a["peak_gap"])[order],
+                    "memorized fraction": np.asarray(a["memorized_fraction"])[order]},
                    xlabel="distinct labels", logx=True, label_x_values=True, ax=ax)
 
     titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]

@@ -219,7 +219,7 @@ class UNetConfig:
 #: data's ``event_shape`` to :func:`unet_config`.
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(image_shape=(8, 8, 1), model_channels=16, channel_mult=(1, 2), num_blocks=1,
-                 attn_resolutions=(4,), dropout=0.0),
+                 attn_resolutions=(), dropout=0.0),
     "small": dict(image_shape=(32, 32, 3), model_channels=64, channel_mult=(1, 2, 2),
                   num_blocks=2, attn_resolutions=(16,), dropout=0.1),
     "cifar": dict(image_shape=(32, 32, 3), model_channels=128, channel_mult=(2, 2, 2),
