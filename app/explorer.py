@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+from functools import partial
 
 import holoviews as hv
 import numpy as np
@@ -36,11 +37,12 @@ VAL_COLOR = "#1f77b4"
 MEMORIZED_COLOR = "#ff7f0e"
 NOVEL_COLOR = "#2ca02c"
 POSITION_COLOR = "#111111"
-FIELD_SIZE = 300  # frame size (px) of each field plot
-CURVE_W, CURVE_H = 225, 230
+FIELD_SIZE = 280  # frame size (px) of each field plot
+CURVE_W, CURVE_H = 225, 210
 DIFF_RANGE = (1e-3, 10.0)  # colour range of ‖D − D*‖ / σ (log scale)
 GAP_CAP = 10.0  # relative gaps above this are drawn at the cap (the optimal E_train → 0)
 MAX_PATHS = 500
+_MONO = ":host textarea {font-family: monospace; font-size: 11px}"
 
 hv.extension("bokeh", logo=False)
 
@@ -50,48 +52,153 @@ def _css(cls: str) -> list[str]:
 
 
 # --- elements (pure functions of arrays; HoloViews only) ----------------------------------------
+# Every element carries a group of its own, and the groups' options are registered once: a
+# redraw builds plain elements and never re-applies options (which costs more than the data).
+
+DIFF_LABEL = "‖D − D*‖ / σ"
 
 
-def _grid_axes(field):
-    g = field.grid
-    return g.xs, g.ys
+def _register_options() -> None:
+    ext = 17.5
+    field = dict(frame_width=FIELD_SIZE, frame_height=FIELD_SIZE, xlim=(-ext, ext), ylim=(-ext, ext),
+                 toolbar="above", active_tools=["wheel_zoom"], show_legend=False, title="{label}")
+    curve = dict(frame_width=CURVE_W, frame_height=CURVE_H - 60, logx=True, legend_position="bottom",
+                 toolbar=None, framewise=True, title="{label}",
+                 legend_opts={"background_fill_alpha": 0.6, "label_text_font_size": "8pt"},
+                 fontsize={"title": 9}, hooks=[_add_sigma_marker])
+    opts.defaults(
+        opts.Overlay("Field", **field),
+        opts.Overlay("Samples", **dict(field, frame_width=CURVE_H, frame_height=CURVE_H)),
+        opts.Overlay("Curves", **curve),
+        opts.Points("Train", size=6, line_width=0.6, color=TRAIN_COLOR, line_color="#000000"),
+        opts.Points("Validation", size=6, line_width=1.2, color="#ffffff", line_color=VAL_COLOR),
+        opts.Path("Trajectories", color="#888888", alpha=0.25, line_width=0.6),
+        opts.Points("Novel", color=NOVEL_COLOR, size=3, alpha=0.7),
+        opts.Points("Memorized", color=MEMORIZED_COLOR, size=4, alpha=0.9),
+        opts.Curve("Model", color="#d62728", line_width=2, framewise=True),
+        opts.Curve("Reference", color="#999999", line_dash="dashed", framewise=True),
+        opts.Curve("Trajectory", color="#2c7fb8", line_width=2, framewise=True),
+        opts.Curve("Overlap", color="#6a3d9a", line_width=2, framewise=True),
+        opts.Curve("Loss", frame_width=230, frame_height=110, logy=True, framewise=True,
+                   toolbar=None, color="#444444", title="{label}"),
+    )
 
 
-def _vector_field(field, vmax: float, spacing: float) -> hv.VectorField:
-    """Arrows of ``D(x; σ) − x``: direction and colour from the field, lengths scaled so the
-    longest arrow of the two fields shown spans about 1.8 grid cells."""
-    pts = field.grid.points
-    disp = np.asarray(field.displacement).reshape(-1, 2)
-    norm = np.hypot(disp[:, 0], disp[:, 1])
-    angle = np.arctan2(disp[:, 1], disp[:, 0])
-    length = 1.8 * spacing * norm / max(vmax, 1e-12)
-    return hv.VectorField((pts[:, 0], pts[:, 1], angle, length, norm),
-                          kdims=["x", "y"], vdims=["angle", "length", "|D(x;σ) − x|"])
+def _add_sigma_marker(plot, element) -> None:
+    """Hook: a vertical line at the current σ, a Bokeh Span moved directly (no redraw)."""
+    from bokeh.models import Span
+
+    fig = plot.state
+    if not any(getattr(r, "name", None) == "sigma-marker" for r in fig.center):
+        fig.add_layout(Span(location=1.0, dimension="height", line_color="black", line_dash="dotted",
+                            line_width=1, name="sigma-marker", visible=False))
 
 
-def _empty_vectors() -> hv.VectorField:
-    return hv.VectorField(([], [], [], [], []), kdims=["x", "y"], vdims=["angle", "length", "|D(x;σ) − x|"])
-
-
-def _region(field) -> hv.Image:
-    xs, ys = _grid_axes(field)
-    return hv.Image((xs, ys, field.region.astype(float)), kdims=["x", "y"], vdims=["region"]).opts(
-        cmap=["#ffffff", "#9ecae1"], alpha=0.45, clim=(0, 1))
-
-
-def _empty_image(extent: float, vdim: str, value: float = 0.0) -> hv.Image:
+def _empty_image(extent: float, vdim: str, value: float = 0.0, group: str = "Region") -> hv.Image:
     xs = np.linspace(-extent, extent, 2)
-    return hv.Image((xs, xs, np.full((2, 2), value)), kdims=["x", "y"], vdims=[vdim])
+    return hv.Image((xs, xs, np.full((2, 2), value)), kdims=["x", "y"], vdims=[vdim], group=group)
 
 
-def _empty_curve(ydim: str, label: str = "") -> hv.Curve:
+def _empty_curve(ydim: str, label: str = "", group: str = "Model") -> hv.Curve:
     """A curve with nothing to draw (on a log σ axis) until the store has computed one."""
-    return hv.Curve(([1e-3, 1e2], [np.nan, np.nan]), "σ", ydim, label=label)
+    return hv.Curve(([1e-3, 1e2], [np.nan, np.nan]), "σ", ydim, label=label, group=group)
 
 
-def _points(x, label: str) -> hv.Points:
+def _points(x, group: str, label: str = "") -> hv.Points:
     x = np.zeros((0, 2)) if x is None else np.asarray(x)
-    return hv.Points((x[:, 0], x[:, 1]), kdims=["x", "y"], label=label)
+    return hv.Points((x[:, 0], x[:, 1]), kdims=["x", "y"], group=group, label=label)
+
+
+def _send_now(doc, fn) -> None:
+    """Run ``fn`` on the page's event loop and send the changes it makes right away (Panel's
+    ``unlocked``), instead of with the next message that happens to go out."""
+    from panel.io.document import unlocked
+    from panel.io.state import set_curdoc
+
+    with set_curdoc(doc), unlocked():
+        fn()
+
+
+def _field_sources(which: str) -> dict:
+    """The ColumnDataSources of one field plot's σ-dependent glyphs."""
+    from bokeh.models import ColumnDataSource
+
+    if which == "difference":
+        return {"image": ColumnDataSource(_image_columns(None, None))}
+    out = {"region": ColumnDataSource(_image_columns(None, None)),
+           "arrows": ColumnDataSource({k: np.zeros(0) for k in ("x0", "y0", "x1", "y1", "mag")}),
+           "heads": ColumnDataSource({k: np.zeros(0) for k in ("x", "y", "angle", "mag")})}
+    if which == "model":
+        out["positions"] = ColumnDataSource({"x": np.zeros(0), "y": np.zeros(0)})
+    return out
+
+
+def _image_columns(grid, values) -> dict:
+    """An Image glyph's columns for ``values (r, r)`` on ``grid`` (cell-centred pixels)."""
+    if grid is None:
+        return {"image": [np.zeros((1, 1))], "x": [0.0], "y": [0.0], "dw": [0.0], "dh": [0.0]}
+    xs, ys = grid.xs, grid.ys
+    dx = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+    dy = float(ys[1] - ys[0]) if len(ys) > 1 else 1.0
+    return {"image": [np.asarray(values, np.float64)], "x": [float(xs[0]) - dx / 2],
+            "y": [float(ys[0]) - dy / 2], "dw": [dx * len(xs)], "dh": [dy * len(ys)]}
+
+
+def _arrow_columns(field, vmax: float) -> dict:
+    """Arrows of ``D(x; σ) − x`` (segments and triangle heads) and the displacement region.
+
+    Lengths are scaled so that the longest arrow of the fields shown spans about 1.8 grid cells;
+    the colour is the length relative to that longest arrow (0–1).
+    """
+    if field is None:
+        z = np.zeros(0)
+        return {"region": _image_columns(None, None),
+                "arrows": {"x0": z, "y0": z, "x1": z, "y1": z, "mag": z},
+                "heads": {"x": z, "y": z, "angle": z, "mag": z}}
+    pts = field.grid.points
+    disp = np.asarray(field.displacement, np.float64).reshape(-1, 2)
+    xs = field.grid.xs
+    spacing = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+    rel = np.hypot(disp[:, 0], disp[:, 1]) / max(vmax, 1e-30)
+    angle = np.arctan2(disp[:, 1], disp[:, 0])
+    x1 = pts[:, 0] + 1.8 * spacing * rel * np.cos(angle)
+    y1 = pts[:, 1] + 1.8 * spacing * rel * np.sin(angle)
+    return {"region": _image_columns(field.grid, field.region.astype(np.float64)),
+            "arrows": {"x0": pts[:, 0], "y0": pts[:, 1], "x1": x1, "y1": y1, "mag": rel},
+            "heads": {"x": x1, "y": y1, "angle": angle - np.pi / 2, "mag": rel}}
+
+
+def _attach_field_glyphs(fig, sources: dict, which: str) -> None:
+    """Add our σ-dependent glyphs to a HoloViews-made figure (once): the region and the heat map
+    under HoloViews' data points, arrows and trajectory positions."""
+    from bokeh.models import ColorBar, LinearColorMapper, LogColorMapper
+    from bokeh.palettes import Magma256, Viridis256
+    from bokeh.transform import linear_cmap
+
+    under, over = [], []
+    if which == "difference":
+        mapper = LogColorMapper(palette=Magma256, low=DIFF_RANGE[0], high=DIFF_RANGE[1])
+        under.append(fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=sources["image"],
+                               color_mapper=mapper))
+        fig.add_layout(ColorBar(color_mapper=mapper, title=DIFF_LABEL, width=10), "right")
+    else:
+        region = LinearColorMapper(palette=["#ffffff", "#9ecae1"], low=0, high=1)
+        under.append(fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=sources["region"],
+                               color_mapper=region, global_alpha=0.45))
+        color = linear_cmap("mag", Viridis256, 0.0, 1.0)
+        under.append(fig.segment("x0", "y0", "x1", "y1", source=sources["arrows"], line_color=color,
+                                 line_width=1.1))
+        under.append(fig.scatter("x", "y", angle="angle", marker="triangle", size=4.5,
+                                 source=sources["heads"], color=color))
+        if "positions" in sources:
+            over.append(fig.scatter("x", "y", size=2.5, color=POSITION_COLOR, alpha=0.7,
+                                    source=sources["positions"]))
+    others = [r for r in fig.renderers if r not in under and r not in over]
+    fig.renderers = under + others + over
+    sources["figure"] = fig
+
+
+_register_options()
 
 
 class ExplorerApp(pn.viewable.Viewer):
@@ -101,14 +208,24 @@ class ExplorerApp(pn.viewable.Viewer):
 
     state = param.ClassSelector(class_=tfx.ExplorerState)
     notice = param.String(default="", doc="Messages of the page itself (uploads, URL settings).")
+    # The store's serial numbers, copied on the page's event loop: the plots watch these, so
+    # every redraw runs on the loop and its messages go out at once (the store publishes from
+    # worker threads).
+    data_serial = param.Integer(default=0, precedence=-1)
+    trajectory_serial = param.Integer(default=0, precedence=-1)
+    curves_serial = param.Integer(default=0, precedence=-1)
+    train_serial = param.Integer(default=0, precedence=-1)
 
     def __init__(self, state: tfx.ExplorerState | None = None, **params):
         state = state if state is not None else tfx.ExplorerState(background=True)
         super().__init__(state=state, **params)
+        doc = pn.state.curdoc
+        self._doc = doc if doc is not None and doc.session_context is not None else None
         self._layout = None
         self._build_widgets()
         self._build_views()
         self._update_visibility()
+        self._update_sigma_widgets()
 
     @classmethod
     def from_params(cls, *, result=None, state=None, **params) -> "ExplorerApp":
@@ -258,10 +375,10 @@ class ExplorerApp(pn.viewable.Viewer):
                                             css_classes=_css("json-download"))
         self.snippet = W.TextAreaInput(label="Python", value="", height=260, width=300,
                                        css_classes=_css("python-snippet"),
-                                       stylesheets=[":host textarea {font-family: monospace; font-size: 11px}"])
-        self.command = W.TextAreaInput(label="Command", value="", height=80, width=300,
+                                       stylesheets=[_MONO])
+        self.command = W.TextAreaInput(label="Commands", value="", height=130, width=300,
                                        css_classes=_css("cli-command"),
-                                       stylesheets=[":host textarea {font-family: monospace; font-size: 11px}"])
+                                       stylesheets=[_MONO])
         self.copy_snippet = W.Button(label="Copy Python", width=145)
         self.copy_snippet.js_on_click(args={"src": self.snippet}, code=_COPY_JS)
         self.copy_command = W.Button(label="Copy command", width=145)
@@ -275,17 +392,38 @@ class ExplorerApp(pn.viewable.Viewer):
                                      height=70)
         self.legend = pn.pane.HTML(_LEGEND, margin=(0, 10), width=1150, height=24)
 
-        for name in ("error", "status", "busy"):
-            s.param.watch(self._update_messages, name)
+        self._watch(self._update_messages, ["error", "status", "busy"])
         self.param.watch(self._update_messages, "notice")
-        s.param.watch(self._update_training_widgets, ["train_serial", "kind"])
-        s.param.watch(self._update_sigma_widgets, ["sigmas", "sigma_index", "sample_steps"])
-        s.param.watch(self._update_headline, "headline_view")
-        s.param.watch(self._update_takeaway, list(tfx.INPUT_PARAMS))
-        s.param.watch(self._update_visibility, ["kind", "dataset", "granularity", "guidance"])
+        self._watch(self._update_training_widgets, ["train_serial", "kind"])
+        self._watch(self._update_sigma_widgets, ["sigmas", "sigma_index", "sample_steps"])
+        self._watch(self._update_headline, ["headline_view"])
+        # The take-away text does not follow σ (the view), so a σ step sends nothing but the view.
+        self._watch(self._update_takeaway, [p for p in tfx.INPUT_PARAMS if p != "sigma_index"])
+        self._watch(self._update_visibility, ["kind", "dataset", "granularity", "guidance"])
+        for name in ("data_serial", "trajectory_serial", "curves_serial", "train_serial"):
+            self._watch(partial(self._copy_serial, name), [name])
         self._update_takeaway()
         self._update_training_widgets()
         self._update_messages()
+
+    # -- threads ---------------------------------------------------------------------------------
+    def _on_loop(self, fn) -> None:
+        """Run ``fn`` now if this thread may change the page, else on the page's event loop, and
+        send what it changes at once."""
+        doc = self._doc
+        if doc is not None and not pn.state._unblocked(doc):
+            doc.add_next_tick_callback(partial(_send_now, doc, fn))
+        else:
+            fn()
+
+    def _watch(self, fn, names) -> None:
+        """Watch store parameters; ``fn`` runs on the page's event loop (see _on_loop)."""
+        self.state.param.watch(lambda *events: self._on_loop(partial(fn, *events)), list(names))
+
+    def _copy_serial(self, name, *_events) -> None:
+        value = getattr(self.state, name)
+        if getattr(self, name) != value:
+            setattr(self, name, value)
 
     # -- widget callbacks ------------------------------------------------------------------------
     def _on_sigma_widget(self, event) -> None:
@@ -364,9 +502,12 @@ class ExplorerApp(pn.viewable.Viewer):
         idx = s.clamped_sigma_index()
         self.sigma_slider.param.update(end=end, value=idx)
         self.player.param.update(end=end, value=idx)
-        if s.sigmas is not None and idx < len(s.sigmas):
-            self.sigma_label.object = (f"<b>σ = {s.sigmas[idx]:.4g}</b> &nbsp; step {idx + 1} of "
-                                       f"{s.sample_steps}")
+        try:
+            sigmas = s.sigma_grid()
+        except ValueError:  # σ_min ≥ σ_max: the alert says so
+            return
+        self.sigma_label.object = (f"<b>σ = {sigmas[idx]:.4g}</b> &nbsp; step {idx + 1} of "
+                                   f"{s.sample_steps}")
 
     def _update_headline(self, *_events) -> None:
         h = self.state.headline_view or {}
@@ -390,7 +531,9 @@ class ExplorerApp(pn.viewable.Viewer):
         s = self.state
         try:
             self.snippet.value = s.python_snippet()
-            self.command.value = s.cli_command()
+            cli = s.toyflow_command()
+            self.command.value = (f"# this view, served:\n{s.cli_command()}\n"
+                                  + (f"# the run from the command line:\n{cli}\n" if cli else ""))
         except Exception as exc:  # never let the take-away text break the page
             log.warning("snippet failed: %s", exc)
 
@@ -418,54 +561,64 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _build_views(self) -> None:
         s = self.state
-        field_stream = streams.Params(s, ["field_serial"])
-        self.model_map = hv.DynamicMap(self._model_field, streams=[field_stream])
-        self.optimal_map = hv.DynamicMap(self._optimal_field, streams=[streams.Params(s, ["field_serial"])])
-        self.difference_map = hv.DynamicMap(self._difference, streams=[streams.Params(s, ["field_serial"])])
-        ext = s.extent
-        lims = dict(xlim=(-ext, ext), ylim=(-ext, ext))
-        field_opts = dict(frame_width=FIELD_SIZE, frame_height=FIELD_SIZE, **lims,
-                          toolbar="above", active_tools=["wheel_zoom"], tools=[])
-        fields = (self.model_map + self.optimal_map + self.difference_map).opts(
-            opts.Overlay(**field_opts, show_legend=False),
-            opts.VectorField(magnitude="length", rescale_lengths=False, pivot="tail", color="|D(x;σ) − x|",
-                             cmap="viridis", line_width=1.1),
-            opts.Layout(shared_axes=True, merge_tools=True),
-        ).cols(3)
+        self._points_cache: dict = {}
+        params = lambda *names: [streams.Params(self, list(names))]  # noqa: E731
+        # The three field plots: HoloViews draws the figures, axes and data points (redrawn when
+        # the data change); the σ-dependent glyphs are Bokeh glyphs of our own (added by a hook)
+        # whose sources _push_fields replaces directly: a σ step sends new columns, nothing else.
+        self._glyphs: dict[str, list[dict]] = {"model": [], "optimal": [], "difference": []}
+        self.model_map = hv.DynamicMap(lambda data_serial=0: self._field_frame("model"),
+                                       streams=params("data_serial")).opts(hooks=[self._hook("model")])
+        self.optimal_map = hv.DynamicMap(lambda data_serial=0: self._field_frame("optimal"),
+                                         streams=params("data_serial")).opts(hooks=[self._hook("optimal")])
+        self.difference_map = hv.DynamicMap(lambda data_serial=0: self._field_frame("difference"),
+                                            streams=params("data_serial")).opts(
+            hooks=[self._hook("difference")])
+        self._watch(self._push_fields, ["field_serial"])
+        # Options live in the elements' groups (see _register_options): an .opts() call here
+        # would re-apply options to every frame. Layout plots share axes and tools by default.
+        fields = (self.model_map + self.optimal_map + self.difference_map).cols(3)
         self.field_pane = pn.pane.HoloViews(fields, css_classes=_css("flow-field"), linked_axes=True,
                                             margin=(0, 5))
         self.trajectory_map = hv.DynamicMap(self._trajectory_plot,
-                                            streams=[streams.Params(s, ["trajectory_serial"])])
-        self.trajectory_pane = pn.pane.HoloViews(
-            self.trajectory_map.opts(opts.Overlay(frame_width=CURVE_H, frame_height=CURVE_H,
-                                                  **lims, show_legend=False, toolbar="above",
-                                                  active_tools=["wheel_zoom"])),
-            css_classes=_css("trajectory-plot"))
-        curve_streams = lambda: [streams.Params(s, ["curves_serial"])]  # noqa: E731
-        vline = lambda: hv.DynamicMap(self._sigma_line, streams=[streams.Params(s, ["field_serial"])])  # noqa: E731
-        curve_opts = (opts.Overlay(frame_width=CURVE_W, frame_height=CURVE_H - 40, logx=True,
-                                   legend_position="top_left", toolbar=None, framewise=True,
-                                   legend_opts={"background_fill_alpha": 0.6,
-                                                "label_text_font_size": "8pt"}),
-                      opts.Curve(framewise=True))
-        self.gap_pane = pn.pane.HoloViews(
-            (hv.DynamicMap(self._gap_plot, streams=curve_streams()) * vline()).opts(*curve_opts),
-            css_classes=_css("gap-plot"))
-        self.error_pane = pn.pane.HoloViews(
-            (hv.DynamicMap(self._error_plot, streams=curve_streams()) * vline()).opts(*curve_opts),
-            css_classes=_css("error-plot"))
+                                            streams=params("trajectory_serial", "data_serial"))
+        self.trajectory_pane = pn.pane.HoloViews(self.trajectory_map, css_classes=_css("trajectory-plot"))
+        self.gap_pane = pn.pane.HoloViews(hv.DynamicMap(self._gap_plot, streams=params("curves_serial")),
+                                          css_classes=_css("gap-plot"))
+        self.error_pane = pn.pane.HoloViews(hv.DynamicMap(self._error_plot, streams=params("curves_serial")),
+                                            css_classes=_css("error-plot"))
         self.overlap_pane = pn.pane.HoloViews(
-            (hv.DynamicMap(self._overlap_plot, streams=curve_streams()) * vline()).opts(*curve_opts),
+            hv.DynamicMap(self._overlap_plot, streams=params("curves_serial")),
             css_classes=_css("overlap-plot"))
-        self.loss_map = hv.DynamicMap(self._loss_plot, streams=[streams.Params(s, ["train_serial"])])
-        self.loss_pane = pn.pane.HoloViews(
-            self.loss_map.opts(opts.Curve(frame_width=CURVE_W, frame_height=CURVE_H - 40, logy=True,
-                                          framewise=True, toolbar=None, color="#444")),
-            css_classes=_css("loss-plot"))
-        # Visibility is toggled on a wrapper (toggling it on a HoloViews pane fails in Panel 1.9).
+        self.curve_panes = [self.gap_pane, self.error_pane, self.overlap_pane]
+        self._watch(self._move_sigma_markers, ["curves_serial"])
+        self.loss_map = hv.DynamicMap(self._loss_plot, streams=params("train_serial"))
+        self.loss_pane = pn.pane.HoloViews(self.loss_map, css_classes=_css("loss-plot"))
         # Built on first use (a learned model), so a page that never trains stays light.
+        # Visibility is toggled on a wrapper (toggling it on a HoloViews pane fails in Panel 1.9).
         self.loss_box = pn.Column(visible=False)
         self.draw_box = pn.Column()
+
+    def _move_sigma_markers(self, *_events) -> None:
+        """Move the curves' σ markers (Bokeh Spans): one property each, no plot redraw."""
+        s = self.state
+        if s.sigmas is None:
+            return
+        sigma = float(s.sigmas[min(s.clamped_sigma_index(), len(s.sigmas) - 1)])
+        spans = []
+        for pane in self.curve_panes:
+            for ref, (_plot, _root) in list(getattr(pane, "_plots", {}).items()):
+                fig = getattr(_plot, "state", None)
+                for r in getattr(fig, "center", []):
+                    if getattr(r, "name", None) == "sigma-marker":
+                        spans.append(r)
+        for span in spans:
+            doc = span.document
+            update = lambda sp=span: sp.update(location=sigma, visible=True)  # noqa: E731
+            if doc is not None and doc.session_context is not None and not pn.state._unblocked(doc):
+                doc.add_next_tick_callback(partial(_send_now, doc, update))
+            else:
+                update()
 
     def _new_canvas(self, points) -> None:
         """A fresh drawing canvas (HoloViews' point-drawing stream), empty or with ``points``."""
@@ -484,108 +637,121 @@ class ExplorerApp(pn.viewable.Viewer):
             self.draw_pane.object = element
 
     # -- element callbacks (run on the event loop when HoloViews redraws) ------------------------
-    def _data_points(self, size: float = 6) -> hv.Points:
-        """Training (filled) and validation (open) points as one glyph."""
+    def _data_points(self, size: float | None = None) -> list:
+        """Training (filled) and validation (open) points; the same elements are returned until
+        the data change, so redraws skip re-sending them."""
         view = self.state.data_view
+        key = (id(view), size)
+        hit = self._points_cache.get(key)
+        if hit is not None and hit[0] is view:
+            return hit[1]
         tx = np.zeros((0, 2)) if view is None else view.dataset.train_x
         vx = np.zeros((0, 2)) if view is None else view.dataset.val_x
-        xy = np.concatenate([tx, vx]) if len(vx) else tx
-        split = np.array(["train"] * len(tx) + ["validation"] * len(vx))
-        pts = hv.Points((xy[:, 0], xy[:, 1], split), kdims=["x", "y"], vdims=["set"])
-        return pts.opts(size=size, line_width=1.1,
-                        color=hv.dim("set").categorize({"train": TRAIN_COLOR, "validation": "#ffffff"}),
-                        line_color=hv.dim("set").categorize({"train": "#000000", "validation": VAL_COLOR}))
+        layers = [_points(tx, "Train"), _points(vx, "Validation")]
+        if size is not None:
+            layers = [p.opts(size=size) for p in layers]
+        self._points_cache = {k: v for k, v in self._points_cache.items() if v[0] is view}
+        self._points_cache[key] = (view, layers)
+        return layers
 
-    def _shared_scale(self):
+    def _titles(self) -> dict[str, str]:
         s = self.state
-        fields = [f for f in (s.field_view, s.optimal_field_view) if f is not None]
-        vmax = max((float(np.max(f.magnitude)) for f in fields), default=1.0)
-        xs = fields[0].grid.xs if fields else np.linspace(-1, 1, 2)
-        spacing = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
-        return vmax, spacing
-
-    def _field_overlay(self, field, title: str, positions=None, with_positions: bool = False):
-        vmax, spacing = self._shared_scale()
-        ext = self.state.extent
-        points = self._data_points()
-        if field is None:
-            region = _empty_image(ext, "region").opts(cmap=["#ffffff", "#9ecae1"], alpha=0.45, clim=(0, 1))
-            vectors = _empty_vectors()
-        else:
-            region, vectors = _region(field), _vector_field(field, vmax, spacing)
-        overlay = region * vectors * points
-        if with_positions:
-            overlay = overlay * _points(positions, "trajectories at σ").opts(
-                color=POSITION_COLOR, size=2.5, alpha=0.7)
-        return overlay.opts(title=title)
-
-    def _model_field(self, field_serial=0):
-        s = self.state
-        f = s.field_view
+        f, g = s.field_view, s.optimal_field_view
         name = {"optimal": "optimal D*", "error-prone": f"error-prone δ = {s.delta:g}",
                 "learned": "learned MLP"}[s.kind]
         if s.guidance != "none":
             name += f", {s.guidance} w = {s.w:g}"
-        if f is None:
-            title = f"{name}: {s.status or 'waiting…'}"[:70]
+        model = (f"{name}: {s.status or 'waiting…'}"[:60] if f is None else
+                 f"{name} at σ = {f.sigma:.3g}")
+        optimal = "optimal D*" + ("" if g is None else f" at σ = {g.sigma:.3g}")
+        if f is None or g is None:
+            diff = DIFF_LABEL
+        elif s.kind == "optimal" and s.guidance == "none":
+            diff = "difference: none (the model is D*)"
         else:
-            title = f"{name}: D(x; σ) − x at σ = {f.sigma:.3g}"
-        return self._field_overlay(f, title, s.positions_view, with_positions=True)
+            d = np.linalg.norm(np.asarray(f.denoised) - np.asarray(g.denoised), axis=-1) / f.sigma
+            diff = f"difference ‖D − D*‖ / σ (max {float(np.max(d)):.2g})"
+        return {"model": model, "optimal": optimal, "difference": diff}
 
-    def _optimal_field(self, field_serial=0):
-        f = self.state.optimal_field_view
-        title = "optimal D*" + ("" if f is None else f" at σ = {f.sigma:.3g}")
-        return self._field_overlay(f, title)
+    def _field_frame(self, which: str) -> hv.Overlay:
+        """What HoloViews draws of a field plot: the data points (and the title)."""
+        size = 4 if which == "difference" else None
+        return hv.Overlay(self._data_points(size=size), group="Field", label=self._titles()[which])
 
-    def _difference(self, field_serial=0):
+    def _hook(self, which: str):
+        """HoloViews hook: give a new field figure its own σ-dependent glyphs (once)."""
+        def hook(plot, element):
+            fig = plot.state
+            if any(g["figure"] is fig for g in self._glyphs[which]):
+                return
+            sources = _field_sources(which)
+            _attach_field_glyphs(fig, sources, which)
+            self._glyphs[which].append(sources)
+            self._fill(self._field_columns(), self._titles(), [sources], which)
+        return hook
+
+    def _field_columns(self) -> dict[str, dict[str, dict]]:
+        """New columns of every σ-dependent glyph (plain NumPy; see _field_sources)."""
         s = self.state
         f, g = s.field_view, s.optimal_field_view
-        label = "‖D − D*‖ / σ"
+        fields = [x for x in (f, g) if x is not None]
+        vmax = max((float(np.max(x.magnitude)) for x in fields), default=1.0)
+        out = {"model": _arrow_columns(f, vmax), "optimal": _arrow_columns(g, vmax)}
+        pos = s.positions_view if f is not None else None
+        out["model"]["positions"] = {"x": np.zeros(0) if pos is None else pos[:, 0],
+                                     "y": np.zeros(0) if pos is None else pos[:, 1]}
         if f is None or g is None:
-            img = _empty_image(s.extent, label, DIFF_RANGE[0])
-            title = label
+            out["difference"] = {"image": _image_columns(None, None)}
         else:
-            diff = np.linalg.norm(np.asarray(f.denoised) - np.asarray(g.denoised), axis=-1) / f.sigma
-            xs, ys = _grid_axes(f)
-            same = s.kind == "optimal" and s.guidance == "none"
-            title = ("difference: none (the model is D*)" if same else
-                     f"difference ‖D − D*‖ / σ (max {float(np.max(diff)):.2g})")
-            # A fixed logarithmic colour scale: comparable across σ and models.
-            img = hv.Image((xs, ys, np.clip(diff, DIFF_RANGE[0], DIFF_RANGE[1])), kdims=["x", "y"],
-                           vdims=[label])
-        img = img.opts(cmap="magma", alpha=1.0, colorbar=True, logz=True, clim=DIFF_RANGE,
-                       clipping_colors={"NaN": "white"})
-        return (img * self._data_points(size=4)).opts(title=title)
+            d = np.linalg.norm(np.asarray(f.denoised) - np.asarray(g.denoised), axis=-1) / f.sigma
+            out["difference"] = {"image": _image_columns(f.grid, np.clip(d, *DIFF_RANGE))}
+        return out
 
-    def _sigma_line(self, field_serial=0):
-        s = self.state
-        sigma = None
-        if s.sigmas is not None:
-            sigma = float(s.sigmas[min(s.clamped_sigma_index(), len(s.sigmas) - 1)])
-        return hv.VLine(sigma if sigma else 1.0).opts(color="black", line_dash="dotted", line_width=1,
-                                                      alpha=1.0 if sigma else 0.0)
+    @staticmethod
+    def _fill(cols, titles, glyph_sets, which) -> None:
+        for sources in glyph_sets:
+            for name, data in cols[which].items():
+                sources[name].data = data
+            fig = sources["figure"]
+            if fig.title is not None:
+                fig.title.text = titles[which]
 
-    def _trajectory_plot(self, trajectory_serial=0):
+    def _push_fields(self, *_events) -> None:
+        """σ moved (or the model changed): replace the glyphs' columns, on each page's event
+        loop (the store publishes from a worker thread)."""
+        if not any(self._glyphs.values()):
+            return
+        cols, titles = self._field_columns(), self._titles()
+        by_doc: dict = {}
+        for which, sets in self._glyphs.items():
+            for sources in sets:
+                by_doc.setdefault(sources["figure"].document, []).append((which, sources))
+        for doc, items in by_doc.items():
+            def apply(items=items):
+                for which, sources in items:
+                    self._fill(cols, titles, [sources], which)
+            if doc is not None and doc.session_context is not None and not pn.state._unblocked(doc):
+                doc.add_next_tick_callback(partial(_send_now, doc, apply))
+            else:
+                apply()
+        self._move_sigma_markers()
+
+    def _trajectory_plot(self, trajectory_serial=0, data_serial=0):
         t = self.state.trajectory_view
-        points = self._data_points()
         if t is None:
-            paths = hv.Path([], kdims=["x", "y"])
-            mem = _points(None, "memorized")
-            novel = _points(None, "novel")
+            paths = hv.Path([], kdims=["x", "y"], group="Trajectories")
+            mem, novel = _points(None, "Memorized"), _points(None, "Novel")
             title = "trajectories and samples"
         else:
             traj = t.trajectory[:, :MAX_PATHS]
             n = traj.shape[1]
             # One path per sample, separated by NaN rows: one glyph, fast to send.
             seg = np.concatenate([traj.transpose(1, 0, 2), np.full((n, 1, 2), np.nan)], axis=1)
-            paths = hv.Path([seg.reshape(-1, 2)], kdims=["x", "y"])
+            paths = hv.Path([seg.reshape(-1, 2)], kdims=["x", "y"], group="Trajectories")
             m = np.asarray(t.memorized, bool)
-            mem = _points(t.samples[m], "memorized")
-            novel = _points(t.samples[~m], "novel")
-            title = f"trajectories; samples {100 * m.mean():.0f}% memorized"
-        return (paths.opts(color="#888888", alpha=0.25, line_width=0.6) * points
-                * novel.opts(color=NOVEL_COLOR, size=3, alpha=0.7)
-                * mem.opts(color=MEMORIZED_COLOR, size=4, alpha=0.9)).opts(title=title)
+            mem, novel = _points(t.samples[m], "Memorized"), _points(t.samples[~m], "Novel")
+            title = f"samples: {100 * m.mean():.0f}% memorized"
+        return hv.Overlay([paths, *self._data_points(), novel, mem], group="Samples", label=title)
 
     def _curves(self):
         return self.state.curves_view or {}
@@ -594,50 +760,59 @@ class ExplorerApp(pn.viewable.Viewer):
         c = self._curves()
         model, opt = c.get("model_gap"), c.get("optimal_gap")
 
-        def curve(g, label, **style):
+        # The optimal denoiser's gap grows without bound as σ → 0 (its training error → 0):
+        # draw it capped just above the model's largest gap, so the model's curve stays readable.
+        cap = GAP_CAP
+        if model is not None and model is not opt:
+            cap = max(2.0 * float(np.nanmax(model.gap)), 0.1)
+
+        def curve(g, label, group):
             if g is None:
-                return _empty_curve("relative gap", label).opts(**style)
-            return hv.Curve((g.sigmas, np.minimum(g.gap, GAP_CAP)), "σ", "relative gap",
-                            label=label).opts(**style)
+                return _empty_curve("relative gap", label, group)
+            return hv.Curve((g.sigmas, np.minimum(g.gap, cap)), "σ", "relative gap", label=label,
+                            group=group)
 
         title = "relative gap (E_val − E_train) / E_train"
         if c and opt is None:
             title = "relative gap: needs validation points"
-        return (curve(opt, "optimal D* (capped)", color="#999999", line_dash="dashed")
-                * curve(model, "model", color="#d62728", line_width=2)).opts(title=title, fontsize={"title": 9})
+        return hv.Overlay([curve(opt, "optimal D* (capped)", "Reference"), curve(model, "model", "Model")],
+                          group="Curves", label=title)
 
     def _error_plot(self, curves_serial=0):
         o = self._curves().get("overlap")
         if o is None:
-            a = b = _empty_curve("‖D − D*‖")
+            a = _empty_curve("‖D − D*‖", "noisy training samples", "Model")
+            b = _empty_curve("‖D − D*‖", "trajectory states", "Trajectory")
         else:
-            a = hv.Curve((o.sigmas, o.error_noisy_train), "σ", "‖D − D*‖")
-            b = hv.Curve((o.sigmas, o.error_traj), "σ", "‖D − D*‖")
-        return (a.relabel("on noisy training samples").opts(color="#d62728", line_width=2)
-                * b.relabel("on trajectory states").opts(color="#2c7fb8", line_width=2)).opts(
-            title="model vs optimal error", fontsize={"title": 9})
+            a = hv.Curve((o.sigmas, o.error_noisy_train), "σ", "‖D − D*‖", group="Model",
+                         label="noisy training samples")
+            b = hv.Curve((o.sigmas, o.error_traj), "σ", "‖D − D*‖", group="Trajectory",
+                         label="trajectory states")
+        return hv.Overlay([a, b], group="Curves", label="model vs optimal error")
 
     def _overlap_plot(self, curves_serial=0):
         o = self._curves().get("overlap")
         if o is None:
-            c = w = _empty_curve("overlap")
+            c = _empty_curve("overlap", "NN-distance ratio", "Overlap")
+            w = _empty_curve("overlap", "D* max weight (traj.)", "Reference")
         else:
-            c = hv.Curve((o.sigmas, o.overlap), "σ", "overlap")
-            w = hv.Curve((o.sigmas, o.traj_max_weight), "σ", "overlap")
-        return (c.relabel("NN-distance ratio").opts(color="#6a3d9a", line_width=2)
-                * w.relabel("D* max weight (traj.)").opts(color="#999999", line_dash="dashed")
-                ).opts(title="trajectory overlap (1 = where noisy training data are)", fontsize={"title": 9})
+            c = hv.Curve((o.sigmas, o.overlap), "σ", "overlap", group="Overlap", label="NN-distance ratio")
+            w = hv.Curve((o.sigmas, o.traj_max_weight), "σ", "overlap", group="Reference",
+                         label="D* max weight (traj.)")
+        return hv.Overlay([c, w], group="Curves",
+                          label="trajectory overlap")
 
     def _loss_plot(self, train_serial=0):
         losses = self.state.loss_history
         if losses is None or len(losses) == 0:
-            return hv.Curve(([1, 10], [1.0, 1.0]), "step", "loss").opts(title="training loss (not trained yet)")
+            return hv.Curve(([1, 10], [1.0, 1.0]), "step", "loss", group="Loss",
+                            label="training loss (not trained yet)")
         y = np.asarray(losses, np.float64)
         win = max(1, len(y) // 100)
         if win > 1:
             y = np.convolve(y, np.ones(win) / win, mode="valid")
         x = np.arange(1, len(y) + 1) + (win - 1)
-        return hv.Curve((x, y), "step", "loss").opts(title=f"training loss ({len(losses)} steps)")
+        return hv.Curve((x, y), "step", "loss", group="Loss", label=f"training loss ({len(losses)} steps)")
 
     # ------------------------------------------------------------------------------------------
     # downloads
@@ -684,7 +859,7 @@ class ExplorerApp(pn.viewable.Viewer):
         model_card = pn.Card(
             self.kind, self.delta, pn.Row(self.width, self.depth, self.train_steps),
             pn.Row(self.learning_rate, self.batch_size), pn.Row(self.train_button, self.cancel_button),
-            self.progress, self.train_message, self.snapshot, pn.Row(self.guidance, self.w),
+            self.progress, self.train_message, self.loss_box, self.snapshot, pn.Row(self.guidance, self.w),
             title="Model", width=330)
         sampling_card = pn.Card(
             pn.Row(self.schedule, self.solver), pn.Row(self.sigma_min, self.sigma_max, self.rho),
@@ -700,7 +875,7 @@ class ExplorerApp(pn.viewable.Viewer):
         top = pn.Row(self.sigma_slider, self.player, self.sigma_label, self.spinner, self.status)
         top = pn.Column(top, self.legend)
         rest = pn.Column(pn.Row(self.trajectory_pane, self.gap_pane, self.error_pane, self.overlap_pane),
-                         pn.Row(self.headline, self.loss_box))
+                         self.headline)
         self._layout = True
         return [pn.Column(self.alert, top, self.field_pane, rest)]
 
@@ -755,25 +930,27 @@ def _args_from_command_line(argv) -> dict[str, str]:
 def create_app(**params) -> pn.template.BootstrapTemplate:
     """One session's page: a new store (background refreshes), its views, cleanup on close."""
     pn.extension()
-    state = tfx.ExplorerState(background=True, **params)
-    app = ExplorerApp(state)
+    # Settings first, refreshes after: nothing is computed before the page exists.
+    state = tfx.ExplorerState(background=True, auto=False, **params)
     # Settings from `--args name=value` and from the URL (?kind=error-prone&delta=1.2).
     pairs = _args_from_command_line(sys.argv[1:]) if pn.state.served else {}
     args = getattr(pn.state, "session_args", None) or {}
     for name, values in args.items():
-        if values:
+        if values and name in tfx.PLAIN_PARAMS:  # other query arguments belong to Panel/Bokeh
             value = values[-1]
             pairs[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    if pairs:
-        problems = state.set_from_strings(pairs)
-        if problems:
-            app.notice = "Some settings were ignored: " + "; ".join(problems)
+    problems = state.set_from_strings(pairs) if pairs else []
+    state.auto = True
+    app = ExplorerApp(state)
+    if problems:
+        app.notice = "Some settings were ignored: " + "; ".join(problems)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # Compute once the page is on screen (the plots exist then); closing the tab ends the
         # session, which cancels its training.
         pn.state.on_session_destroyed(lambda _ctx: state.close())
         if not state.refresh_if_cached():  # a repeat visit arrives with its data
             pn.state.onload(state.request_refresh)
+        pn.state.onload(app._move_sigma_markers)
     page = app.template()
     page.explorer = app  # tests and scripts reach the app through the page
     return page

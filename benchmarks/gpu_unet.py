@@ -11,8 +11,8 @@ has it), and writes them as JSON with ``--json PATH``.
     python benchmarks/gpu_unet.py --devices 8 --batch-size 1024        # data-parallel over 8
     python benchmarks/gpu_unet.py --quick                               # CPU smoke test
 
-``--quick`` shrinks everything (tiny U-Net, 16×16 images, a few steps) so it runs on a CPU in
-seconds; it checks the script, not the hardware.
+``--quick`` shrinks everything (a one-level 8-channel U-Net, 8×8 images, a few steps) so it runs
+on a CPU in seconds; it checks the script, not the hardware.
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ def _gib(b) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="timed training steps (after warm-up)")
-    parser.add_argument("--batch-size", type=int, default=128, help="global batch size")
-    parser.add_argument("--steps-per-call", type=int, default=50, help="steps per compiled call")
+    parser.add_argument("--steps", type=int, default=None, help="timed training steps after warm-up "
+                        "(default 200; 4 with --quick)")
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch size (default 128; "
+                        "8 with --quick)")
+    parser.add_argument("--steps-per-call", type=int, default=None, help="steps per compiled call "
+                        "(default 50; 2 with --quick)")
     parser.add_argument("--preset", default="cifar", help="U-Net preset (tiny, small, cifar)")
     parser.add_argument("--size", type=int, default=32, help="image size (square)")
     parser.add_argument("--n-images", type=int, default=4096, help="procedural training images")
@@ -57,9 +60,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="tiny CPU smoke test")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     args = parser.parse_args(argv)
+    defaults = dict(steps=200, batch_size=128, steps_per_call=50)
     if args.quick:
-        args.preset, args.size, args.n_images = "tiny", 16, 64
-        args.steps, args.batch_size, args.steps_per_call = 4, 8, 2
+        args.preset, args.size, args.n_images = "tiny", 8, 64
+        defaults = dict(steps=4, batch_size=8, steps_per_call=2)
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.steps < 1 or args.batch_size < 1 or args.steps_per_call < 1:
         parser.error("--steps, --batch-size and --steps-per-call must be positive")
 
@@ -84,8 +91,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                       val_fraction=0.0)
     overrides: dict[str, Any] = {"image_shape": (args.size, args.size, 3),
                                  "compute_dtype": "bfloat16" if args.bf16 else "float32"}
-    if args.quick:
-        overrides["model_channels"] = 8
+    if args.quick:  # the smallest network that still has every part: compiles in seconds
+        overrides.update(model_channels=8, channel_mult=(1,))
     cfg = unet_config(args.preset, **overrides)
     n_params = param_count(cfg)
     print(f"model: {cfg.describe()}, {n_params / 1e6:.2f} M parameters, conv={conv_impl()}", flush=True)

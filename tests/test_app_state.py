@@ -221,6 +221,17 @@ def test_command_and_url_settings_round_trip():
     assert t.config_dict() == s.config_dict()
 
 
+@pytest.mark.parametrize("kind", ["optimal", "error-prone", "learned"])
+def test_toyflow_command_parses(kind):
+    cli = pytest.importorskip("toyflow.cli")
+    s = ExplorerState(auto=False, kind=kind, dataset="moons", n_train=30, n_val=30,
+                      granularity="kmeans", k=3)
+    cmd = s.toyflow_command().split()
+    assert cmd[0] == "toyflow"
+    args = cli.build_parser().parse_args(cmd[1:])
+    assert args.data == "moons" and args.n_train == 30
+
+
 def test_bad_settings_from_text_are_skipped():
     s = ExplorerState(auto=False)
     problems = s.set_from_strings({"n_train": "99999", "bogus": "1", "kind": "nonsense",
@@ -343,14 +354,15 @@ def test_background_refresh_coalesces_and_settles_on_the_last_inputs():
     s.close()
 
 
-def test_state_never_imports_panel():
+def test_state_never_imports_panel_and_nothing_starts_jax_before_a_fork():
     import subprocess
     import sys
 
     code = ("import sys, toyflow.explorer as e; s = e.ExplorerState(auto=False); "
             "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules; "
-            "from jax._src import xla_bridge as xb; assert not xb._backends, 'JAX started at import'")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+            "from jax._src import xla_bridge as xb; assert not xb._backends, 'JAX started at import'; "
+            "m = e.load_app_module(); assert not xb._backends, 'the app module started JAX'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=180)
 
 
 def test_not_ready_is_not_an_error():

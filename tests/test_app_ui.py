@@ -122,13 +122,22 @@ def test_downloads_and_snippets(app):
 
 def test_views_render_the_store_outputs(app):
     s = app.state
-    overlay = app._model_field()
-    vectors = overlay.get(1)
-    assert len(vectors) == 32 * 32
-    traj = app._trajectory_plot()
-    assert "100% memorized" in traj.label or "100% memorized" in traj.opts.get().kwargs.get("title", "")
+    # The σ-dependent glyphs were attached to the rendered figures and hold the store's field.
+    (model,) = app._glyphs["model"]
+    assert len(model["arrows"].data["x0"]) == 32 * 32
+    assert len(model["positions"].data["x"]) == 500
+    np.testing.assert_allclose(model["positions"].data["x"], s.positions_view[:, 0])
+    assert "optimal D*" in model["figure"].title.text
     s.kind = "error-prone"
-    assert "error-prone" in app._model_field().opts.get().kwargs["title"]
+    assert "error-prone" in model["figure"].title.text
+    before = np.array(model["arrows"].data["x1"])
+    s.sigma_index = 20
+    assert not np.allclose(model["arrows"].data["x1"], before)
+    assert f"{s.sigmas[20]:.3g}" in model["figure"].title.text
+    (diff,) = app._glyphs["difference"]
+    assert diff["image"].data["image"][0].shape == (32, 32)
+    traj = app._trajectory_plot()
+    assert "memorized" in traj.label
 
 
 def test_explore_for_notebooks():

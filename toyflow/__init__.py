@@ -43,11 +43,19 @@ except ImportError:  # pragma: no cover - during bootstrap only
 
 __version__ = "0.1.0"
 
+
+def explore(*, result=None, state=None, **params):
+    """The interactive explorer (Panel) for a notebook or ``pn.serve``; see
+    :func:`toyflow.explorer.explore`. Imported lazily: the core never imports Panel."""
+    from toyflow.explorer import explore as _explore
+
+    return _explore(result=result, state=state, **params)
+
 __all__ = [
     "Denoiser", "Unconditional", "OptimalDenoiser", "ErrorProneDenoiser", "GuidedDenoiser",
     "GaussianDenoiser", "classifier_free", "autoguidance", "posterior_stats", "sample", "SOLVERS",
     "SCHEDULES", "get_schedule", "edm_sigmas", "train", "train_sweep", "TrainResult", "SweepResult",
     "Progress", "TrainingCancelled", "save_result", "load_result", "MLPConfig", "MLPDenoiser",
     "flow_field", "compare_fields", "make_grid", "metrics", "DATASETS", "Dataset", "make_dataset",
-    "from_points", "load_csv", "GRANULARITIES", "kmeans", "make_labels",
+    "from_points", "load_csv", "GRANULARITIES", "kmeans", "make_labels", "explore",
 ]

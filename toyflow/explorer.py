@@ -634,6 +634,15 @@ class ExplorerState(param.Parameterized):
         if self._auto:
             self.request_refresh()
 
+    @property
+    def auto(self) -> bool:
+        """Whether input changes refresh the outputs by themselves."""
+        return self._auto
+
+    @auto.setter
+    def auto(self, value: bool) -> None:
+        self._auto = bool(value)
+
     def request_refresh(self) -> None:
         """Recompute what the current inputs need: now, or (``background=True``) on the shared
         compute pool, coalescing a burst of changes into one refresh."""
@@ -695,7 +704,6 @@ class ExplorerState(param.Parameterized):
         nonsensical combination) lands in ``error`` and leaves the earlier outputs in place.
         """
         with self._lock:
-            self.busy = True
             try:
                 self._refresh()
                 if self.error:
@@ -710,7 +718,8 @@ class ExplorerState(param.Parameterized):
                 log.exception("explorer refresh failed")
                 self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
             finally:
-                self.busy = False
+                if self.busy:
+                    self.busy = False
 
     def _refresh(self) -> None:
         t0 = time.perf_counter()
@@ -742,6 +751,7 @@ class ExplorerState(param.Parameterized):
         if self._pending():
             return  # newer inputs are waiting: skip the slower parts, the next pass does them
         if traj is None:
+            self.busy = True  # only the slow parts show a spinner (a σ step stays quiet)
             traj = self.trajectories()
             self.positions_view = traj.trajectory[idx]
             self.field_serial += 1
@@ -759,6 +769,8 @@ class ExplorerState(param.Parameterized):
                 self.curves_view = None
                 self.curves_serial += 1
             return
+        if _CURVE_CACHE.get(("curves", self._traj_key(model_key))) is None:
+            self.busy = True
         curves = self.curves()
         if self.curves_view is not curves:
             self.curves_view = curves
@@ -1374,6 +1386,7 @@ class ExplorerState(param.Parameterized):
                 pass
         doc["python"] = self.python_snippet()
         doc["command"] = self.cli_command()
+        doc["toyflow_command"] = self.toyflow_command()
         return json.dumps(clean(doc), indent=indent)
 
     def python_snippet(self) -> str:
@@ -1448,6 +1461,26 @@ class ExplorerState(param.Parameterized):
             args = [a for a in args if not a.startswith("dataset=")]
         tail = (" --args " + " ".join(args)) if args else ""
         return f"panel serve app/explorer.py --show{tail}"
+
+    def toyflow_command(self) -> str | None:
+        """The ``toyflow`` command-line run closest to this one: ``toyflow train`` for a learned
+        model (the same data, labels and optimiser settings), ``toyflow sample`` for the analytic
+        denoisers (the sampler's own default grid; no guidance). ``None`` for custom data."""
+        if self.dataset == CUSTOM:
+            return None
+        data = (f"--data {self.dataset} --n-train {self.n_train} --n-val {self.n_val} "
+                f"--data-seed {self.seed}")
+        if self.kind == "learned":
+            k = f" --k {self.k}" if self.granularity == "kmeans" else ""
+            return (f"toyflow train {data} --labels {self.granularity}{k} --width {self.width} "
+                    f"--depth {self.depth} --steps {self.train_steps} --batch-size {self.batch_size} "
+                    f"--lr {self.learning_rate:g} --schedule {self.schedule} --seed {self.seed} "
+                    f"--snapshots {N_SNAPSHOTS} --n-samples {self.n_samples} "
+                    f"--sample-steps {self.sample_steps}")
+        delta = f" --delta {self.delta:g}" if self.kind == "error-prone" else ""
+        return (f"toyflow sample {data} --denoiser {self.kind}{delta} --n {self.n_samples} "
+                f"--steps {self.sample_steps} --solver {self.solver} --schedule {self.schedule} "
+                f"--seed {self.seed}")
 
 
 def explore(*, result=None, state: ExplorerState | None = None, **params):

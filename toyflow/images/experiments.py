@@ -46,7 +46,6 @@ from toyflow.images.measure import (
     image_sigmas,
     memorization,
     optimal_denoiser,
-    to_display,
 )
 from toyflow.images.unet import unet_config
 from toyflow.sampling import sample
@@ -497,4 +496,4 @@ def figure_image_condition_granularity(result: dict):
 
 
 __all__ = ["image_gap", "image_memorization", "image_training_time", "image_condition_granularity",
-           "BASE", "QUICK", "to_display"]
+           "BASE", "QUICK"]

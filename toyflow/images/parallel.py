@@ -273,13 +273,16 @@ def make_batch_step(config, optimizer, *, mesh: Mesh | None = None, ema_decay: f
 
     def sharded(state, sigma_data, y, labels, sigma, noise, dropout_key):
         check_batch(y.shape[0], mesh)
-        key = labels is None
+        args = (state, sigma_data, y, labels, sigma, noise, dropout_key)
+        key = (labels is None, jax.tree_util.tree_structure(args),
+               tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves(args)))
         if key not in jitted:
-            in_sh = (rep, rep, batch(4), None if labels is None else batch(1), batch(1), batch(4), rep)
-            jitted[key] = jax.jit(step, in_shardings=in_sh, out_shardings=(rep, rep))
-        args = [state, sigma_data, y, labels, sigma, noise, dropout_key]
+            nd = np.ndim(y)
+            in_sh = (rep, rep, batch(nd), None if labels is None else batch(1), batch(1), batch(nd), rep)
+            jitted[key] = jax.jit(step, in_shardings=in_sh, out_shardings=(rep, rep)).lower(*args).compile()
         return jitted[key](*args)
 
+    sharded.executables = jitted  # compiled steps (``.as_text()`` shows the collectives)
     return sharded
 
 

@@ -44,6 +44,7 @@ normalisation statistics, the softmax and the preconditioning stay in float32).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -187,11 +188,11 @@ class UNetConfig:
         return cls(**fixed)
 
     def init(self, key):
-        """Fresh parameters (float32)."""
-        h, w, c = self.image_shape
-        x = jnp.zeros((1, h, w, c), jnp.float32)
-        lab = None if self.num_classes is None else jnp.zeros((1,), jnp.int32)
-        return UNet(self).init(key, x, jnp.zeros((1,), jnp.float32), lab, deterministic=True)
+        """Fresh parameters (float32). Traceable (``vmap``/``jit``); called eagerly it runs one
+        compiled function per config instead of hundreds of single operations."""
+        if isinstance(key, jax.core.Tracer):
+            return _init_params(self, key)
+        return _init_jit(self, key)
 
     def apply(self, params, sigma_data, x, sigma, labels=None, *, dropout_key=None):
         """The preconditioned ``D(x; σ)``: ``x (n, H, W, C)``, ``σ (n,)``, labels ``(n,)`` or None.
@@ -429,6 +430,16 @@ class UNet(nn.Module):
         return out.astype(jnp.float32)
 
 
+def _init_params(config: UNetConfig, key):
+    h, w, c = config.image_shape
+    x = jnp.zeros((1, h, w, c), jnp.float32)
+    lab = None if config.num_classes is None else jnp.zeros((1,), jnp.int32)
+    return UNet(config).init(key, x, jnp.zeros((1,), jnp.float32), lab, deterministic=True)
+
+
+_init_jit = jax.jit(_init_params, static_argnums=0)
+
+
 # --- the denoiser ------------------------------------------------------------------------------
 
 
@@ -504,7 +515,7 @@ def config_from_dict(d: dict[str, Any]) -> UNetConfig:
 
 def param_count(config: UNetConfig) -> int:
     """Number of parameters of ``config`` (shapes only; nothing is computed)."""
-    shapes = jax.eval_shape(config.init, jax.random.PRNGKey(0))
+    shapes = jax.eval_shape(functools.partial(_init_params, config), jax.random.PRNGKey(0))
     return count_params(shapes)
 
 
