@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-pn = pytest.importorskip("panel")
+import panel as pn  # noqa: E402
 
 from bokeh.document import Document  # noqa: E402
 

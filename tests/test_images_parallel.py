@@ -3,9 +3,10 @@
 JAX fixes its device count when it starts, so the 8-device checks run in a subprocess with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` set before JAX is imported. They show
 that the sharded step computes the same loss and update as the single-device step (same batch,
-float tolerance), that ``train_parallel`` reproduces ``train`` and each model of
-``train_sweep_parallel`` (model axis) reproduces the same model trained alone, and that the compiled sharded step really communicates
-(an all-reduce of the gradients). The GPU benchmark script runs there too, in its quick mode.
+float tolerance), that ``train_parallel`` (data axis) and ``train_sweep_parallel`` (model and data
+axes) reproduce ``train_sweep`` on one device, and that the compiled sharded step really
+communicates (an all-reduce of the gradients). The GPU benchmark script runs there too, in its
+quick mode.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SCRIPT = textwrap.dedent(r'''
     import jax, jax.numpy as jnp, numpy as np
     from toyflow.images import unet_config
     from toyflow.images import parallel as par
-    from toyflow.training import make_optimizer, train, train_sweep
+    from toyflow.training import make_optimizer, train_sweep
 
     out = {"devices": jax.device_count()}
     # A one-level conditional U-Net on 4×4 images: all of the network, little compile time.
@@ -63,25 +64,22 @@ SCRIPT = textwrap.dedent(r'''
     except ValueError as exc:
         out["odd_batch_error"] = str(exc)
 
-    # The whole training loop (make_train_step, snapshots, EMA) on the mesh vs one device.
+    # The whole training loop (make_train_step, snapshots, EMA): a vmapped sweep of two models on
+    # one device is the reference for train_parallel (model 0 alone, batch over 8 devices) and
+    # for train_sweep_parallel (a 2 × 4 mesh: one model per group of 4 devices).
     x = rng.uniform(-1, 1, (64, 4, 4, 1)).astype(np.float32)
     lab = rng.integers(0, 3, 64)
-    common = dict(config=cfg, steps=6, batch_size=16, n_snapshots=2, steps_per_call=3, ema=0.9,
-                  learning_rate=2e-3, seed=1)
-    r1 = train(x, lab, **common)
-    r2 = par.train_parallel(x, lab, **common)
-    out["train_losses"] = [r1.losses.tolist(), r2.losses.tolist()]
-    out["train_steps"] = [r1.snapshot_steps, r2.snapshot_steps]
-    xq = x[:4] + 0.3
-    out["train_output_diff"] = float(np.max(np.abs(np.asarray(r1.denoiser(xq, 0.3, lab[:4]))
-                                                   - np.asarray(r2.denoiser(xq, 0.3, lab[:4])))))
-
-    # Two models on the model axis (a 2 × 4 mesh). Model 0 has the settings and seed of the
-    # single-device run above, so it must reproduce it (a sweep's models are independent).
+    common = dict(config=cfg, steps=6, batch_size=16, n_snapshots=2, steps_per_call=3, ema=0.9)
     sweep = dict(common, seeds=[1, 2], learning_rates=[2e-3, 1e-3])
-    del sweep["seed"], sweep["learning_rate"]
+    ref = train_sweep(x, lab, **sweep)
+    r2 = par.train_parallel(x, lab, seed=1, learning_rate=2e-3, **common)
+    out["train_losses"] = [ref[0].losses.tolist(), r2.losses.tolist()]
+    out["train_steps"] = [ref[0].snapshot_steps, r2.snapshot_steps]
+    xq = x[:4] + 0.3
+    out["train_output_diff"] = float(np.max(np.abs(np.asarray(ref[0].denoiser(xq, 0.3, lab[:4]))
+                                                   - np.asarray(r2.denoiser(xq, 0.3, lab[:4])))))
     w2 = par.train_sweep_parallel(x, lab, mesh=par.make_mesh(model=2), **sweep)
-    out["sweep_losses"] = [r1.losses.tolist(), w2.losses.tolist()]
+    out["sweep_losses"] = [ref.losses.tolist(), w2.losses.tolist()]
     try:
         par.train_sweep_parallel(x, lab, mesh=par.make_mesh(model=2), **dict(sweep, seeds=[0, 1, 2],
                                                                              learning_rates=2e-3))
@@ -142,11 +140,11 @@ def test_train_parallel_reproduces_train(eight_devices):
     assert eight_devices["train_output_diff"] < 1e-4
 
 
-def test_model_axis_sweep_reproduces_single_models(eight_devices):
-    single, sweep = (np.asarray(v) for v in eight_devices["sweep_losses"])
-    assert single.shape == (6,) and sweep.shape == (2, 6)
-    np.testing.assert_allclose(sweep[0], single, rtol=1e-4, atol=1e-6)
-    assert np.all(np.isfinite(sweep[1])) and not np.allclose(sweep[1], sweep[0])
+def test_model_axis_sweep_reproduces_vmapped_sweep(eight_devices):
+    single, sharded = (np.asarray(v) for v in eight_devices["sweep_losses"])
+    assert single.shape == sharded.shape == (2, 6)
+    np.testing.assert_allclose(sharded, single, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(single[0], single[1])  # two different models
     assert "model axis" in eight_devices["model_axis_error"]
 
 

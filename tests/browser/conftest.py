@@ -33,7 +33,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium at {CHROMIUM}")
+        # The browser tests are part of the suite: a missing browser is a failure, not a skip
+        # (scripts/test.sh installs Debian's chromium).
+        pytest.fail(f"no chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) "
+                    "or point TOYFLOW_CHROMIUM at one")
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
@@ -51,7 +54,7 @@ def free_port() -> int:
 def serve(tmp_dir: Path, *extra: str, env_extra: dict | None = None, timeout: float = 120.0):
     """Start ``panel serve app/explorer.py`` on a free port; returns (process, url)."""
     if shutil.which("panel") is None and not (Path(sys.executable).parent / "panel").exists():
-        pytest.skip("panel is not installed")
+        pytest.fail("the `panel` command is not installed (pip install -e .)")
     port = free_port()
     env = dict(os.environ, TOYFLOW_CACHE=str(tmp_dir / "cache"), TOYFLOW_WARMUP="0",
                PYTHONUNBUFFERED="1")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-pytest.importorskip("playwright")
+import playwright  # noqa: E402,F401  (a test extra: its absence is an error)
 
 from playwright.sync_api import expect  # noqa: E402
 

@@ -168,7 +168,8 @@ def place_tree(tree, sharding: NamedSharding):
 
 
 def fetch(tree):
-    """Device arrays (possibly spread over hosts) as host NumPy arrays on every process."""
+    """Arrays laid out on a mesh (possibly spread over hosts) as full host NumPy arrays on every
+    process."""
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -349,8 +350,10 @@ def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subse
     def init_one(k, lr):
         return init_state(config, optimizer, k, lr, ema=ema_decay is not None)
 
-    # Initialise on the host-side default device, then lay out on the mesh (identical on all hosts).
-    state = fetch(jax.jit(jax.vmap(init_one))(init_keys, jnp.asarray(learning_rates, jnp.float32)))
+    # Initialise on this process's default device (the same numbers on every host), then lay the
+    # state out on the mesh.
+    state = jax.tree_util.tree_map(np.asarray, jax.jit(jax.vmap(init_one))(
+        init_keys, jnp.asarray(learning_rates, jnp.float32)))
     state = place_tree(state, per_model)
     max_chunk = int(min(steps_per_call, steps))
     run = _sharded_run(sharded, optimizer, schedule, batch_size, label_dropout, ema_decay, max_chunk,
