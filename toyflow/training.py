@@ -409,8 +409,12 @@ def train(train_x, train_labels=None, *, width: int = 128, depth: int = 3, steps
     """
     x, lab = _prepare_data(train_x, train_labels, config)
     num_classes = None if lab is None else int(lab.max()) + 1
-    if config is not None and lab is not None and getattr(config, "num_classes", None) is None:
-        raise ValueError("train_labels were given but the config has num_classes=None")
+    if config is not None and lab is not None:
+        k = getattr(config, "num_classes", None)
+        if k is None:
+            raise ValueError("train_labels were given but the config has num_classes=None")
+        if int(lab.max()) >= k:
+            raise ValueError(f"train_labels go up to {int(lab.max())} but the config has num_classes={k}")
     cfg = _net_config(config, x.shape[1] if x.ndim == 2 else None, width, depth, activation,
                       embedding, embed_dim, num_classes)
     common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
