@@ -162,15 +162,15 @@ def count_params(params) -> int:
     return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
 
 
-@pytree_class(dynamic=("params", "sigma_data"), static=("config",))
-class MLPDenoiser(Denoiser):
-    """A trained (or fresh) MLP behind the denoiser contract.
+class LearnedDenoiser(Denoiser):
+    """What every trained network shares behind the contract (the MLP and the U-Net): a config
+    (static), parameters and ``σ_data`` (leaves), labels bounded by ``config.num_classes``.
 
     ``labels=None`` runs the model unconditionally (the null class), so one conditional model
-    trained with label dropout serves classifier-free guidance.
+    trained with label dropout serves classifier-free guidance. Subclasses add ``denoise``.
     """
 
-    def __init__(self, config: MLPConfig, params, sigma_data, *, step: int | None = None):
+    def __init__(self, config, params, sigma_data, *, step: int | None = None):
         self.config = config
         self.params = params
         self.sigma_data = jnp.float32(sigma_data)
@@ -181,7 +181,7 @@ class MLPDenoiser(Denoiser):
 
     @property
     def event_shape(self):  # type: ignore[override]
-        return (self.config.dim,)
+        return tuple(self.config.event_shape)
 
     @property
     def num_classes(self):
@@ -194,12 +194,17 @@ class MLPDenoiser(Denoiser):
             raise ValueError("this model was trained without labels, so it takes labels=None")
         return as_labels(labels, n, num_classes=self.config.num_classes)
 
-    def denoise(self, x, sigma, labels):
-        return apply_denoiser(self.config, self.params, self.sigma_data, x, sigma, labels)
-
     @property
     def num_params(self) -> int:
         return count_params(self.params)
+
+
+@pytree_class(dynamic=("params", "sigma_data"), static=("config",))
+class MLPDenoiser(LearnedDenoiser):
+    """A trained (or fresh) MLP behind the denoiser contract (see :class:`LearnedDenoiser`)."""
+
+    def denoise(self, x, sigma, labels):
+        return apply_denoiser(self.config, self.params, self.sigma_data, x, sigma, labels)
 
     def __repr__(self) -> str:
         c = self.config

@@ -55,9 +55,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyflow._denoiser import Denoiser, pytree_class
-from toyflow._validation import as_labels, check_float, check_int, lookup
-from toyflow.nets import count_params, preconditioning
+from toyflow._denoiser import pytree_class
+from toyflow._validation import check_float, check_int, lookup
+from toyflow.nets import LearnedDenoiser, count_params, preconditioning
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 NOISE_EMBEDDINGS = {
@@ -459,7 +459,7 @@ _init_jit = jax.jit(_init_params, static_argnums=0)
 
 
 @pytree_class(dynamic=("params", "sigma_data"), static=("config",))
-class UNetDenoiser(Denoiser):
+class UNetDenoiser(LearnedDenoiser):
     """A trained (or fresh) U-Net behind the denoiser contract ``D(x, sigma, labels=None)``.
 
     ``x`` is ``(n, H, W, C)``; large batches are evaluated in blocks of :data:`EVAL_BLOCK`.
@@ -470,28 +470,7 @@ class UNetDenoiser(Denoiser):
     def __init__(self, config: UNetConfig, params, sigma_data, *, step: int | None = None):
         if not isinstance(config, UNetConfig):
             raise ValueError(f"config must be a UNetConfig, got {type(config).__name__}")
-        self.config = config
-        self.params = params
-        self.sigma_data = jnp.float32(sigma_data)
-        self.step = step
-
-    def _post_unflatten(self):
-        self.step = None
-
-    @property
-    def event_shape(self):  # type: ignore[override]
-        return tuple(self.config.image_shape)
-
-    @property
-    def num_classes(self):
-        return self.config.num_classes
-
-    def check_labels(self, labels, n):
-        if labels is None:
-            return None
-        if self.config.num_classes is None:
-            raise ValueError("this U-Net was trained without labels, so it takes labels=None")
-        return as_labels(labels, n, num_classes=self.config.num_classes)
+        super().__init__(config, params, sigma_data, step=step)
 
     def _forward(self, x, sigma, labels):
         return self.config.apply(self.params, self.sigma_data, x, sigma, labels)
@@ -513,10 +492,6 @@ class UNetDenoiser(Denoiser):
             lp = jnp.concatenate([labels, jnp.zeros((pad,), labels.dtype)]).reshape(blocks, EVAL_BLOCK)
             out = jax.lax.map(lambda a: self._forward(*a), (xb, sb, lp))
         return out.reshape((blocks * EVAL_BLOCK,) + x.shape[1:])[:n]
-
-    @property
-    def num_params(self) -> int:
-        return count_params(self.params)
 
     def __repr__(self) -> str:
         step = "" if self.step is None else f", step {self.step}"
