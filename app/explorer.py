@@ -355,6 +355,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.show_curves = self._link(W.Checkbox(label="Curves over σ (gap, errors, overlap)",
                                                  value=s.show_curves, width=300), "show_curves")
         # σ: a throttled slider and a player over the sampling grid
+        self._sigma_at: dict[int, int] = {}  # id(widget) -> the index its page side shows
         self.sigma_slider = W.IntSlider(label="Noise level σ (the sampling grid, large to small)",
                                         start=0, end=s.sample_steps - 1, show_value=False,
                                         value=s.clamped_sigma_index(), width=460,
@@ -427,7 +428,12 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- widget callbacks ------------------------------------------------------------------------
     def _on_sigma_widget(self, event) -> None:
-        if event.new is not None and self.state.sigma_index != event.new:
+        if event.new is None:
+            return
+        # Remember where this widget's browser side is, so the store's echo of an older index
+        # (the page may be a few key presses ahead of the server) is never sent back to it.
+        self._sigma_at[id(event.obj)] = int(event.new)
+        if self.state.sigma_index != event.new:
             self.state.sigma_index = int(event.new)
 
     def _on_snapshot_slider(self, event) -> None:
@@ -500,8 +506,13 @@ class ExplorerApp(pn.viewable.Viewer):
         s = self.state
         end = max(s.sample_steps - 1, 1)
         idx = s.clamped_sigma_index()
-        self.sigma_slider.param.update(end=end, value=idx)
-        self.player.param.update(end=end, value=idx)
+        for widget in (self.sigma_slider, self.player):
+            changes = {"end": end} if widget.end != end else {}
+            if self._sigma_at.get(id(widget)) != idx:
+                changes["value"] = idx
+                self._sigma_at[id(widget)] = idx
+            if changes:
+                widget.param.update(**changes)
         try:
             sigmas = s.sigma_grid()
         except ValueError:  # σ_min ≥ σ_max: the alert says so

@@ -76,6 +76,29 @@ def test_widgets_drive_the_store(app):
     assert "Train" in s.status
 
 
+def test_sigma_slider_is_never_sent_an_older_index(app):
+    """Key presses on the σ slider reach the server one by one; the page can be ahead of the store.
+    Writing the store's index back to the slider would jump the page back and lose presses (a CI
+    failure), so the slider only gets indices that came from elsewhere (the player, the grid)."""
+    s = app.state
+    release(app.sigma_slider, 7)
+    assert s.sigma_index == 7
+    import param
+
+    with param.edit_constant(app.sigma_slider):
+        app.sigma_slider.value = 9  # the page moved on; its release has not arrived yet
+    s.param.trigger("sigma_index")  # anything that re-syncs the σ widgets from the store
+    assert app.sigma_slider.value == 9  # not rewound to 7
+    assert app.player.value == 7
+    app.player.value = 12  # the player moves the slider
+    assert s.sigma_index == 12 and app.sigma_slider.value == 12
+    app.player.value = 7  # back to an index the slider reported earlier: still sent
+    assert app.sigma_slider.value == 7
+    s.sample_steps = 5  # a shorter grid clamps both widgets
+    assert app.sigma_slider.end == app.player.end == 4
+    assert app.sigma_slider.value == app.player.value == s.clamped_sigma_index() == 4
+
+
 def test_bad_input_shows_a_message_and_keeps_the_views(app):
     s = app.state
     field = s.field_view
