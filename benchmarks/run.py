@@ -229,7 +229,8 @@ def bench_sweep(quick: bool):
         ms = models * steps
         out.append(_line(f"sweep-b{batch}", ms / t_sweep, "model-steps/s", ms / t_seq,
                          "model-steps/s", t_seq / t_sweep, 1.5 if batch == 256 else None,
-                         f"{models} width-64 models under vmap vs one after another"))
+                         f"{models} width-64 models under vmap in {training.sweep_groups(models)} "
+                         "concurrent group(s) vs one after another"))
     return out
 
 

@@ -149,6 +149,34 @@ def test_sweep_subset_equals_training_on_the_subset(dense, sweep_setup):
     assert _max_param_diff(r.denoiser, alone.denoiser) < 1e-4
 
 
+def test_sweep_groups_change_speed_not_results(dense):
+    """The model axis split into groups that run at once from threads (the CPU default: one per
+    core); an uneven split repeats the last model and drops the copy. Same losses, weights,
+    snapshots and progress reports as one vmapped group."""
+    from toyflow.training import available_cores, sweep_groups
+
+    assert sweep_groups(16) == min(16, available_cores())  # this suite runs on the CPU backend
+    assert sweep_groups(1) == 1 and sweep_groups(5, 3) == 3
+    args = dict(seeds=[0, 1, 2], learning_rates=[2e-3, 3e-3, 1e-3], steps=60, steps_per_call=25,
+                **{**SMALL, "n_snapshots": 3})
+    del args["learning_rate"]
+    runs = {}
+    for groups in (1, 2):
+        reports = []
+        runs[groups] = toyflow.train_sweep(dense.train_x, groups=groups, callback=reports.append, **args)
+        assert [len(p.denoisers) for p in reports if p.snapshot] == [3] * len(runs[groups][0].snapshot_steps)
+        assert all(p.losses.shape[0] == 3 for p in reports)
+    for i in range(3):
+        a, b = runs[1][i], runs[2][i]
+        np.testing.assert_allclose(b.losses, a.losses, rtol=1e-5, atol=1e-6)
+        assert b.snapshot_steps == a.snapshot_steps
+        assert _max_param_diff(b.denoiser, a.denoiser) < 1e-5
+        assert _max_param_diff(b.snapshots[0], a.snapshots[0]) < 1e-5
+    for bad in (0, 4, 2.5):
+        with pytest.raises(ValueError, match="groups"):
+            toyflow.train_sweep(dense.train_x, groups=bad, **args)
+
+
 # --- conditional ------------------------------------------------------------------------------------------
 
 
