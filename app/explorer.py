@@ -222,6 +222,7 @@ class ExplorerApp(pn.viewable.Viewer):
         doc = pn.state.curdoc
         self._doc = doc if doc is not None and doc.session_context is not None else None
         self._layout = None
+        self._defer_lower = False  # create_app defers the lower figures of a served page
         self._build_widgets()
         self._build_views()
         self._update_visibility()
@@ -885,10 +886,24 @@ class ExplorerApp(pn.viewable.Viewer):
     def main(self) -> list:
         top = pn.Row(self.sigma_slider, self.player, self.sigma_label, self.spinner, self.status)
         top = pn.Column(top, self.legend)
-        rest = pn.Column(pn.Row(self.trajectory_pane, self.gap_pane, self.error_pane, self.overlap_pane),
-                         self.headline)
+        lower = [self.trajectory_pane, *self.curve_panes]
+        if self._defer_lower:
+            # A served page goes out with the fields only; the trajectory and curve figures
+            # follow once the page is on screen (show_lower_plots): the browser draws the
+            # first view while the server builds the rest.
+            lower = [pn.pane.HTML("<i>drawing the trajectories and curves…</i>", height=330,
+                                  margin=(20, 10))]
+        self.lower_row = pn.Row(*lower)
+        rest = pn.Column(self.lower_row, self.headline)
         self._layout = True
         return [pn.Column(self.alert, top, self.field_pane, rest)]
+
+    def show_lower_plots(self) -> None:
+        """Put the trajectory and curve figures on a page served with them deferred."""
+        if self._defer_lower:
+            self._defer_lower = False
+            self.lower_row.objects = [self.trajectory_pane, *self.curve_panes]
+            self._move_sigma_markers()
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
@@ -961,7 +976,8 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
         pn.state.on_session_destroyed(lambda _ctx: state.close())
         if not state.refresh_if_cached():  # a repeat visit arrives with its data
             pn.state.onload(state.request_refresh)
-        pn.state.onload(app._move_sigma_markers)
+        app._defer_lower = True
+        pn.state.onload(app.show_lower_plots)
     page = app.template()
     page.explorer = app  # tests and scripts reach the app through the page
     return page

@@ -30,6 +30,10 @@ def test_page_loads_without_console_errors(page, served_app):
     for cls in ("sigma-slider", "train-button", "cancel-button", "flow-field", "model-kind",
                 "width-input", "n-train-input"):
         assert page.locator(f".{cls}").count() >= 1, cls
+    # The trajectory and curve figures follow the first view (deferred while the page loads).
+    for cls in ("trajectory-plot", "gap-plot", "error-plot", "overlap-plot"):
+        page.wait_for_selector(f".{cls} canvas", timeout=60_000)
+    expect(page.get_by_text("drawing the trajectories and curves")).to_have_count(0)
     time.sleep(1.0)
     assert problems == []
 
