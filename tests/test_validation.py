@@ -216,3 +216,17 @@ def test_train_sweep_rejects_inconsistent_sizes(points):
         toyflow.train_sweep(points, subsets=[[0, 1, 99]], **base)
     with pytest.raises(ValueError, match="non-empty"):
         toyflow.train_sweep(points, subsets=[[]], **base)
+
+
+@pytest.mark.parametrize("fn", ["train", "train_sweep"])
+def test_labels_must_fit_a_given_config(points, fn):
+    """A config passed in fixes the class count: labels beyond it, or labels for an
+    unconditional config, are refused before anything is compiled."""
+    from toyflow.nets import MLPConfig
+
+    kwargs = dict(steps=2, batch_size=4) | ({"seeds": [0, 1]} if fn == "train_sweep" else {})
+    labels = np.arange(len(points)) % 3
+    with pytest.raises(ValueError, match="go up to 2 but the config has num_classes=2"):
+        getattr(toyflow, fn)(points, labels, config=MLPConfig(width=8, depth=1, num_classes=2), **kwargs)
+    with pytest.raises(ValueError, match="config has num_classes=None"):
+        getattr(toyflow, fn)(points, labels, config=MLPConfig(width=8, depth=1), **kwargs)

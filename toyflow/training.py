@@ -243,6 +243,19 @@ def _prepare_data(train_x, train_labels, config):
 _COMPILED: dict[Any, Callable] = {}
 
 
+def _num_classes(lab: np.ndarray | None, config) -> int | None:
+    """The class count the labels need; with a given ``config``, check that it has room."""
+    if lab is None:
+        return None
+    if config is not None:
+        k = getattr(config, "num_classes", None)
+        if k is None:
+            raise ValueError("train_labels were given but the config has num_classes=None")
+        if int(lab.max()) >= k:
+            raise ValueError(f"train_labels go up to {int(lab.max())} but the config has num_classes={k}")
+    return int(lab.max()) + 1
+
+
 def _bucket(n: int) -> int:
     """The next power of two ≥ n (at least 8): the padded size of per-data-set arrays."""
     return max(8, 1 << (int(n) - 1).bit_length())
@@ -475,13 +488,7 @@ def train(train_x, train_labels=None, *, width: int = 128, depth: int = 3, steps
     Returns: a :class:`TrainResult`.
     """
     x, lab = _prepare_data(train_x, train_labels, config)
-    num_classes = None if lab is None else int(lab.max()) + 1
-    if config is not None and lab is not None:
-        k = getattr(config, "num_classes", None)
-        if k is None:
-            raise ValueError("train_labels were given but the config has num_classes=None")
-        if int(lab.max()) >= k:
-            raise ValueError(f"train_labels go up to {int(lab.max())} but the config has num_classes={k}")
+    num_classes = _num_classes(lab, config)
     cfg = _net_config(config, x.shape[1] if x.ndim == 2 else None, width, depth, activation,
                       embedding, embed_dim, num_classes)
     common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
@@ -550,7 +557,7 @@ def train_sweep(train_x, train_labels=None, *, seeds: Sequence[int] | None = Non
             if s.min() < 0 or s.max() >= x.shape[0]:
                 raise ValueError(f"subsets[{i}] has indices outside [0, {x.shape[0]})")
             subs.append(s.astype(np.int32))
-    num_classes = None if lab is None else int(lab.max()) + 1
+    num_classes = _num_classes(lab, config)
     cfg = _net_config(config, x.shape[1] if x.ndim == 2 else None, width, depth, activation,
                       embedding, embed_dim, num_classes)
     common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
