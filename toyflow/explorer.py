@@ -1377,13 +1377,13 @@ class ExplorerState(param.Parameterized):
                 doc["training"] = {**dataclasses.asdict(self.training_config()),
                                    "status": self.train_status,
                                    "snapshot_steps": list(self.snapshot_steps)}
-            except ValueError:
-                pass
+            except ValueError as exc:  # settings the page already flags: say so in the file too
+                doc["training_error"] = str(exc)
         if self.dataset == CUSTOM:
             try:
                 doc["data"] = self.data().dataset.to_dict()
-            except ValueError:
-                pass
+            except ValueError as exc:
+                doc["data_error"] = str(exc)
         doc["python"] = self.python_snippet()
         doc["command"] = self.cli_command()
         doc["toyflow_command"] = self.toyflow_command()
