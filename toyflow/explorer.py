@@ -1436,7 +1436,7 @@ class ExplorerState(param.Parameterized):
             lines.append(f"labels = np.random.default_rng({self.seed}).choice(train_labels, "
                          f"{self.n_samples})")
         lines += [
-            f"samples, trajectory, sigmas = toyflow.sample(",
+            "samples, trajectory, sigmas = toyflow.sample(",
             f"    model, {self.n_samples}, sigma_min={self.sigma_min!r}, sigma_max={self.sigma_max!r}, "
             f"rho={self.rho!r}, steps={self.sample_steps},",
             f"    solver={self.solver!r}, schedule={self.schedule!r}, labels=labels, seed={self.seed}, "
