@@ -576,7 +576,6 @@ class ExplorerApp(pn.viewable.Viewer):
     # views
 
     def _build_views(self) -> None:
-        s = self.state
         self._points_cache: dict = {}
         params = lambda *names: [streams.Params(self, list(names))]  # noqa: E731
         # The three field plots: HoloViews draws the figures, axes and data points (redrawn when

@@ -26,9 +26,7 @@ Snapshots at log-spaced steps make "training time" an axis: ``result.snapshots``
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import math
 import os
 import tempfile
 import time
