@@ -64,12 +64,28 @@ DIFF_LABEL = "‖D − D*‖ / σ"
 
 def _register_options() -> None:
     ext = 17.5
-    field = dict(frame_width=FIELD_SIZE, frame_height=FIELD_SIZE, xlim=(-ext, ext), ylim=(-ext, ext),
-                 toolbar="above", active_tools=["wheel_zoom"], show_legend=False, title="{label}")
-    curve = dict(frame_width=CURVE_W, frame_height=CURVE_H - 60, logx=True, legend_position="bottom",
-                 toolbar=None, framewise=True, title="{label}",
-                 legend_opts={"background_fill_alpha": 0.6, "label_text_font_size": "8pt"},
-                 fontsize={"title": 9}, hooks=[_add_sigma_marker])
+    field = dict(
+        frame_width=FIELD_SIZE,
+        frame_height=FIELD_SIZE,
+        xlim=(-ext, ext),
+        ylim=(-ext, ext),
+        toolbar="above",
+        active_tools=["wheel_zoom"],
+        show_legend=False,
+        title="{label}",
+    )
+    curve = dict(
+        frame_width=CURVE_W,
+        frame_height=CURVE_H - 60,
+        logx=True,
+        legend_position="bottom",
+        toolbar=None,
+        framewise=True,
+        title="{label}",
+        legend_opts={"background_fill_alpha": 0.6, "label_text_font_size": "8pt"},
+        fontsize={"title": 9},
+        hooks=[_add_sigma_marker],
+    )
     opts.defaults(
         opts.Overlay("Field", **field),
         opts.Overlay("Samples", **dict(field, frame_width=CURVE_H, frame_height=CURVE_H)),
@@ -83,8 +99,16 @@ def _register_options() -> None:
         opts.Curve("Reference", color="#999999", line_dash="dashed", framewise=True),
         opts.Curve("Trajectory", color="#2c7fb8", line_width=2, framewise=True),
         opts.Curve("Overlap", color="#6a3d9a", line_width=2, framewise=True),
-        opts.Curve("Loss", frame_width=230, frame_height=110, logy=True, framewise=True,
-                   toolbar=None, color="#444444", title="{label}"),
+        opts.Curve(
+            "Loss",
+            frame_width=230,
+            frame_height=110,
+            logy=True,
+            framewise=True,
+            toolbar=None,
+            color="#444444",
+            title="{label}",
+        ),
     )
 
 
@@ -94,8 +118,17 @@ def _add_sigma_marker(plot, element) -> None:
 
     fig = plot.state
     if not any(getattr(r, "name", None) == "sigma-marker" for r in fig.center):
-        fig.add_layout(Span(location=1.0, dimension="height", line_color="black", line_dash="dotted",
-                            line_width=1, name="sigma-marker", visible=False))
+        fig.add_layout(
+            Span(
+                location=1.0,
+                dimension="height",
+                line_color="black",
+                line_dash="dotted",
+                line_width=1,
+                name="sigma-marker",
+                visible=False,
+            )
+        )
 
 
 def _empty_image(extent: float, vdim: str, value: float = 0.0, group: str = "Region") -> hv.Image:
@@ -129,9 +162,11 @@ def _field_sources(which: str) -> dict:
 
     if which == "difference":
         return {"image": ColumnDataSource(_image_columns(None, None))}
-    out = {"region": ColumnDataSource(_image_columns(None, None)),
-           "arrows": ColumnDataSource({k: np.zeros(0) for k in ("x0", "y0", "x1", "y1", "mag")}),
-           "heads": ColumnDataSource({k: np.zeros(0) for k in ("x", "y", "angle", "mag")})}
+    out = {
+        "region": ColumnDataSource(_image_columns(None, None)),
+        "arrows": ColumnDataSource({k: np.zeros(0) for k in ("x0", "y0", "x1", "y1", "mag")}),
+        "heads": ColumnDataSource({k: np.zeros(0) for k in ("x", "y", "angle", "mag")}),
+    }
     if which == "model":
         out["positions"] = ColumnDataSource({"x": np.zeros(0), "y": np.zeros(0)})
     return out
@@ -144,8 +179,13 @@ def _image_columns(grid, values) -> dict:
     xs, ys = grid.xs, grid.ys
     dx = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
     dy = float(ys[1] - ys[0]) if len(ys) > 1 else 1.0
-    return {"image": [np.asarray(values, np.float64)], "x": [float(xs[0]) - dx / 2],
-            "y": [float(ys[0]) - dy / 2], "dw": [dx * len(xs)], "dh": [dy * len(ys)]}
+    return {
+        "image": [np.asarray(values, np.float64)],
+        "x": [float(xs[0]) - dx / 2],
+        "y": [float(ys[0]) - dy / 2],
+        "dw": [dx * len(xs)],
+        "dh": [dy * len(ys)],
+    }
 
 
 def _arrow_columns(field, vmax: float) -> dict:
@@ -156,9 +196,11 @@ def _arrow_columns(field, vmax: float) -> dict:
     """
     if field is None:
         z = np.zeros(0)
-        return {"region": _image_columns(None, None),
-                "arrows": {"x0": z, "y0": z, "x1": z, "y1": z, "mag": z},
-                "heads": {"x": z, "y": z, "angle": z, "mag": z}}
+        return {
+            "region": _image_columns(None, None),
+            "arrows": {"x0": z, "y0": z, "x1": z, "y1": z, "mag": z},
+            "heads": {"x": z, "y": z, "angle": z, "mag": z},
+        }
     pts = field.grid.points
     disp = np.asarray(field.displacement, np.float64).reshape(-1, 2)
     xs = field.grid.xs
@@ -167,9 +209,11 @@ def _arrow_columns(field, vmax: float) -> dict:
     angle = np.arctan2(disp[:, 1], disp[:, 0])
     x1 = pts[:, 0] + 1.8 * spacing * rel * np.cos(angle)
     y1 = pts[:, 1] + 1.8 * spacing * rel * np.sin(angle)
-    return {"region": _image_columns(field.grid, field.region.astype(np.float64)),
-            "arrows": {"x0": pts[:, 0], "y0": pts[:, 1], "x1": x1, "y1": y1, "mag": rel},
-            "heads": {"x": x1, "y": y1, "angle": angle - np.pi / 2, "mag": rel}}
+    return {
+        "region": _image_columns(field.grid, field.region.astype(np.float64)),
+        "arrows": {"x0": pts[:, 0], "y0": pts[:, 1], "x1": x1, "y1": y1, "mag": rel},
+        "heads": {"x": x1, "y": y1, "angle": angle - np.pi / 2, "mag": rel},
+    }
 
 
 def _attach_field_glyphs(fig, sources: dict, which: str) -> None:
@@ -182,21 +226,55 @@ def _attach_field_glyphs(fig, sources: dict, which: str) -> None:
     under, over = [], []
     if which == "difference":
         mapper = LogColorMapper(palette=Magma256, low=DIFF_RANGE[0], high=DIFF_RANGE[1])
-        under.append(fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=sources["image"],
-                               color_mapper=mapper))
+        under.append(
+            fig.image(
+                image="image",
+                x="x",
+                y="y",
+                dw="dw",
+                dh="dh",
+                source=sources["image"],
+                color_mapper=mapper,
+            )
+        )
         fig.add_layout(ColorBar(color_mapper=mapper, title=DIFF_LABEL, width=10), "right")
     else:
         region = LinearColorMapper(palette=["#ffffff", "#9ecae1"], low=0, high=1)
-        under.append(fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=sources["region"],
-                               color_mapper=region, global_alpha=0.45))
+        under.append(
+            fig.image(
+                image="image",
+                x="x",
+                y="y",
+                dw="dw",
+                dh="dh",
+                source=sources["region"],
+                color_mapper=region,
+                global_alpha=0.45,
+            )
+        )
         color = linear_cmap("mag", Viridis256, 0.0, 1.0)
-        under.append(fig.segment("x0", "y0", "x1", "y1", source=sources["arrows"], line_color=color,
-                                 line_width=1.1))
-        under.append(fig.scatter("x", "y", angle="angle", marker="triangle", size=4.5,
-                                 source=sources["heads"], color=color))
+        under.append(
+            fig.segment(
+                "x0", "y0", "x1", "y1", source=sources["arrows"], line_color=color, line_width=1.1
+            )
+        )
+        under.append(
+            fig.scatter(
+                "x",
+                "y",
+                angle="angle",
+                marker="triangle",
+                size=4.5,
+                source=sources["heads"],
+                color=color,
+            )
+        )
         if "positions" in sources:
-            over.append(fig.scatter("x", "y", size=2.5, color=POSITION_COLOR, alpha=0.7,
-                                    source=sources["positions"]))
+            over.append(
+                fig.scatter(
+                    "x", "y", size=2.5, color=POSITION_COLOR, alpha=0.7, source=sources["positions"]
+                )
+            )
     others = [r for r in fig.renderers if r not in under and r not in over]
     fig.renderers = under + others + over
     sources["figure"] = fig
@@ -233,7 +311,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self._update_sigma_widgets()
 
     @classmethod
-    def from_params(cls, *, result=None, state=None, **params) -> "ExplorerApp":
+    def from_params(cls, *, result=None, state=None, **params) -> ExplorerApp:
         """An app over a new (or the given) store; ``result`` opens a TrainResult from a script."""
         pn.extension()
         if state is None:
@@ -275,127 +353,304 @@ class ExplorerApp(pn.viewable.Viewer):
         p = s.param
         W = pn.widgets
         # data
-        self.dataset = self._link(W.Select(label="Data set", options=list(p.dataset.objects),
-                                           value=s.dataset, width=300), "dataset")
-        self.n_train = self._link(W.IntInput(label="Training points (data density, 4–5000)",
-                                             value=s.n_train, start=4, end=tfx.MAX_POINTS, step=1,
-                                             width=300, css_classes=_css("n-train-input")), "n_train")
-        self.n_val = self._link(W.IntInput(label="Validation points", value=s.n_val, start=0,
-                                           end=tfx.MAX_POINTS, width=145), "n_val")
-        self.seed = self._link(W.IntInput(label="Seed", value=s.seed, start=0, end=2**31 - 1,
-                                          width=145), "seed")
-        self.granularity = self._link(W.Select(label="Labels", options=list(p.granularity.objects),
-                                               value=s.granularity, width=145), "granularity")
-        self.k = self._link(W.IntInput(label="K (k-means)", value=s.k, start=1, end=tfx.MAX_POINTS,
-                                       width=145), "k")
-        self.condition = self._link(W.IntInput(label="Sample label (−1: all)", value=s.condition,
-                                               start=-1, end=tfx.MAX_POINTS - 1, width=145), "condition")
-        self.holdout = self._link(W.FloatSlider(label="Held-out share of your points", start=0.0,
-                                                end=0.9, step=0.05, value=s.holdout, width=300),
-                                  "holdout", throttled=True)
-        self.upload = W.FileInput(accept=".csv,text/csv,text/plain", width=300,
-                                  css_classes=_css("csv-upload"))
+        self.dataset = self._link(
+            W.Select(label="Data set", options=list(p.dataset.objects), value=s.dataset, width=300),
+            "dataset",
+        )
+        self.n_train = self._link(
+            W.IntInput(
+                label="Training points (data density, 4–5000)",
+                value=s.n_train,
+                start=4,
+                end=tfx.MAX_POINTS,
+                step=1,
+                width=300,
+                css_classes=_css("n-train-input"),
+            ),
+            "n_train",
+        )
+        self.n_val = self._link(
+            W.IntInput(
+                label="Validation points", value=s.n_val, start=0, end=tfx.MAX_POINTS, width=145
+            ),
+            "n_val",
+        )
+        self.seed = self._link(
+            W.IntInput(label="Seed", value=s.seed, start=0, end=2**31 - 1, width=145), "seed"
+        )
+        self.granularity = self._link(
+            W.Select(
+                label="Labels", options=list(p.granularity.objects), value=s.granularity, width=145
+            ),
+            "granularity",
+        )
+        self.k = self._link(
+            W.IntInput(label="K (k-means)", value=s.k, start=1, end=tfx.MAX_POINTS, width=145), "k"
+        )
+        self.condition = self._link(
+            W.IntInput(
+                label="Sample label (−1: all)",
+                value=s.condition,
+                start=-1,
+                end=tfx.MAX_POINTS - 1,
+                width=145,
+            ),
+            "condition",
+        )
+        self.holdout = self._link(
+            W.FloatSlider(
+                label="Held-out share of your points",
+                start=0.0,
+                end=0.9,
+                step=0.05,
+                value=s.holdout,
+                width=300,
+            ),
+            "holdout",
+            throttled=True,
+        )
+        self.upload = W.FileInput(
+            accept=".csv,text/csv,text/plain", width=300, css_classes=_css("csv-upload")
+        )
         self.upload.param.watch(self._on_upload, "value")
-        self.use_drawn = W.Button(label="Use drawn points", color="primary", width=145,
-                                  css_classes=_css("use-drawn-button"))
+        self.use_drawn = W.Button(
+            label="Use drawn points",
+            color="primary",
+            width=145,
+            css_classes=_css("use-drawn-button"),
+        )
         self.use_drawn.on_click(self._on_use_drawn)
         self.clear_drawn = W.Button(label="Clear canvas", width=145)
         self.clear_drawn.on_click(lambda _e: self._new_canvas(None))
         self.copy_data = W.Button(label="Start from current data", width=300)
-        self.open_canvas = W.Button(label="Draw points with the mouse…", width=300,
-                                    css_classes=_css("open-canvas-button"))
+        self.open_canvas = W.Button(
+            label="Draw points with the mouse…", width=300, css_classes=_css("open-canvas-button")
+        )
         self.open_canvas.on_click(self._on_open_canvas)
         self.copy_data.on_click(self._on_copy_data)
         # model
-        self.kind = self._link(W.RadioButtonGroup(options=list(tfx.MODEL_KINDS), value=s.kind,
-                                                  width=300, css_classes=_css("model-kind")), "kind")
-        self.delta = self._link(W.FloatSlider(label="δ (model error)", start=0.0, end=5.0, step=0.05,
-                                              value=s.delta, width=300, css_classes=_css("delta-slider")),
-                                "delta", throttled=True)
-        self.width = self._link(W.IntInput(label="Width", value=s.width, start=4, end=512, width=95,
-                                           css_classes=_css("width-input")), "width")
-        self.depth = self._link(W.IntInput(label="Depth", value=s.depth, start=1, end=8, width=95,
-                                           css_classes=_css("depth-input")), "depth")
-        self.train_steps = self._link(W.IntInput(label="Steps", value=s.train_steps, start=10,
-                                                 end=100_000, step=100, width=95,
-                                                 css_classes=_css("steps-input")), "train_steps")
-        self.learning_rate = self._link(W.FloatInput(label="Learning rate", value=s.learning_rate,
-                                                     start=1e-5, end=0.1, step=1e-4, width=145,
-                                                     format="0.00000"), "learning_rate")
-        self.batch_size = self._link(W.IntInput(label="Batch size", value=s.batch_size, start=8,
-                                                end=4096, width=145), "batch_size")
-        self.train_button = W.Button(label="Train", color="primary", width=145,
-                                     css_classes=_css("train-button"))
+        self.kind = self._link(
+            W.RadioButtonGroup(
+                options=list(tfx.MODEL_KINDS),
+                value=s.kind,
+                width=300,
+                css_classes=_css("model-kind"),
+            ),
+            "kind",
+        )
+        self.delta = self._link(
+            W.FloatSlider(
+                label="δ (model error)",
+                start=0.0,
+                end=5.0,
+                step=0.05,
+                value=s.delta,
+                width=300,
+                css_classes=_css("delta-slider"),
+            ),
+            "delta",
+            throttled=True,
+        )
+        self.width = self._link(
+            W.IntInput(
+                label="Width",
+                value=s.width,
+                start=4,
+                end=512,
+                width=95,
+                css_classes=_css("width-input"),
+            ),
+            "width",
+        )
+        self.depth = self._link(
+            W.IntInput(
+                label="Depth",
+                value=s.depth,
+                start=1,
+                end=8,
+                width=95,
+                css_classes=_css("depth-input"),
+            ),
+            "depth",
+        )
+        self.train_steps = self._link(
+            W.IntInput(
+                label="Steps",
+                value=s.train_steps,
+                start=10,
+                end=100_000,
+                step=100,
+                width=95,
+                css_classes=_css("steps-input"),
+            ),
+            "train_steps",
+        )
+        self.learning_rate = self._link(
+            W.FloatInput(
+                label="Learning rate",
+                value=s.learning_rate,
+                start=1e-5,
+                end=0.1,
+                step=1e-4,
+                width=145,
+                format="0.00000",
+            ),
+            "learning_rate",
+        )
+        self.batch_size = self._link(
+            W.IntInput(label="Batch size", value=s.batch_size, start=8, end=4096, width=145),
+            "batch_size",
+        )
+        self.train_button = W.Button(
+            label="Train", color="primary", width=145, css_classes=_css("train-button")
+        )
         self.train_button.on_click(lambda _e: self.state.train())
-        self.cancel_button = W.Button(label="Cancel", color="danger", width=145, disabled=True,
-                                      css_classes=_css("cancel-button"))
+        self.cancel_button = W.Button(
+            label="Cancel",
+            color="danger",
+            width=145,
+            disabled=True,
+            css_classes=_css("cancel-button"),
+        )
         self.cancel_button.on_click(lambda _e: self.state.cancel())
-        self.progress = pn.indicators.Progress(value=0, max=1000, width=300, active=False,
-                                               css_classes=_css("train-progress"))
-        self.train_message = pn.pane.Markdown("", width=300, css_classes=_css("train-message"),
-                                              margin=(0, 10))
-        self.snapshot = W.IntSlider(label="Training time", start=0, end=1, value=0, width=300,
-                                    show_value=False,
-                                    disabled=True, css_classes=_css("snapshot-slider"))
+        self.progress = pn.indicators.Progress(
+            value=0, max=1000, width=300, active=False, css_classes=_css("train-progress")
+        )
+        self.train_message = pn.pane.Markdown(
+            "", width=300, css_classes=_css("train-message"), margin=(0, 10)
+        )
+        self.snapshot = W.IntSlider(
+            label="Training time",
+            start=0,
+            end=1,
+            value=0,
+            width=300,
+            show_value=False,
+            disabled=True,
+            css_classes=_css("snapshot-slider"),
+        )
         self.snapshot.param.watch(self._on_snapshot_slider, "value_throttled")
-        self.guidance = self._link(W.Select(label="Guidance", options=list(tfx.GUIDANCE_KINDS),
-                                            value=s.guidance, width=145), "guidance")
-        self.w = self._link(W.FloatSlider(label="w", start=0.0, end=4.0, step=0.1, value=s.w, width=145),
-                            "w", throttled=True)
+        self.guidance = self._link(
+            W.Select(
+                label="Guidance", options=list(tfx.GUIDANCE_KINDS), value=s.guidance, width=145
+            ),
+            "guidance",
+        )
+        self.w = self._link(
+            W.FloatSlider(label="w", start=0.0, end=4.0, step=0.1, value=s.w, width=145),
+            "w",
+            throttled=True,
+        )
         # sampling
-        self.schedule = self._link(W.Select(label="Schedule", options=list(p.schedule.objects),
-                                            value=s.schedule, width=145), "schedule")
-        self.solver = self._link(W.Select(label="Solver", options=list(p.solver.objects),
-                                          value=s.solver, width=145), "solver")
-        self.sigma_min = self._link(W.FloatInput(label="σ_min", value=s.sigma_min, start=1e-4, end=10.0,
-                                                 step=0.001, width=95), "sigma_min")
-        self.sigma_max = self._link(W.FloatInput(label="σ_max", value=s.sigma_max, start=0.1, end=1000.0,
-                                                 step=1.0, width=95), "sigma_max")
-        self.rho = self._link(W.FloatInput(label="ρ", value=s.rho, start=0.5, end=20.0, step=0.5,
-                                           width=95), "rho")
-        self.sample_steps = self._link(W.IntInput(label="Sampler steps", value=s.sample_steps, start=2,
-                                                  end=400, width=145), "sample_steps")
-        self.n_samples = self._link(W.IntInput(label="Samples", value=s.n_samples, start=2, end=5000,
-                                               width=145), "n_samples")
-        self.show_curves = self._link(W.Checkbox(label="Curves over σ (gap, errors, overlap)",
-                                                 value=s.show_curves, width=300), "show_curves")
+        self.schedule = self._link(
+            W.Select(
+                label="Schedule", options=list(p.schedule.objects), value=s.schedule, width=145
+            ),
+            "schedule",
+        )
+        self.solver = self._link(
+            W.Select(label="Solver", options=list(p.solver.objects), value=s.solver, width=145),
+            "solver",
+        )
+        self.sigma_min = self._link(
+            W.FloatInput(
+                label="σ_min", value=s.sigma_min, start=1e-4, end=10.0, step=0.001, width=95
+            ),
+            "sigma_min",
+        )
+        self.sigma_max = self._link(
+            W.FloatInput(
+                label="σ_max", value=s.sigma_max, start=0.1, end=1000.0, step=1.0, width=95
+            ),
+            "sigma_max",
+        )
+        self.rho = self._link(
+            W.FloatInput(label="ρ", value=s.rho, start=0.5, end=20.0, step=0.5, width=95), "rho"
+        )
+        self.sample_steps = self._link(
+            W.IntInput(label="Sampler steps", value=s.sample_steps, start=2, end=400, width=145),
+            "sample_steps",
+        )
+        self.n_samples = self._link(
+            W.IntInput(label="Samples", value=s.n_samples, start=2, end=5000, width=145),
+            "n_samples",
+        )
+        self.show_curves = self._link(
+            W.Checkbox(
+                label="Curves over σ (gap, errors, overlap)", value=s.show_curves, width=300
+            ),
+            "show_curves",
+        )
         # σ: a throttled slider and a player over the sampling grid
         self._sigma_at: dict[int, int] = {}  # id(widget) -> the index its page side shows
-        self.sigma_slider = W.IntSlider(label="Noise level σ (the sampling grid, large to small)",
-                                        start=0, end=s.sample_steps - 1, show_value=False,
-                                        value=s.clamped_sigma_index(), width=460,
-                                        css_classes=_css("sigma-slider"))
+        self.sigma_slider = W.IntSlider(
+            label="Noise level σ (the sampling grid, large to small)",
+            start=0,
+            end=s.sample_steps - 1,
+            show_value=False,
+            value=s.clamped_sigma_index(),
+            width=460,
+            css_classes=_css("sigma-slider"),
+        )
         self.sigma_slider.param.watch(self._on_sigma_widget, "value_throttled")
-        self.player = W.Player(start=0, end=s.sample_steps - 1, value=s.clamped_sigma_index(),
-                               interval=250, loop_policy="once", show_value=False, width=260,
-                               show_loop_controls=False,
-                               visible_buttons=["first", "previous", "pause", "play", "next", "last"],
-                               css_classes=_css("sigma-player"))
+        self.player = W.Player(
+            start=0,
+            end=s.sample_steps - 1,
+            value=s.clamped_sigma_index(),
+            interval=250,
+            loop_policy="once",
+            show_value=False,
+            width=260,
+            show_loop_controls=False,
+            visible_buttons=["first", "previous", "pause", "play", "next", "last"],
+            css_classes=_css("sigma-player"),
+        )
         self.player.param.watch(self._on_sigma_widget, "value")
         self.sigma_label = pn.pane.HTML("", css_classes=_css("sigma-value"), margin=(12, 10))
         # take-away
-        self.png_download = W.FileDownload(callback=self._png, filename="toyflow-explorer.png",
-                                           label="Download PNG", width=145, css_classes=_css("png-download"))
-        self.json_download = W.FileDownload(callback=self._json, filename="toyflow-run.json",
-                                            label="Download JSON", width=145,
-                                            css_classes=_css("json-download"))
-        self.snippet = W.TextAreaInput(label="Python", value="", height=260, width=300,
-                                       css_classes=_css("python-snippet"),
-                                       stylesheets=[_MONO])
-        self.command = W.TextAreaInput(label="Commands", value="", height=130, width=300,
-                                       css_classes=_css("cli-command"),
-                                       stylesheets=[_MONO])
+        self.png_download = W.FileDownload(
+            callback=self._png,
+            filename="toyflow-explorer.png",
+            label="Download PNG",
+            width=145,
+            css_classes=_css("png-download"),
+        )
+        self.json_download = W.FileDownload(
+            callback=self._json,
+            filename="toyflow-run.json",
+            label="Download JSON",
+            width=145,
+            css_classes=_css("json-download"),
+        )
+        self.snippet = W.TextAreaInput(
+            label="Python",
+            value="",
+            height=260,
+            width=300,
+            css_classes=_css("python-snippet"),
+            stylesheets=[_MONO],
+        )
+        self.command = W.TextAreaInput(
+            label="Commands",
+            value="",
+            height=130,
+            width=300,
+            css_classes=_css("cli-command"),
+            stylesheets=[_MONO],
+        )
         self.copy_snippet = W.Button(label="Copy Python", width=145)
         self.copy_snippet.js_on_click(args={"src": self.snippet}, code=_COPY_JS)
         self.copy_command = W.Button(label="Copy command", width=145)
         self.copy_command.js_on_click(args={"src": self.command}, code=_COPY_JS)
         # messages
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, width=1000,
-                                   css_classes=_css("error-alert"))
+        self.alert = pn.pane.Alert(
+            "", alert_type="danger", visible=False, width=1000, css_classes=_css("error-alert")
+        )
         self.status = pn.pane.HTML("", css_classes=_css("status-text"), margin=(12, 10))
         self.spinner = pn.indicators.LoadingSpinner(value=False, size=24, margin=(12, 5))
-        self.headline = pn.pane.HTML("", css_classes=_css("headline"), margin=(10, 10), width=560,
-                                     height=70)
+        self.headline = pn.pane.HTML(
+            "", css_classes=_css("headline"), margin=(10, 10), width=560, height=70
+        )
         self.legend = pn.pane.HTML(_LEGEND, margin=(0, 10), width=1150, height=24)
 
         self._watch(self._update_messages, ["error", "status", "busy"])
@@ -493,16 +748,21 @@ class ExplorerApp(pn.viewable.Viewer):
     def _update_training_widgets(self, *_events) -> None:
         s = self.state
         running = s.train_status in ("queued", "running")
-        self.progress.param.update(value=int(1000 * s.train_progress),
-                                   active=s.train_status == "queued")
+        self.progress.param.update(
+            value=int(1000 * s.train_progress), active=s.train_status == "queued"
+        )
         self.train_message.object = s.train_message
         self.cancel_button.disabled = not running
         n = len(s.snapshot_steps)
         if n:
             pos = n - 1 if s.snapshot_index < 0 else min(s.snapshot_index, n - 1)
-            self.snapshot.param.update(start=0, end=max(n - 1, 1), value=pos, disabled=n < 2,
-                                       label=f"Training time: step {s.snapshot_steps[pos]} "
-                                             f"(snapshot {pos + 1} of {n})")
+            self.snapshot.param.update(
+                start=0,
+                end=max(n - 1, 1),
+                value=pos,
+                disabled=n < 2,
+                label=f"Training time: step {s.snapshot_steps[pos]} (snapshot {pos + 1} of {n})",
+            )
         else:
             self.snapshot.param.update(value=0, end=1, disabled=True, label="Training time")
         self._update_messages()
@@ -522,8 +782,9 @@ class ExplorerApp(pn.viewable.Viewer):
             sigmas = s.sigma_grid()
         except ValueError:  # σ_min ≥ σ_max: the alert says so
             return
-        self.sigma_label.object = (f"<b>σ = {sigmas[idx]:.4g}</b> &nbsp; step {idx + 1} of "
-                                   f"{s.sample_steps}")
+        self.sigma_label.object = (
+            f"<b>σ = {sigmas[idx]:.4g}</b> &nbsp; step {idx + 1} of {s.sample_steps}"
+        )
 
     def _update_headline(self, *_events) -> None:
         h = self.state.headline_view or {}
@@ -531,16 +792,29 @@ class ExplorerApp(pn.viewable.Viewer):
         def fmt(v, spec):
             return "—" if v is None or not np.isfinite(v) else format(v, spec)
 
-        cards = [("memorized samples", fmt(h.get("memorized_fraction"), ".1%"),
-                  "nearest training point closer than 1/3 of the second-nearest"),
-                 ("Fréchet overfit", fmt(h.get("relative_overfit"), ".3g"),
-                  "(FD to validation − FD to training) / FD to training"),
-                 ("training loss", fmt(h.get("training_loss"), ".4g"), "EDM-weighted loss, recent steps")]
+        cards = [
+            (
+                "memorized samples",
+                fmt(h.get("memorized_fraction"), ".1%"),
+                "nearest training point closer than 1/3 of the second-nearest",
+            ),
+            (
+                "Fréchet overfit",
+                fmt(h.get("relative_overfit"), ".3g"),
+                "(FD to validation − FD to training) / FD to training",
+            ),
+            (
+                "training loss",
+                fmt(h.get("training_loss"), ".4g"),
+                "EDM-weighted loss, recent steps",
+            ),
+        ]
         html = "".join(
             f'<div title="{tip}" style="display:inline-block;margin-right:28px">'
             f'<div style="font-size:12px;color:#555">{name}</div>'
             f'<div style="font-size:24px;font-weight:600">{value}</div></div>'
-            for name, value, tip in cards)
+            for name, value, tip in cards
+        )
         self.headline.object = html
 
     def _update_takeaway(self, *_events) -> None:
@@ -548,17 +822,27 @@ class ExplorerApp(pn.viewable.Viewer):
         try:
             self.snippet.value = s.python_snippet()
             cli = s.toyflow_command()
-            self.command.value = (f"# this view, served:\n{s.cli_command()}\n"
-                                  + (f"# the run from the command line:\n{cli}\n" if cli else ""))
+            self.command.value = f"# this view, served:\n{s.cli_command()}\n" + (
+                f"# the run from the command line:\n{cli}\n" if cli else ""
+            )
         except Exception as exc:  # never let the take-away text break the page
             log.warning("snippet failed: %s", exc)
 
     def _update_visibility(self, *_events) -> None:
         s = self.state
         learned = s.kind == "learned"
-        for w in (self.width, self.depth, self.train_steps, self.learning_rate, self.batch_size,
-                  self.progress, self.train_message, self.snapshot, self.train_button,
-                  self.cancel_button):
+        for w in (
+            self.width,
+            self.depth,
+            self.train_steps,
+            self.learning_rate,
+            self.batch_size,
+            self.progress,
+            self.train_message,
+            self.snapshot,
+            self.train_button,
+            self.cancel_button,
+        ):
             w.visible = learned
         self.delta.visible = s.kind == "error-prone"
         custom = s.dataset == tfx.CUSTOM
@@ -577,34 +861,45 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _build_views(self) -> None:
         self._points_cache: dict = {}
-        params = lambda *names: [streams.Params(self, list(names))]  # noqa: E731
+        params = lambda *names: [streams.Params(self, list(names))]
         # The three field plots: HoloViews draws the figures, axes and data points (redrawn when
         # the data change); the σ-dependent glyphs are Bokeh glyphs of our own (added by a hook)
         # whose sources _push_fields replaces directly: a σ step sends new columns, nothing else.
         self._glyphs: dict[str, list[dict]] = {"model": [], "optimal": [], "difference": []}
-        self.model_map = hv.DynamicMap(lambda data_serial=0: self._field_frame("model"),
-                                       streams=params("data_serial")).opts(hooks=[self._hook("model")])
-        self.optimal_map = hv.DynamicMap(lambda data_serial=0: self._field_frame("optimal"),
-                                         streams=params("data_serial")).opts(hooks=[self._hook("optimal")])
-        self.difference_map = hv.DynamicMap(lambda data_serial=0: self._field_frame("difference"),
-                                            streams=params("data_serial")).opts(
-            hooks=[self._hook("difference")])
+        self.model_map = hv.DynamicMap(
+            lambda data_serial=0: self._field_frame("model"), streams=params("data_serial")
+        ).opts(hooks=[self._hook("model")])
+        self.optimal_map = hv.DynamicMap(
+            lambda data_serial=0: self._field_frame("optimal"), streams=params("data_serial")
+        ).opts(hooks=[self._hook("optimal")])
+        self.difference_map = hv.DynamicMap(
+            lambda data_serial=0: self._field_frame("difference"), streams=params("data_serial")
+        ).opts(hooks=[self._hook("difference")])
         self._watch(self._push_fields, ["field_serial"])
         # Options live in the elements' groups (see _register_options): an .opts() call here
         # would re-apply options to every frame. Layout plots share axes and tools by default.
         fields = (self.model_map + self.optimal_map + self.difference_map).cols(3)
-        self.field_pane = pn.pane.HoloViews(fields, css_classes=_css("flow-field"), linked_axes=True,
-                                            margin=(0, 5))
-        self.trajectory_map = hv.DynamicMap(self._trajectory_plot,
-                                            streams=params("trajectory_serial", "data_serial"))
-        self.trajectory_pane = pn.pane.HoloViews(self.trajectory_map, css_classes=_css("trajectory-plot"))
-        self.gap_pane = pn.pane.HoloViews(hv.DynamicMap(self._gap_plot, streams=params("curves_serial")),
-                                          css_classes=_css("gap-plot"))
-        self.error_pane = pn.pane.HoloViews(hv.DynamicMap(self._error_plot, streams=params("curves_serial")),
-                                            css_classes=_css("error-plot"))
+        self.field_pane = pn.pane.HoloViews(
+            fields, css_classes=_css("flow-field"), linked_axes=True, margin=(0, 5)
+        )
+        self.trajectory_map = hv.DynamicMap(
+            self._trajectory_plot, streams=params("trajectory_serial", "data_serial")
+        )
+        self.trajectory_pane = pn.pane.HoloViews(
+            self.trajectory_map, css_classes=_css("trajectory-plot")
+        )
+        self.gap_pane = pn.pane.HoloViews(
+            hv.DynamicMap(self._gap_plot, streams=params("curves_serial")),
+            css_classes=_css("gap-plot"),
+        )
+        self.error_pane = pn.pane.HoloViews(
+            hv.DynamicMap(self._error_plot, streams=params("curves_serial")),
+            css_classes=_css("error-plot"),
+        )
         self.overlap_pane = pn.pane.HoloViews(
             hv.DynamicMap(self._overlap_plot, streams=params("curves_serial")),
-            css_classes=_css("overlap-plot"))
+            css_classes=_css("overlap-plot"),
+        )
         self.curve_panes = [self.gap_pane, self.error_pane, self.overlap_pane]
         self._watch(self._move_sigma_markers, ["curves_serial"])
         self.loss_map = hv.DynamicMap(self._loss_plot, streams=params("train_serial"))
@@ -629,7 +924,7 @@ class ExplorerApp(pn.viewable.Viewer):
                         spans.append(r)
         for span in spans:
             doc = span.document
-            update = lambda sp=span: sp.update(location=sigma, visible=True)  # noqa: E731
+            update = lambda sp=span: sp.update(location=sigma, visible=True)
             if doc is not None and doc.session_context is not None and not pn.state._unblocked(doc):
                 doc.add_next_tick_callback(partial(_send_now, doc, update))
             else:
@@ -640,14 +935,25 @@ class ExplorerApp(pn.viewable.Viewer):
         pts = np.zeros((0, 2)) if points is None else np.asarray(points)
         ext = self.state.extent
         element = hv.Points((pts[:, 0], pts[:, 1]), kdims=["x", "y"]).opts(
-            tools=["point_draw"], active_tools=["point_draw"], size=7, color=TRAIN_COLOR,
-            frame_width=260, frame_height=260, xlim=(-ext, ext), ylim=(-ext, ext),
-            title="click: add · drag: move · Backspace: delete", fontsize={"title": 8})
+            tools=["point_draw"],
+            active_tools=["point_draw"],
+            size=7,
+            color=TRAIN_COLOR,
+            frame_width=260,
+            frame_height=260,
+            xlim=(-ext, ext),
+            ylim=(-ext, ext),
+            title="click: add · drag: move · Backspace: delete",
+            fontsize={"title": 8},
+        )
         self._draw_stream = streams.PointDraw(source=element, num_objects=tfx.MAX_POINTS)
         if getattr(self, "draw_pane", None) is None:
             self.draw_pane = pn.pane.HoloViews(element, css_classes=_css("draw-canvas"))
-            self.draw_box.objects = [self.draw_pane, pn.Row(self.use_drawn, self.clear_drawn),
-                                     self.copy_data]
+            self.draw_box.objects = [
+                self.draw_pane,
+                pn.Row(self.use_drawn, self.clear_drawn),
+                self.copy_data,
+            ]
         else:
             self.draw_pane.object = element
 
@@ -672,12 +978,18 @@ class ExplorerApp(pn.viewable.Viewer):
     def _titles(self) -> dict[str, str]:
         s = self.state
         f, g = s.field_view, s.optimal_field_view
-        name = {"optimal": "optimal D*", "error-prone": f"error-prone δ = {s.delta:g}",
-                "learned": "learned MLP"}[s.kind]
+        name = {
+            "optimal": "optimal D*",
+            "error-prone": f"error-prone δ = {s.delta:g}",
+            "learned": "learned MLP",
+        }[s.kind]
         if s.guidance != "none":
             name += f", {s.guidance} w = {s.w:g}"
-        model = (f"{name}: {s.status or 'waiting…'}"[:60] if f is None else
-                 f"{name} at σ = {f.sigma:.3g}")
+        model = (
+            f"{name}: {s.status or 'waiting…'}"[:60]
+            if f is None
+            else f"{name} at σ = {f.sigma:.3g}"
+        )
         optimal = "optimal D*" + ("" if g is None else f" at σ = {g.sigma:.3g}")
         if f is None or g is None:
             diff = DIFF_LABEL
@@ -695,6 +1007,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _hook(self, which: str):
         """HoloViews hook: give a new field figure its own σ-dependent glyphs (once)."""
+
         def hook(plot, element):
             fig = plot.state
             if any(g["figure"] is fig for g in self._glyphs[which]):
@@ -703,6 +1016,7 @@ class ExplorerApp(pn.viewable.Viewer):
             _attach_field_glyphs(fig, sources, which)
             self._glyphs[which].append(sources)
             self._fill(self._field_columns(), self._titles(), [sources], which)
+
         return hook
 
     def _field_columns(self) -> dict[str, dict[str, dict]]:
@@ -713,8 +1027,10 @@ class ExplorerApp(pn.viewable.Viewer):
         vmax = max((float(np.max(x.magnitude)) for x in fields), default=1.0)
         out = {"model": _arrow_columns(f, vmax), "optimal": _arrow_columns(g, vmax)}
         pos = s.positions_view if f is not None else None
-        out["model"]["positions"] = {"x": np.zeros(0) if pos is None else pos[:, 0],
-                                     "y": np.zeros(0) if pos is None else pos[:, 1]}
+        out["model"]["positions"] = {
+            "x": np.zeros(0) if pos is None else pos[:, 0],
+            "y": np.zeros(0) if pos is None else pos[:, 1],
+        }
         if f is None or g is None:
             out["difference"] = {"image": _image_columns(None, None)}
         else:
@@ -742,9 +1058,11 @@ class ExplorerApp(pn.viewable.Viewer):
             for sources in sets:
                 by_doc.setdefault(sources["figure"].document, []).append((which, sources))
         for doc, items in by_doc.items():
+
             def apply(items=items):
                 for which, sources in items:
                     self._fill(cols, titles, [sources], which)
+
             if doc is not None and doc.session_context is not None and not pn.state._unblocked(doc):
                 doc.add_next_tick_callback(partial(_send_now, doc, apply))
             else:
@@ -784,14 +1102,18 @@ class ExplorerApp(pn.viewable.Viewer):
         def curve(g, label, group):
             if g is None:
                 return _empty_curve("relative gap", label, group)
-            return hv.Curve((g.sigmas, np.minimum(g.gap, cap)), "σ", "relative gap", label=label,
-                            group=group)
+            return hv.Curve(
+                (g.sigmas, np.minimum(g.gap, cap)), "σ", "relative gap", label=label, group=group
+            )
 
         title = "relative gap (E_val − E_train) / E_train"
         if c and opt is None:
             title = "relative gap: needs validation points"
-        return hv.Overlay([curve(opt, "optimal D* (capped)", "Reference"), curve(model, "model", "Model")],
-                          group="Curves", label=title)
+        return hv.Overlay(
+            [curve(opt, "optimal D* (capped)", "Reference"), curve(model, "model", "Model")],
+            group="Curves",
+            label=title,
+        )
 
     def _error_plot(self, curves_serial=0):
         o = self._curves().get("overlap")
@@ -799,10 +1121,20 @@ class ExplorerApp(pn.viewable.Viewer):
             a = _empty_curve("‖D − D*‖", "noisy training samples", "Model")
             b = _empty_curve("‖D − D*‖", "trajectory states", "Trajectory")
         else:
-            a = hv.Curve((o.sigmas, o.error_noisy_train), "σ", "‖D − D*‖", group="Model",
-                         label="noisy training samples")
-            b = hv.Curve((o.sigmas, o.error_traj), "σ", "‖D − D*‖", group="Trajectory",
-                         label="trajectory states")
+            a = hv.Curve(
+                (o.sigmas, o.error_noisy_train),
+                "σ",
+                "‖D − D*‖",
+                group="Model",
+                label="noisy training samples",
+            )
+            b = hv.Curve(
+                (o.sigmas, o.error_traj),
+                "σ",
+                "‖D − D*‖",
+                group="Trajectory",
+                label="trajectory states",
+            )
         return hv.Overlay([a, b], group="Curves", label="model vs optimal error")
 
     def _overlap_plot(self, curves_serial=0):
@@ -811,23 +1143,36 @@ class ExplorerApp(pn.viewable.Viewer):
             c = _empty_curve("overlap", "NN-distance ratio", "Overlap")
             w = _empty_curve("overlap", "D* max weight (traj.)", "Reference")
         else:
-            c = hv.Curve((o.sigmas, o.overlap), "σ", "overlap", group="Overlap", label="NN-distance ratio")
-            w = hv.Curve((o.sigmas, o.traj_max_weight), "σ", "overlap", group="Reference",
-                         label="D* max weight (traj.)")
-        return hv.Overlay([c, w], group="Curves",
-                          label="trajectory overlap")
+            c = hv.Curve(
+                (o.sigmas, o.overlap), "σ", "overlap", group="Overlap", label="NN-distance ratio"
+            )
+            w = hv.Curve(
+                (o.sigmas, o.traj_max_weight),
+                "σ",
+                "overlap",
+                group="Reference",
+                label="D* max weight (traj.)",
+            )
+        return hv.Overlay([c, w], group="Curves", label="trajectory overlap")
 
     def _loss_plot(self, train_serial=0):
         losses = self.state.loss_history
         if losses is None or len(losses) == 0:
-            return hv.Curve(([1, 10], [1.0, 1.0]), "step", "loss", group="Loss",
-                            label="training loss (not trained yet)")
+            return hv.Curve(
+                ([1, 10], [1.0, 1.0]),
+                "step",
+                "loss",
+                group="Loss",
+                label="training loss (not trained yet)",
+            )
         y = np.asarray(losses, np.float64)
         win = max(1, len(y) // 100)
         if win > 1:
             y = np.convolve(y, np.ones(win) / win, mode="valid")
         x = np.arange(1, len(y) + 1) + (win - 1)
-        return hv.Curve((x, y), "step", "loss", group="Loss", label=f"training loss ({len(losses)} steps)")
+        return hv.Curve(
+            (x, y), "step", "loss", group="Loss", label=f"training loss ({len(losses)} steps)"
+        )
 
     # ------------------------------------------------------------------------------------------
     # downloads
@@ -850,11 +1195,19 @@ class ExplorerApp(pn.viewable.Viewer):
             self.notice = str(exc)
             return io.BytesIO()
         ds = s.data().dataset
-        title = {"optimal": "optimal D*", "error-prone": f"δ = {s.delta:g}", "learned": "learned"}[s.kind]
+        title = {"optimal": "optimal D*", "error-prone": f"δ = {s.delta:g}", "learned": "learned"}[
+            s.kind
+        ]
         fig = plotting.plot_field_comparison(
-            comparison.model, comparison.reference, train_x=ds.train_x, val_x=ds.val_x,
-            trajectories=traj.trajectory[: s.clamped_sigma_index() + 1], samples=traj.samples,
-            memorized=traj.memorized, model_title=title)
+            comparison.model,
+            comparison.reference,
+            train_x=ds.train_x,
+            val_x=ds.val_x,
+            trajectories=traj.trajectory[: s.clamped_sigma_index() + 1],
+            samples=traj.samples,
+            memorized=traj.memorized,
+            model_title=title,
+        )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         buf.seek(0)
@@ -865,25 +1218,54 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def sidebar(self) -> list:
         data_card = pn.Card(
-            self.dataset, self.n_train, pn.Row(self.n_val, self.seed), pn.Row(self.granularity, self.k),
-            self.condition, self.holdout,
-            pn.pane.Markdown("**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
-                             margin=(5, 10)),
-            self.open_canvas, self.draw_box, self.upload,
-            title="Data", collapsed=False, width=330)
+            self.dataset,
+            self.n_train,
+            pn.Row(self.n_val, self.seed),
+            pn.Row(self.granularity, self.k),
+            self.condition,
+            self.holdout,
+            pn.pane.Markdown(
+                "**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
+                margin=(5, 10),
+            ),
+            self.open_canvas,
+            self.draw_box,
+            self.upload,
+            title="Data",
+            collapsed=False,
+            width=330,
+        )
         model_card = pn.Card(
-            self.kind, self.delta, pn.Row(self.width, self.depth, self.train_steps),
-            pn.Row(self.learning_rate, self.batch_size), pn.Row(self.train_button, self.cancel_button),
-            self.progress, self.train_message, self.loss_box, self.snapshot, pn.Row(self.guidance, self.w),
-            title="Model", width=330)
+            self.kind,
+            self.delta,
+            pn.Row(self.width, self.depth, self.train_steps),
+            pn.Row(self.learning_rate, self.batch_size),
+            pn.Row(self.train_button, self.cancel_button),
+            self.progress,
+            self.train_message,
+            self.loss_box,
+            self.snapshot,
+            pn.Row(self.guidance, self.w),
+            title="Model",
+            width=330,
+        )
         sampling_card = pn.Card(
-            pn.Row(self.schedule, self.solver), pn.Row(self.sigma_min, self.sigma_max, self.rho),
-            pn.Row(self.sample_steps, self.n_samples), self.show_curves,
-            title="Noise schedule and sampler", width=330)
+            pn.Row(self.schedule, self.solver),
+            pn.Row(self.sigma_min, self.sigma_max, self.rho),
+            pn.Row(self.sample_steps, self.n_samples),
+            self.show_curves,
+            title="Noise schedule and sampler",
+            width=330,
+        )
         takeaway_card = pn.Card(
-            pn.Row(self.png_download, self.json_download), self.snippet,
-            self.command, pn.Row(self.copy_snippet, self.copy_command),
-            title="Take it away", collapsed=True, width=330)
+            pn.Row(self.png_download, self.json_download),
+            self.snippet,
+            self.command,
+            pn.Row(self.copy_snippet, self.copy_command),
+            title="Take it away",
+            collapsed=True,
+            width=330,
+        )
         return [model_card, data_card, sampling_card, takeaway_card]
 
     def main(self) -> list:
@@ -894,8 +1276,11 @@ class ExplorerApp(pn.viewable.Viewer):
             # A served page goes out with the fields only; the trajectory and curve figures
             # follow once the page is on screen (show_lower_plots): the browser draws the
             # first view while the server builds the rest.
-            lower = [pn.pane.HTML("<i>drawing the trajectories and curves…</i>", height=330,
-                                  margin=(20, 10))]
+            lower = [
+                pn.pane.HTML(
+                    "<i>drawing the trajectories and curves…</i>", height=330, margin=(20, 10)
+                )
+            ]
         self.lower_row = pn.Row(*lower)
         rest = pn.Column(self.lower_row, self.headline)
         self._layout = True
@@ -914,27 +1299,33 @@ class ExplorerApp(pn.viewable.Viewer):
     def template(self) -> pn.template.BootstrapTemplate:
         return pn.template.BootstrapTemplate(
             title="toyflow explorer: why diffusion models generalize although the optimal one memorizes",
-            sidebar=self.sidebar(), main=self.main(), sidebar_width=350,
+            sidebar=self.sidebar(),
+            main=self.main(),
+            sidebar_width=350,
             header_background="#1f3b57",
             # Panel's header spinner would restyle the page twice per σ step; our own spinner
             # beside the σ read-out shows the computations that take long.
-            busy_indicator=None)
+            busy_indicator=None,
+        )
 
 
 def _dot(color, hollow=False, size=9):
     fill = "transparent" if hollow else color
-    return (f'<span style="display:inline-block;width:{size}px;height:{size}px;border-radius:50%;'
-            f'background:{fill};border:1.5px solid {color};margin:0 4px 0 12px"></span>')
+    return (
+        f'<span style="display:inline-block;width:{size}px;height:{size}px;border-radius:50%;'
+        f'background:{fill};border:1.5px solid {color};margin:0 4px 0 12px"></span>'
+    )
 
 
 _LEGEND = (
     '<div style="font-size:12px;color:#333">'
-    f'{_dot(TRAIN_COLOR)}training point{_dot(VAL_COLOR, hollow=True)}validation point'
-    f'{_dot(POSITION_COLOR, size=5)}trajectories at this σ'
+    f"{_dot(TRAIN_COLOR)}training point{_dot(VAL_COLOR, hollow=True)}validation point"
+    f"{_dot(POSITION_COLOR, size=5)}trajectories at this σ"
     '<span style="display:inline-block;width:14px;height:10px;background:#9ecae1;opacity:.7;'
     'margin:0 4px 0 12px"></span>displacement region ‖D(x;σ) − x‖ ≤ σ'
-    f'{_dot(MEMORIZED_COLOR)}memorized sample{_dot(NOVEL_COLOR)}novel sample'
-    ' &nbsp;·&nbsp; arrows: D(x;σ) − x (colour: length)</div>')
+    f"{_dot(MEMORIZED_COLOR)}memorized sample{_dot(NOVEL_COLOR)}novel sample"
+    " &nbsp;·&nbsp; arrows: D(x;σ) − x (colour: length)</div>"
+)
 
 
 _COPY_JS = """

@@ -41,8 +41,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CHROMIUM = os.environ.get("TOYFLOW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 RESULTS: list[dict] = []
 
 
@@ -59,12 +66,19 @@ def pin_two_cores() -> str:
 
 def report(name, value, unit, baseline=None, target=None, ok=None, note=""):
     v = f"{value:.3g} {unit}" if isinstance(value, (int, float)) else str(value)
-    b = "—" if baseline is None else (f"{baseline:.3g} {unit}" if isinstance(baseline, (int, float)) else str(baseline))
+    b = (
+        "—"
+        if baseline is None
+        else (f"{baseline:.3g} {unit}" if isinstance(baseline, (int, float)) else str(baseline))
+    )
     status = "n/a" if ok is None else ("ok" if ok else "ABOVE TARGET")
-    print(f"{name:20s} | {v:>12s} | baseline {b:>12s} | target {target or '—':>10s} | {status:12s} | {note}",
-          flush=True)
-    RESULTS.append(dict(name=name, value=value, unit=unit, baseline=baseline, target=target, ok=ok,
-                        note=note))
+    print(
+        f"{name:20s} | {v:>12s} | baseline {b:>12s} | target {target or '—':>10s} | {status:12s} | {note}",
+        flush=True,
+    )
+    RESULTS.append(
+        dict(name=name, value=value, unit=unit, baseline=baseline, target=target, ok=ok, note=note)
+    )
 
 
 # --- server side, in this process ----------------------------------------------------------------
@@ -120,10 +134,24 @@ def bench_sigma_update(rounds: int) -> None:
     full(7)
     base = [full(8 + k) for k in range(max(3, rounds // 8))]
     med = statistics.median(times) * 1e3
-    report("sigma-update", med, "ms", statistics.median(base) * 1e3, "<= 150 ms", med <= 150,
-           f"median of {rounds}; store compute alone {statistics.median(compute) * 1e3:.1f} ms")
-    report("sigma-recompiles", compiles["n"], "", None, "0", compiles["n"] == 0,
-           f"{rounds} σ moves and 2 δ changes after warm-up")
+    report(
+        "sigma-update",
+        med,
+        "ms",
+        statistics.median(base) * 1e3,
+        "<= 150 ms",
+        med <= 150,
+        f"median of {rounds}; store compute alone {statistics.median(compute) * 1e3:.1f} ms",
+    )
+    report(
+        "sigma-recompiles",
+        compiles["n"],
+        "",
+        None,
+        "0",
+        compiles["n"] == 0,
+        f"{rounds} σ moves and 2 δ changes after warm-up",
+    )
     state.close()
 
 
@@ -159,8 +187,9 @@ print("RESULT" + json.dumps(out))
 def run_fresh_process(train: bool, env_extra: dict) -> dict:
     code = COLD_SCRIPT.format(root=str(ROOT), train=train)
     env = dict(os.environ, **env_extra)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900
+    )
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")]
     if not line:
         raise RuntimeError(out.stderr[-3000:])
@@ -169,20 +198,52 @@ def run_fresh_process(train: bool, env_extra: dict) -> dict:
 
 def bench_cold(train: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"TOYFLOW_CACHE": tmp, "TOYFLOW_WARMUP": "0", "TOYFLOW_JAX_CACHE": os.path.join(tmp, "jax")}
+        env = {
+            "TOYFLOW_CACHE": tmp,
+            "TOYFLOW_WARMUP": "0",
+            "TOYFLOW_JAX_CACHE": os.path.join(tmp, "jax"),
+        }
         r = run_fresh_process(train, env)
-    report("first-view-optimal", r["optimal_views"], "s", None, "<= 5 s", r["optimal_views"] <= 5,
-           f"fresh process, compile included: field after {r['optimal_first_field']:.2f} s, "
-           f"curves done after {r['optimal_all']:.2f} s")
-    report("first-view-delta", r["delta_views"], "s", None, "<= 5 s", r["delta_views"] <= 5,
-           f"switch to δ in that process: field after {r['delta_first_field']:.2f} s, "
-           f"curves done after {r['delta_all']:.2f} s")
+    report(
+        "first-view-optimal",
+        r["optimal_views"],
+        "s",
+        None,
+        "<= 5 s",
+        r["optimal_views"] <= 5,
+        f"fresh process, compile included: field after {r['optimal_first_field']:.2f} s, "
+        f"curves done after {r['optimal_all']:.2f} s",
+    )
+    report(
+        "first-view-delta",
+        r["delta_views"],
+        "s",
+        None,
+        "<= 5 s",
+        r["delta_views"] <= 5,
+        f"switch to δ in that process: field after {r['delta_first_field']:.2f} s, "
+        f"curves done after {r['delta_all']:.2f} s",
+    )
     if train:
-        report("train-default", r["train"], "s", None, "<= 10 s", r["train"] <= 10,
-               f"{r['steps']} steps, fresh process (compile included), "
-               f"{r['snapshots_streamed']} snapshot updates streamed while training")
-        report("train-default-warm", r["train_warm"], "s", r["train"], "<= 10 s", r["train_warm"] <= 10,
-               "step already compiled (a warm server; baseline = cold)")
+        report(
+            "train-default",
+            r["train"],
+            "s",
+            None,
+            "<= 10 s",
+            r["train"] <= 10,
+            f"{r['steps']} steps, fresh process (compile included), "
+            f"{r['snapshots_streamed']} snapshot updates streamed while training",
+        )
+        report(
+            "train-default-warm",
+            r["train_warm"],
+            "s",
+            r["train"],
+            "<= 10 s",
+            r["train_warm"] <= 10,
+            "step already compiled (a warm server; baseline = cold)",
+        )
 
 
 # --- browser ------------------------------------------------------------------------------------
@@ -197,10 +258,23 @@ def serve(tmp: str, extra_env: dict):
         port = s.getsockname()[1]
     env = dict(os.environ, TOYFLOW_CACHE=tmp, TOYFLOW_WARMUP="0", **extra_env)
     panel = str(Path(sys.executable).parent / "panel")
-    proc = subprocess.Popen([panel if Path(panel).exists() else "panel", "serve", "app/explorer.py",
-                             "--port", str(port), "--address", "127.0.0.1",
-                             "--allow-websocket-origin", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            panel if Path(panel).exists() else "panel",
+            "serve",
+            "app/explorer.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(400):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/static/js/bokeh.min.js", timeout=5)
@@ -265,17 +339,27 @@ def bench_browser(rounds: int) -> None:
                     t0 = time.perf_counter()
                     page.goto(url, wait_until="commit")
                     page.wait_for_selector(".flow-field canvas", timeout=300_000)
-                    expect(page.locator(".sigma-value").get_by_text(re.compile(r"σ = \d"))).to_be_visible(
-                        timeout=300_000)
+                    expect(
+                        page.locator(".sigma-value").get_by_text(re.compile(r"σ = \d"))
+                    ).to_be_visible(timeout=300_000)
                     loads.append(time.perf_counter() - t0)
                     if visit == 0:  # let the first session finish its curves (compiles)
-                        expect(page.get_by_text(re.compile(r"\d+\.\d%"))).to_be_visible(timeout=300_000)
+                        expect(page.get_by_text(re.compile(r"\d+\.\d%"))).to_be_visible(
+                            timeout=300_000
+                        )
                         time.sleep(15)
                     if visit < 2:
                         page.close()
-                report("browser-load", loads[1], "s", loads[0], "<= 5 s", loads[1] <= 5,
-                       f"page load → optimal view drawn, warm server (baseline: the first visit, "
-                       f"{loads[0]:.1f} s with compiles); third visit {loads[2]:.1f} s")
+                report(
+                    "browser-load",
+                    loads[1],
+                    "s",
+                    loads[0],
+                    "<= 5 s",
+                    loads[1] <= 5,
+                    f"page load → optimal view drawn, warm server (baseline: the first visit, "
+                    f"{loads[0]:.1f} s with compiles); third visit {loads[2]:.1f} s",
+                )
                 time.sleep(2.0)
                 page.evaluate(_CHANGE_HOOK)
                 handle = page.locator(".sigma-slider .noUi-handle")
@@ -291,11 +375,23 @@ def bench_browser(rounds: int) -> None:
                     time.sleep(0.2)
                 if painted:
                     med = statistics.median(painted)
-                    report("browser-sigma", med, "ms", None, "<= 170 ms", med <= 170,
-                           f"key press → last server update {statistics.median(updated):.0f} ms, "
-                           f"+2 frames painted; median of {len(painted)}")
+                    report(
+                        "browser-sigma",
+                        med,
+                        "ms",
+                        None,
+                        "<= 170 ms",
+                        med <= 170,
+                        f"key press → last server update {statistics.median(updated):.0f} ms, "
+                        f"+2 frames painted; median of {len(painted)}",
+                    )
                 else:
-                    report("browser-sigma", "no update seen", "", note="the σ key press changed nothing")
+                    report(
+                        "browser-sigma",
+                        "no update seen",
+                        "",
+                        note="the σ key press changed nothing",
+                    )
                 browser.close()
         finally:
             proc.terminate()
@@ -308,14 +404,17 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the results to this file")
     ap.add_argument("--no-browser", action="store_true", help="skip the Playwright measurements")
     ap.add_argument("--no-train", action="store_true", help="skip the training measurement")
-    ap.add_argument("--only", nargs="*", default=None,
-                    help="sigma, cold, browser (default: all)")
+    ap.add_argument("--only", nargs="*", default=None, help="sigma, cold, browser (default: all)")
     args = ap.parse_args(argv)
     cores = pin_two_cores()
     rounds = 10 if args.quick else 40
-    print(f"toyflow explorer speed — {platform.node()}, {cores}, python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'name':20s} | {'value':>12s} | {'baseline':>21s} | {'target':>17s} | {'status':12s} | note")
+    print(
+        f"toyflow explorer speed — {platform.node()}, {cores}, python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'name':20s} | {'value':>12s} | {'baseline':>21s} | {'target':>17s} | {'status':12s} | note"
+    )
     only = set(args.only or ["sigma", "cold", "browser"])
     if "sigma" in only:
         bench_sigma_update(rounds)
@@ -325,8 +424,16 @@ def main(argv=None) -> int:
         bench_browser(8 if args.quick else 20)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": platform.node(), "cores": cores, "load": os.getloadavg()[0],
-                       "results": RESULTS}, f, indent=2)
+            json.dump(
+                {
+                    "machine": platform.node(),
+                    "cores": cores,
+                    "load": os.getloadavg()[0],
+                    "results": RESULTS,
+                },
+                f,
+                indent=2,
+            )
     return 0
 
 

@@ -30,10 +30,13 @@ def _memory(device) -> dict[str, Any]:
     """Peak and current bytes in use on ``device`` (None where the backend does not say)."""
     try:
         stats = device.memory_stats() or {}
-    except Exception:  # noqa: BLE001 - CPU and some plugins raise or return None
+    except Exception:
         stats = {}
-    return {"peak_bytes": stats.get("peak_bytes_in_use"), "bytes_in_use": stats.get("bytes_in_use"),
-            "bytes_limit": stats.get("bytes_limit")}
+    return {
+        "peak_bytes": stats.get("peak_bytes_in_use"),
+        "bytes_in_use": stats.get("bytes_in_use"),
+        "bytes_limit": stats.get("bytes_limit"),
+    }
 
 
 def _gib(b) -> str:
@@ -42,18 +45,34 @@ def _gib(b) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None, help="timed training steps after warm-up "
-                        "(default 200; 4 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=None, help="global batch size (default 128; "
-                        "8 with --quick)")
-    parser.add_argument("--steps-per-call", type=int, default=None, help="steps per compiled call "
-                        "(default 50; 2 with --quick)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed training steps after warm-up (default 200; 4 with --quick)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="global batch size (default 128; 8 with --quick)",
+    )
+    parser.add_argument(
+        "--steps-per-call",
+        type=int,
+        default=None,
+        help="steps per compiled call (default 50; 2 with --quick)",
+    )
     parser.add_argument("--preset", default="cifar", help="U-Net preset (tiny, small, cifar)")
     parser.add_argument("--size", type=int, default=32, help="image size (square)")
     parser.add_argument("--n-images", type=int, default=4096, help="procedural training images")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 compute (float32 parameters)")
-    parser.add_argument("--devices", type=int, default=1,
-                        help="devices for data parallelism (batch split over a mesh's data axis)")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="devices for data parallelism (batch split over a mesh's data axis)",
+    )
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--ema", type=float, default=0.9999)
     parser.add_argument("--seed", type=int, default=0)
@@ -87,17 +106,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from toyflow.schedules import get_schedule
     from toyflow.training import TrainState, make_optimizer, make_train_step, measure_sigma_data
 
-    data = procedural(args.n_images, size=args.size, channels=3, kind="shapes", seed=args.seed,
-                      val_fraction=0.0)
-    overrides: dict[str, Any] = {"image_shape": (args.size, args.size, 3),
-                                 "compute_dtype": "bfloat16" if args.bf16 else "float32"}
+    data = procedural(
+        args.n_images, size=args.size, channels=3, kind="shapes", seed=args.seed, val_fraction=0.0
+    )
+    overrides: dict[str, Any] = {
+        "image_shape": (args.size, args.size, 3),
+        "compute_dtype": "bfloat16" if args.bf16 else "float32",
+    }
     if args.quick:  # the smallest network that still has every part: compiles in seconds
         overrides.update(model_channels=8, channel_mult=(1,))
     cfg = unet_config(args.preset, **overrides)
     n_params = param_count(cfg)
-    print(f"model: {cfg.describe()}, {n_params / 1e6:.2f} M parameters, conv={conv_impl()}", flush=True)
-    print(f"data: {data.n_train} procedural {args.size}×{args.size}×3 images; batch {args.batch_size}, "
-          f"{args.steps} timed steps, {args.steps_per_call} per call", flush=True)
+    print(
+        f"model: {cfg.describe()}, {n_params / 1e6:.2f} M parameters, conv={conv_impl()}",
+        flush=True,
+    )
+    print(
+        f"data: {data.n_train} procedural {args.size}×{args.size}×3 images; batch {args.batch_size}, "
+        f"{args.steps} timed steps, {args.steps_per_call} per call",
+        flush=True,
+    )
 
     optimizer = make_optimizer(args.learning_rate)
     chunk = min(args.steps_per_call, args.steps)
@@ -107,9 +135,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     k_init, k_run = jax.random.split(key)
 
     if args.devices > 1:
-        from toyflow.images.parallel import ShardedConfig, check_batch, make_mesh, place
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
 
-        from jax.sharding import NamedSharding, PartitionSpec as P
+        from toyflow.images.parallel import ShardedConfig, check_batch, make_mesh, place
 
         mesh = make_mesh(model=1, data=args.devices, devices=devices[: args.devices])
         try:
@@ -118,12 +147,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             parser.error(str(exc))
         run_cfg = ShardedConfig(cfg, mesh)
         rep = NamedSharding(mesh, P())
-        put = lambda a: place(a, rep)  # noqa: E731
+        put = lambda a: place(a, rep)
     else:
         run_cfg = cfg
-        put = lambda a: jax.device_put(a, devices[0])  # noqa: E731
-    run = make_train_step(run_cfg, optimizer, get_schedule("edm"), batch_size=args.batch_size,
-                          ema_decay=args.ema, max_chunk=chunk)
+        put = lambda a: jax.device_put(a, devices[0])
+    run = make_train_step(
+        run_cfg,
+        optimizer,
+        get_schedule("edm"),
+        batch_size=args.batch_size,
+        ema_decay=args.ema,
+        max_chunk=chunk,
+    )
     params = cfg.init(k_init)
     opt_state = optimizer.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(args.learning_rate, jnp.float32)
@@ -162,10 +197,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     peak = max(peaks) if peaks else None
     finite = bool(np.all(np.isfinite(losses)))
 
-    print(f"{args.steps} steps in {elapsed:.2f} s: {step_s * 1000:.2f} ms/step, "
-          f"{images_per_s:,.0f} images/s", flush=True)
-    print(f"peak device memory: {_gib(peak)} (per device: {[_gib(m['peak_bytes']) for m in mem]})", flush=True)
-    print(f"loss: first {losses[0]:.4f}, mean of last 10 {losses[-10:].mean():.4f}, finite {finite}", flush=True)
+    print(
+        f"{args.steps} steps in {elapsed:.2f} s: {step_s * 1000:.2f} ms/step, "
+        f"{images_per_s:,.0f} images/s",
+        flush=True,
+    )
+    print(
+        f"peak device memory: {_gib(peak)} (per device: {[_gib(m['peak_bytes']) for m in mem]})",
+        flush=True,
+    )
+    print(
+        f"loss: first {losses[0]:.4f}, mean of last 10 {losses[-10:].mean():.4f}, finite {finite}",
+        flush=True,
+    )
 
     out = {
         "benchmark": "gpu_unet",

@@ -32,9 +32,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import toyflow  # noqa: E402
-from toyflow import training  # noqa: E402
-from toyflow._denoiser import _apply  # noqa: E402
+import toyflow
+from toyflow import training
+from toyflow._denoiser import _apply
 
 
 def _timeit(fn, repeats: int = 1) -> float:
@@ -56,16 +56,30 @@ def _alternate(fn_a, fn_b, rounds: int) -> tuple[float, float]:
 
 
 def _line(name, value, unit, base, base_unit, ratio, target, note=""):
-    ok = "ok" if ratio is not None and target is not None and ratio >= target else (
-        "n/a" if ratio is None else "BELOW TARGET")
+    ok = (
+        "ok"
+        if ratio is not None and target is not None and ratio >= target
+        else ("n/a" if ratio is None else "BELOW TARGET")
+    )
     r = "n/a" if ratio is None else f"{ratio:.2f}x"
     t = "" if target is None else f" (target >= {target}x, {ok})"
     b = "n/a" if base is None else f"{base:.4g} {base_unit}"
-    print(f"{name:<18} | toyflow {value:.4g} {unit} | baseline {b} | ratio {r}{t}"
-          + (f" | {note}" if note else ""), flush=True)
-    return {"name": name, "value": value, "unit": unit, "baseline": base, "baseline_unit": base_unit,
-            "ratio": ratio, "target": target, "meets_target": None if ratio is None or target is None
-            else bool(ratio >= target), "note": note}
+    print(
+        f"{name:<18} | toyflow {value:.4g} {unit} | baseline {b} | ratio {r}{t}"
+        + (f" | {note}" if note else ""),
+        flush=True,
+    )
+    return {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "baseline": base,
+        "baseline_unit": base_unit,
+        "ratio": ratio,
+        "target": target,
+        "meets_target": None if ratio is None or target is None else bool(ratio >= target),
+        "note": note,
+    }
 
 
 # --- optimal denoiser -------------------------------------------------------------------------
@@ -87,13 +101,23 @@ def bench_optimal(quick: bool):
     D = toyflow.OptimalDenoiser(y)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     sig = jnp.full((n_query,), 1.0, jnp.float32)
-    fast = lambda: _apply(D, xj, sig, None).block_until_ready()  # noqa: E731
-    slow = lambda: naive_optimal(xj, sig, yj).block_until_ready()  # noqa: E731
+    fast = lambda: _apply(D, xj, sig, None).block_until_ready()
+    slow = lambda: naive_optimal(xj, sig, yj).block_until_ready()
     err = float(jnp.max(jnp.abs(_apply(D, xj, sig, None) - naive_optimal(xj, sig, yj))))
     t_fast, t_slow = _alternate(fast, slow, 3 if quick else 5)
     q_per_s = n_query / t_fast
-    return [_line("optimal-denoiser", q_per_s, "queries/s", n_query / t_slow, "queries/s",
-                  t_slow / t_fast, 4.0, f"{n_train} train x {n_query} queries, max |diff| {err:.1e}")]
+    return [
+        _line(
+            "optimal-denoiser",
+            q_per_s,
+            "queries/s",
+            n_query / t_slow,
+            "queries/s",
+            t_slow / t_fast,
+            4.0,
+            f"{n_train} train x {n_query} queries, max |diff| {err:.1e}",
+        )
+    ]
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -104,11 +128,27 @@ def _toyflow_trainer(x, width, batch, steps, seeds=(0,)):
 
     def go():
         if len(seeds) == 1:
-            toyflow.train(x, width=width, depth=3, steps=steps, batch_size=batch, n_snapshots=0,
-                          steps_per_call=steps, seed=seeds[0])
+            toyflow.train(
+                x,
+                width=width,
+                depth=3,
+                steps=steps,
+                batch_size=batch,
+                n_snapshots=0,
+                steps_per_call=steps,
+                seed=seeds[0],
+            )
         else:
-            toyflow.train_sweep(x, seeds=list(seeds), width=width, depth=3, steps=steps,
-                                batch_size=batch, n_snapshots=0, steps_per_call=steps)
+            toyflow.train_sweep(
+                x,
+                seeds=list(seeds),
+                width=width,
+                depth=3,
+                steps=steps,
+                batch_size=batch,
+                n_snapshots=0,
+                steps_per_call=steps,
+            )
 
     return go
 
@@ -201,13 +241,32 @@ def bench_train(quick: bool):
         except ImportError:
             tf()
             t = _timeit(tf, 2)
-            out.append(_line(f"train-w{width}", steps / t, "steps/s", None, "", None, 1.0,
-                             "torch not installed: no baseline (pip install torch==2.13.0)"))
+            out.append(
+                _line(
+                    f"train-w{width}",
+                    steps / t,
+                    "steps/s",
+                    None,
+                    "",
+                    None,
+                    1.0,
+                    "torch not installed: no baseline (pip install torch==2.13.0)",
+                )
+            )
             continue
         t_fast, t_slow = _alternate(tf, th, 3)
-        out.append(_line(f"train-w{width}", steps / t_fast, "steps/s", steps / t_slow, "steps/s",
-                         t_slow / t_fast, 1.0,
-                         f"batch 1024, depth 3, eager torch {version} on {threads}"))
+        out.append(
+            _line(
+                f"train-w{width}",
+                steps / t_fast,
+                "steps/s",
+                steps / t_slow,
+                "steps/s",
+                t_slow / t_fast,
+                1.0,
+                f"batch 1024, depth 3, eager torch {version} on {threads}",
+            )
+        )
     return out
 
 
@@ -227,10 +286,19 @@ def bench_sweep(quick: bool):
 
         t_sweep, t_seq = _alternate(sweep, sequential, 2 if quick else 3)
         ms = models * steps
-        out.append(_line(f"sweep-b{batch}", ms / t_sweep, "model-steps/s", ms / t_seq,
-                         "model-steps/s", t_seq / t_sweep, 1.5 if batch == 256 else None,
-                         f"{models} width-64 models under vmap in {training.sweep_groups(models)} "
-                         "concurrent group(s) vs one after another"))
+        out.append(
+            _line(
+                f"sweep-b{batch}",
+                ms / t_sweep,
+                "model-steps/s",
+                ms / t_seq,
+                "model-steps/s",
+                t_seq / t_sweep,
+                1.5 if batch == 256 else None,
+                f"{models} width-64 models under vmap in {training.sweep_groups(models)} "
+                "concurrent group(s) vs one after another",
+            )
+        )
     return out
 
 
@@ -238,22 +306,34 @@ BENCHMARKS = {"optimal": bench_optimal, "train": bench_train, "sweep": bench_swe
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--json", help="write the results to this JSON file")
     ap.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
     args = ap.parse_args(argv)
     dev = jax.devices()[0]
-    print(f"# toyflow {toyflow.__version__}, jax {jax.__version__} on {dev.platform} "
-          f"({dev.device_kind}), {os.cpu_count()} CPUs, python {platform.python_version()}"
-          + (" [quick]" if args.quick else ""), flush=True)
+    print(
+        f"# toyflow {toyflow.__version__}, jax {jax.__version__} on {dev.platform} "
+        f"({dev.device_kind}), {os.cpu_count()} CPUs, python {platform.python_version()}"
+        + (" [quick]" if args.quick else ""),
+        flush=True,
+    )
     results = []
     for name in args.only or list(BENCHMARKS):
         results.extend(BENCHMARKS[name](args.quick))
     if args.json:
-        meta = {"jax": jax.__version__, "platform": dev.platform, "device": dev.device_kind,
-                "cpus": os.cpu_count(), "quick": args.quick}
-        training.atomic_write_bytes(args.json, json.dumps({"meta": meta, "results": results}, indent=2).encode())
+        meta = {
+            "jax": jax.__version__,
+            "platform": dev.platform,
+            "device": dev.device_kind,
+            "cpus": os.cpu_count(),
+            "quick": args.quick,
+        }
+        training.atomic_write_bytes(
+            args.json, json.dumps({"meta": meta, "results": results}, indent=2).encode()
+        )
     return results
 
 

@@ -1,6 +1,6 @@
 """Learned MLPs: unconditional, coarse labels, k-means K, one label per point.
 
-    python examples/condition_granularity.py --outdir results [--quick]
+python examples/condition_granularity.py --outdir results [--quick]
 """
 
 import sys

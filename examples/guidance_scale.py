@@ -1,6 +1,6 @@
 """Learned MLPs: classifier-free guidance and autoguidance over the guidance weight.
 
-    python examples/guidance_scale.py --outdir results [--quick]
+python examples/guidance_scale.py --outdir results [--quick]
 """
 
 import sys

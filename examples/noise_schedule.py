@@ -1,6 +1,6 @@
 """Learned MLPs: EDM, VP, VE and cosine schedules trained and sampled on the same data.
 
-    python examples/noise_schedule.py --outdir results [--quick]
+python examples/noise_schedule.py --outdir results [--quick]
 """
 
 import sys

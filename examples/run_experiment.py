@@ -12,6 +12,5 @@ import sys
 
 from toyflow.cli import main
 
-
 if __name__ == "__main__":
     sys.exit(main(["experiment", *sys.argv[1:]]))

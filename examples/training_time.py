@@ -1,6 +1,6 @@
 """Learned MLP: the gap per σ over training snapshots beside the memorized fraction of samples.
 
-    python examples/training_time.py --outdir results [--quick]
+python examples/training_time.py --outdir results [--quick]
 """
 
 import sys

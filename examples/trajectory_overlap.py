@@ -1,6 +1,6 @@
 """Learned MLP: model error on noisy training data against the error along sampling trajectories.
 
-    python examples/trajectory_overlap.py --outdir results [--quick]
+python examples/trajectory_overlap.py --outdir results [--quick]
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Learned MLPs: width against the gap, the memorized fraction and the Fréchet overfit.
 
-    python examples/width_sweep.py --outdir results [--quick]
+python examples/width_sweep.py --outdir results [--quick]
 """
 
 import sys

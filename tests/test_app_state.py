@@ -160,8 +160,13 @@ def test_csv_upload_good_and_malformed():
     assert s.error == ""
     assert s.data_view.dataset.n_train == 4
     before = (s.dataset, s.custom_points.copy())
-    for bad, words in [(b"1,2\n3,oops\n", "line 2"), (b"", "empty"), (b"1,2,3,4\n", "line 1"),
-                       (b"1,2\nnan,3\n", "finite"), (b"/etc/passwd", "no data rows")]:
+    for bad, words in [
+        (b"1,2\n3,oops\n", "line 2"),
+        (b"", "empty"),
+        (b"1,2,3,4\n", "line 1"),
+        (b"1,2\nnan,3\n", "finite"),
+        (b"/etc/passwd", "no data rows"),
+    ]:
         with pytest.raises(ValueError, match=words):
             s.upload_csv(bad)
         assert s.dataset == before[0]
@@ -201,7 +206,9 @@ def test_json_and_python_snippet_reproduce_the_run():
     s = fresh(kind="error-prone", delta=1.6, sigma_index=22)
     doc = json.loads(s.to_json())
     assert doc["config"]["kind"] == "error-prone" and doc["config"]["delta"] == 1.6
-    assert doc["metrics"]["memorized_fraction"] == pytest.approx(s.headline_view["memorized_fraction"])
+    assert doc["metrics"]["memorized_fraction"] == pytest.approx(
+        s.headline_view["memorized_fraction"]
+    )
     assert len(doc["curves"]["model_gap"]["gap"]) == 40
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -211,8 +218,16 @@ def test_json_and_python_snippet_reproduce_the_run():
 
 
 def test_command_and_url_settings_round_trip():
-    s = ExplorerState(auto=False, kind="error-prone", delta=1.2, n_train=40, n_val=40,
-                      dataset="moons", granularity="kmeans", k=5)
+    s = ExplorerState(
+        auto=False,
+        kind="error-prone",
+        delta=1.2,
+        n_train=40,
+        n_val=40,
+        dataset="moons",
+        granularity="kmeans",
+        k=5,
+    )
     cmd = s.cli_command()
     assert cmd.startswith("panel serve app/explorer.py")
     pairs = dict(item.split("=", 1) for item in cmd.split("--args ")[1].split())
@@ -224,8 +239,10 @@ def test_command_and_url_settings_round_trip():
 @pytest.mark.parametrize("kind", ["optimal", "error-prone", "learned"])
 def test_toyflow_command_parses(kind):
     import toyflow.cli as cli
-    s = ExplorerState(auto=False, kind=kind, dataset="moons", n_train=30, n_val=30,
-                      granularity="kmeans", k=3)
+
+    s = ExplorerState(
+        auto=False, kind=kind, dataset="moons", n_train=30, n_val=30, granularity="kmeans", k=3
+    )
     cmd = s.toyflow_command().split()
     assert cmd[0] == "toyflow"
     args = cli.build_parser().parse_args(cmd[1:])
@@ -234,8 +251,9 @@ def test_toyflow_command_parses(kind):
 
 def test_bad_settings_from_text_are_skipped():
     s = ExplorerState(auto=False)
-    problems = s.set_from_strings({"n_train": "99999", "bogus": "1", "kind": "nonsense",
-                                   "delta": "abc", "seed": "7"})
+    problems = s.set_from_strings(
+        {"n_train": "99999", "bogus": "1", "kind": "nonsense", "delta": "abc", "seed": "7"}
+    )
     assert len(problems) == 4
     assert s.n_train == 10 and s.kind == "optimal" and s.seed == 7
 
@@ -314,16 +332,29 @@ def test_training_pool_is_bounded_and_reports_queue_positions(monkeypatch):
 
     def slow(train_x, train_labels=None, *, callback=None, **kw):
         while not release.is_set():
-            if callback is not None and callback(toyflow.training.Progress(
-                    step=1, total=2, loss=1.0, elapsed=0.0, snapshot=False,
-                    losses=np.ones((1, 1)))) is False:
+            if (
+                callback is not None
+                and callback(
+                    toyflow.training.Progress(
+                        step=1,
+                        total=2,
+                        loss=1.0,
+                        elapsed=0.0,
+                        snapshot=False,
+                        losses=np.ones((1, 1)),
+                    )
+                )
+                is False
+            ):
                 break
             time.sleep(0.02)
         raise RuntimeError("stopped")
 
     monkeypatch.setattr(toyflow.training, "train", slow)
     workers = tfx.train_workers()
-    states = [ExplorerState(kind="learned", auto=False, seed=i, **SMALL) for i in range(workers + 2)]
+    states = [
+        ExplorerState(kind="learned", auto=False, seed=i, **SMALL) for i in range(workers + 2)
+    ]
     jobs = [st.train() for st in states]
     try:
         deadline = time.time() + 10
@@ -358,10 +389,12 @@ def test_state_never_imports_panel_and_nothing_starts_jax_before_a_fork():
     import subprocess
     import sys
 
-    code = ("import sys, toyflow.explorer as e; s = e.ExplorerState(auto=False); "
-            "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules; "
-            "from jax._src import xla_bridge as xb; assert not xb._backends, 'JAX started at import'; "
-            "m = e.load_app_module(); assert not xb._backends, 'the app module started JAX'")
+    code = (
+        "import sys, toyflow.explorer as e; s = e.ExplorerState(auto=False); "
+        "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules; "
+        "from jax._src import xla_bridge as xb; assert not xb._backends, 'JAX started at import'; "
+        "m = e.load_app_module(); assert not xb._backends, 'the app module started JAX'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=180)
 
 

@@ -6,13 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from bokeh.document import Document
 
-import panel as pn  # noqa: E402
-
-from bokeh.document import Document  # noqa: E402
-
-from toyflow import explorer as tfx  # noqa: E402
-from toyflow.explorer import ExplorerState  # noqa: E402
+from toyflow import explorer as tfx
+from toyflow.explorer import ExplorerState
 
 app_module = tfx.load_app_module()
 
@@ -49,9 +46,15 @@ def test_create_app_builds_a_page_with_the_test_hooks():
     page.explorer.state.refresh()
     assert page.explorer.state.field_view is not None
     a = app_module.ExplorerApp(ExplorerState(auto=False))
-    hooks = {"sigma-slider": a.sigma_slider, "train-button": a.train_button,
-             "cancel-button": a.cancel_button, "flow-field": a.field_pane, "model-kind": a.kind,
-             "width-input": a.width, "n-train-input": a.n_train}
+    hooks = {
+        "sigma-slider": a.sigma_slider,
+        "train-button": a.train_button,
+        "cancel-button": a.cancel_button,
+        "flow-field": a.field_pane,
+        "model-kind": a.kind,
+        "width-input": a.width,
+        "n-train-input": a.n_train,
+    }
     for cls, widget in hooks.items():
         assert cls in widget.css_classes
 
@@ -128,7 +131,11 @@ def test_drawn_points_become_the_data(app):
     assert app.state.dataset == "custom" and app.state.data_view.dataset.n_train == 3
     app._draw_stream.event(data={"x": [1.0], "y": [2.0]})
     app._on_use_drawn(None)
-    assert app.alert.visible and "at least" in app.alert.object.lower() or "between 2" in app.alert.object
+    assert (
+        (app.alert.visible
+        and "at least" in app.alert.object.lower())
+        or "between 2" in app.alert.object
+    )
 
 
 def test_downloads_and_snippets(app):

@@ -9,9 +9,27 @@ import pytest
 
 from toyflow.cli import build_parser, main
 
-TINY_TRAIN = ["--steps", "60", "--width", "16", "--depth", "2", "--batch-size", "64",
-              "--n-sigma", "8", "--n-noise", "2", "--n-samples", "64", "--sample-steps", "8",
-              "--snapshots", "2", "--quiet"]
+TINY_TRAIN = [
+    "--steps",
+    "60",
+    "--width",
+    "16",
+    "--depth",
+    "2",
+    "--batch-size",
+    "64",
+    "--n-sigma",
+    "8",
+    "--n-noise",
+    "2",
+    "--n-samples",
+    "64",
+    "--sample-steps",
+    "8",
+    "--snapshots",
+    "2",
+    "--quiet",
+]
 
 
 def _json(path):
@@ -22,7 +40,10 @@ def _json(path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("train")
-    assert main(["train", "--data", "circle", "--n-train", "10", "--outdir", str(out), *TINY_TRAIN]) == 0
+    assert (
+        main(["train", "--data", "circle", "--n-train", "10", "--outdir", str(out), *TINY_TRAIN])
+        == 0
+    )
     return out
 
 
@@ -38,16 +59,42 @@ def test_train_writes_model_metrics_and_figures(trained):
 
 
 def test_train_conditional_kmeans(tmp_path):
-    rc = main(["train", "--data", "gaussian_mixture", "--n-train", "32", "--labels", "kmeans", "--k", "4",
-               "--outdir", str(tmp_path), *TINY_TRAIN])
+    rc = main(
+        [
+            "train",
+            "--data",
+            "gaussian_mixture",
+            "--n-train",
+            "32",
+            "--labels",
+            "kmeans",
+            "--k",
+            "4",
+            "--outdir",
+            str(tmp_path),
+            *TINY_TRAIN,
+        ]
+    )
     assert rc == 0
     m = _json(tmp_path / "metrics.json")
     assert m["model"]["architecture"]["num_classes"] == 4
 
 
 def test_sample_from_trained_model_uses_its_data(trained, tmp_path):
-    rc = main(["sample", "--model", str(trained / "model.msgpack"), "--n", "50", "--steps", "8",
-               "--outdir", str(tmp_path), "--quiet"])
+    rc = main(
+        [
+            "sample",
+            "--model",
+            str(trained / "model.msgpack"),
+            "--n",
+            "50",
+            "--steps",
+            "8",
+            "--outdir",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     s = _json(tmp_path / "samples.json")
     assert np.asarray(s["samples"]).shape == (50, 2)
@@ -57,8 +104,24 @@ def test_sample_from_trained_model_uses_its_data(trained, tmp_path):
 
 @pytest.mark.parametrize("solver", ["euler", "heun"])
 def test_sample_analytic_denoisers(tmp_path, solver):
-    rc = main(["sample", "--denoiser", "error-prone", "--delta", "1.6", "--n", "40", "--steps", "10",
-               "--solver", solver, "--outdir", str(tmp_path), "--quiet"])
+    rc = main(
+        [
+            "sample",
+            "--denoiser",
+            "error-prone",
+            "--delta",
+            "1.6",
+            "--n",
+            "40",
+            "--steps",
+            "10",
+            "--solver",
+            solver,
+            "--outdir",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     s = _json(tmp_path / "samples.json")
     assert np.all(np.isfinite(np.asarray(s["samples"], float)))
@@ -66,8 +129,21 @@ def test_sample_analytic_denoisers(tmp_path, solver):
 
 
 def test_field_several_sigmas(tmp_path, capsys):
-    rc = main(["field", "--denoiser", "optimal", "--sigma", "28", "2.8", "0.63", "--resolution", "12",
-               "--outdir", str(tmp_path)])
+    rc = main(
+        [
+            "field",
+            "--denoiser",
+            "optimal",
+            "--sigma",
+            "28",
+            "2.8",
+            "0.63",
+            "--resolution",
+            "12",
+            "--outdir",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     f = _json(tmp_path / "field.json")
     assert [round(x["sigma"], 2) for x in f["fields"]] == [28.0, 2.8, 0.63]
@@ -79,8 +155,22 @@ def test_field_several_sigmas(tmp_path, capsys):
 
 
 def test_field_of_a_trained_model(trained, tmp_path):
-    assert main(["field", "--model", str(trained / "model.msgpack"), "--sigma", "1", "--resolution", "10",
-                 "--outdir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "field",
+                "--model",
+                str(trained / "model.msgpack"),
+                "--sigma",
+                "1",
+                "--resolution",
+                "10",
+                "--outdir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "field.png").exists()
 
 
@@ -94,7 +184,9 @@ def test_experiment_list_names_everything(capsys):
 
 
 def test_experiment_quick_writes_json_and_png(tmp_path, capsys):
-    assert main(["experiment", "error-vs-angle", "--quick", "--outdir", str(tmp_path), "--quiet"]) == 0
+    assert (
+        main(["experiment", "error-vs-angle", "--quick", "--outdir", str(tmp_path), "--quiet"]) == 0
+    )
     r = _json(tmp_path / "error-vs-angle.json")
     assert r["name"] == "error-vs-angle" and r["quick"] is True
     assert (tmp_path / "error-vs-angle.png").exists()
@@ -164,18 +256,24 @@ def test_help_exits_zero(capsys):
     assert "--batch-size" in capsys.readouterr().out
 
 
-def test_experiment_all_runs_every_2d_experiment_and_writes_a_summary(tmp_path, monkeypatch, capsys):
+def test_experiment_all_runs_every_2d_experiment_and_writes_a_summary(
+    tmp_path, monkeypatch, capsys
+):
     import toyflow.experiments as ex
 
     # Two cheap paper experiments stand in for the registry (the quick runs of every experiment
     # are tested in test_experiments.py); one image entry must be skipped by --all.
     subset = {n: ex.EXPERIMENTS[n] for n in ("error-vs-angle", "gap-vs-delta")}
-    subset["image-dummy"] = ex.Experiment("image-dummy", "not 2D", lambda **k: pytest.fail("ran"),
-                                          paper=False, family="images")
+    subset["image-dummy"] = ex.Experiment(
+        "image-dummy", "not 2D", lambda **k: pytest.fail("ran"), paper=False, family="images"
+    )
     monkeypatch.setattr(ex, "EXPERIMENTS", subset)
     assert main(["experiment", "--all", "--quick", "--outdir", str(tmp_path), "--quiet"]) == 0
     summary = _json(tmp_path / "summary.json")
-    assert summary["quick"] is True and set(summary["experiments"]) == {"error-vs-angle", "gap-vs-delta"}
+    assert summary["quick"] is True and set(summary["experiments"]) == {
+        "error-vs-angle",
+        "gap-vs-delta",
+    }
     assert summary["total_wall_time"] > 0
     assert (tmp_path / "gap-vs-delta.png").exists()
     assert "all 2 2D experiments" in capsys.readouterr().out

@@ -7,12 +7,26 @@ import json
 import numpy as np
 import pytest
 
-from toyflow.datasets import (DATASETS, Dataset, DatasetSpec, dataset_names, from_points, load_csv,
-                              make_dataset)
+from toyflow.datasets import (
+    DATASETS,
+    Dataset,
+    DatasetSpec,
+    dataset_names,
+    from_points,
+    load_csv,
+    make_dataset,
+)
 
 NAMES = sorted(DATASETS)
-EXPECTED_COARSE = {"circle": 4, "moons": 2, "swiss_roll": 4, "gaussian_mixture": 9,
-                   "checkerboard": 8, "spiral": 3, "pinwheel": 5}
+EXPECTED_COARSE = {
+    "circle": 4,
+    "moons": 2,
+    "swiss_roll": 4,
+    "gaussian_mixture": 9,
+    "checkerboard": 8,
+    "spiral": 3,
+    "pinwheel": 5,
+}
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -135,19 +149,28 @@ def test_arm_counts_are_parameters():
 # --- bad input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: make_dataset("blobs"), "unknown data set 'blobs'; valid names: checkerboard, circle"),
-    (lambda: make_dataset("circle", 0), r"n_train must be in \[1, 1000000\], got 0"),
-    (lambda: make_dataset("moons", 2_000_000), "n_train must be in"),
-    (lambda: make_dataset("moons", 2.5), "n_train must be an integer"),
-    (lambda: make_dataset("moons", 5, -1), "n_val must be in"),
-    (lambda: make_dataset("moons", 5, seed=-1), "seed must be in"),
-    (lambda: make_dataset("circle", 5, sigma=1.0), "unknown parameter.*sigma.*accepted: radius, layout"),
-    (lambda: make_dataset("circle", 5, layout="grid"), "valid names: random, symmetric"),
-    (lambda: make_dataset("circle", 5, radius=-1.0), "radius must be > 0"),
-    (lambda: make_dataset("moons", 5, noise=float("nan")), "noise must be finite"),
-    (lambda: make_dataset("spiral", 5, arms=0), "arms must be in"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (
+            lambda: make_dataset("blobs"),
+            "unknown data set 'blobs'; valid names: checkerboard, circle",
+        ),
+        (lambda: make_dataset("circle", 0), r"n_train must be in \[1, 1000000\], got 0"),
+        (lambda: make_dataset("moons", 2_000_000), "n_train must be in"),
+        (lambda: make_dataset("moons", 2.5), "n_train must be an integer"),
+        (lambda: make_dataset("moons", 5, -1), "n_val must be in"),
+        (lambda: make_dataset("moons", 5, seed=-1), "seed must be in"),
+        (
+            lambda: make_dataset("circle", 5, sigma=1.0),
+            "unknown parameter.*sigma.*accepted: radius, layout",
+        ),
+        (lambda: make_dataset("circle", 5, layout="grid"), "valid names: random, symmetric"),
+        (lambda: make_dataset("circle", 5, radius=-1.0), "radius must be > 0"),
+        (lambda: make_dataset("moons", 5, noise=float("nan")), "noise must be finite"),
+        (lambda: make_dataset("spiral", 5, arms=0), "arms must be in"),
+    ],
+)
 def test_bad_input_raises_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -191,15 +214,21 @@ def test_from_points_with_labels_and_splits():
     assert ds.name == "drawn"
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: from_points([[0.0, np.nan]]), "NaN or infinite"),
-    (lambda: from_points(np.zeros((0, 2))), "empty"),
-    (lambda: from_points(np.zeros((3, 3))), "2 columns"),
-    (lambda: from_points(np.zeros((3, 2)), train_labels=[0, 1]), r"shape \(3,\)"),
-    (lambda: from_points(np.zeros((3, 2)), train_labels=[0, -1, 1]), ">= 0"),
-    (lambda: from_points(np.zeros((3, 2)), val_fraction=1.0), "val_fraction must be < 1"),
-    (lambda: from_points(np.zeros((3, 2)), val_x=np.zeros((1, 2)), val_fraction=0.5), "not both"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: from_points([[0.0, np.nan]]), "NaN or infinite"),
+        (lambda: from_points(np.zeros((0, 2))), "empty"),
+        (lambda: from_points(np.zeros((3, 3))), "2 columns"),
+        (lambda: from_points(np.zeros((3, 2)), train_labels=[0, 1]), r"shape \(3,\)"),
+        (lambda: from_points(np.zeros((3, 2)), train_labels=[0, -1, 1]), ">= 0"),
+        (lambda: from_points(np.zeros((3, 2)), val_fraction=1.0), "val_fraction must be < 1"),
+        (
+            lambda: from_points(np.zeros((3, 2)), val_x=np.zeros((1, 2)), val_fraction=0.5),
+            "not both",
+        ),
+    ],
+)
 def test_from_points_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -235,18 +264,21 @@ def test_load_csv_path_and_bytes(tmp_path):
     assert load_csv("3,4").train_x.shape == (1, 2)  # a single row without newline is content
 
 
-@pytest.mark.parametrize("text,message", [
-    ("x,y\n1,2\n3,oops\n", "line 3"),
-    ("1,2\n3\n", "line 2"),
-    ("1,2,3,4\n", "line 1"),
-    ("1,2\n3,inf\n", "line 2: numbers must be finite"),
-    ("1,2\nnan,4\n", "line 2: numbers must be finite"),
-    ("1,2\n3,4,1\n", "line 2: has 3 columns"),
-    ("1,2,0.5\n", "line 1: label must be a whole number"),
-    ("1,2,-1\n", "line 1: label must be a whole number"),
-    ("x,y\n\n", "no data rows"),
-    ("", "no data rows"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("x,y\n1,2\n3,oops\n", "line 3"),
+        ("1,2\n3\n", "line 2"),
+        ("1,2,3,4\n", "line 1"),
+        ("1,2\n3,inf\n", "line 2: numbers must be finite"),
+        ("1,2\nnan,4\n", "line 2: numbers must be finite"),
+        ("1,2\n3,4,1\n", "line 2: has 3 columns"),
+        ("1,2,0.5\n", "line 1: label must be a whole number"),
+        ("1,2,-1\n", "line 1: label must be a whole number"),
+        ("x,y\n\n", "no data rows"),
+        ("", "no data rows"),
+    ],
+)
 def test_load_csv_malformed(text, message):
     with pytest.raises(ValueError, match=message):
         load_csv(text if text else "\n")

@@ -29,7 +29,9 @@ def _queries(train_x, n, seed, spread=4.0, min_rel_gap=1e-3):
 
 
 def _nearest(x, train_x):
-    d2 = np.sum((np.asarray(x, np.float64)[:, None] - np.asarray(train_x, np.float64)[None]) ** 2, -1)
+    d2 = np.sum(
+        (np.asarray(x, np.float64)[:, None] - np.asarray(train_x, np.float64)[None]) ** 2, -1
+    )
     return np.asarray(train_x, np.float32)[np.argmin(d2, axis=1)]
 
 
@@ -86,7 +88,9 @@ def test_optimal_never_nan(circle, scale, sigma):
     assert np.all(np.isfinite(out))
     stats = toyflow.posterior_stats(D, x, sigma)
     assert np.all(np.isfinite(np.asarray(stats.max_weight)))
-    assert np.all(np.isfinite(np.asarray(stats.logsumexp)) | (np.asarray(stats.logsumexp) == -np.inf))
+    assert np.all(
+        np.isfinite(np.asarray(stats.logsumexp)) | (np.asarray(stats.logsumexp) == -np.inf)
+    )
 
 
 @pytest.mark.parametrize("sigma", [1e-30, 1e-4, 1.0, 1e30])
@@ -102,13 +106,16 @@ def test_optimal_huge_coordinates_still_exact(circle, reference, scale):
     D = toyflow.OptimalDenoiser(circle.train_x * scale)
     x = _queries(circle.train_x, N_Q, seed=6, spread=8.0) * scale
     # Tiny σ relative to the scale: the nearest point; σ comparable to the scale: the softmax.
-    np.testing.assert_array_equal(np.asarray(D(x, 1e-3 * scale)), _nearest(x, circle.train_x * scale))
+    np.testing.assert_array_equal(
+        np.asarray(D(x, 1e-3 * scale)), _nearest(x, circle.train_x * scale)
+    )
     want, _, _ = reference(x, circle.train_x * scale, 3.0 * scale)
     np.testing.assert_allclose(np.asarray(D(x, 3.0 * scale)), want, rtol=0, atol=2e-5 * scale)
 
 
-@pytest.mark.parametrize("chunk, query_block", [(1, 1024), (7, 1024), (12, 1024), (7, 1), (5, 7),
-                                                (12, 30)])
+@pytest.mark.parametrize(
+    "chunk, query_block", [(1, 1024), (7, 1024), (12, 1024), (7, 1), (5, 7), (12, 30)]
+)
 def test_optimal_chunking_and_query_blocking_invariance(reference, chunk, query_block):
     rng = np.random.default_rng(7)
     train = rng.normal(size=(12, 2)) * 3.0  # chunk 7 leaves a padded last chunk
@@ -116,7 +123,9 @@ def test_optimal_chunking_and_query_blocking_invariance(reference, chunk, query_
     sigma = np.geomspace(0.05, 20.0, N_Q).astype(np.float32)
     full = toyflow.OptimalDenoiser(train, chunk=12, query_block=1024)
     D = toyflow.OptimalDenoiser(train, chunk=chunk, query_block=query_block)
-    np.testing.assert_allclose(np.asarray(D(x, sigma)), np.asarray(full(x, sigma)), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(D(x, sigma)), np.asarray(full(x, sigma)), rtol=0, atol=1e-5
+    )
     want, lse, mw = reference(x, train, sigma)
     np.testing.assert_allclose(np.asarray(D(x, sigma)), want, rtol=0, atol=1e-4)
     stats = toyflow.posterior_stats(D, x, sigma)
@@ -146,11 +155,14 @@ def test_posterior_stats_against_float64(circle, reference, sigma):
     np.testing.assert_allclose(np.asarray(stats.max_weight), mw, rtol=0, atol=1e-5)
     # The largest logit is −(nearest distance)² / 2σ².
     d_near = np.linalg.norm(x.astype(np.float64) - _nearest(x, circle.train_x), axis=1)
-    np.testing.assert_allclose(np.asarray(stats.max_logit), -d_near**2 / (2 * sigma**2), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(stats.max_logit), -(d_near**2) / (2 * sigma**2), rtol=1e-5
+    )
     # The noisy training mixture's log-density.
     want_logp = lse - np.log(10) - np.log(2 * np.pi * sigma**2)
-    np.testing.assert_allclose(np.asarray(log_density(stats, sigma, 10, 2)), want_logp, rtol=1e-5,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(log_density(stats, sigma, 10, 2)), want_logp, rtol=1e-5, atol=1e-3
+    )
 
 
 def test_optimal_streams_a_large_training_set(reference):
@@ -244,7 +256,10 @@ def test_error_prone_delta_zero_is_optimal(circle):
     for sigma in (1e-4, 0.1, 2.0, 50.0, 1e4):
         np.testing.assert_allclose(
             np.asarray(toyflow.ErrorProneDenoiser(circle.train_x, 0.0)(x, sigma)),
-            np.asarray(toyflow.OptimalDenoiser(circle.train_x)(x, sigma)), rtol=0, atol=1e-6)
+            np.asarray(toyflow.OptimalDenoiser(circle.train_x)(x, sigma)),
+            rtol=0,
+            atol=1e-6,
+        )
 
 
 @pytest.mark.parametrize("delta", [0.5, 2.0])
@@ -307,8 +322,9 @@ def test_classifier_free_with_conditional_optimal(circle, reference, w):
     for sigma in (0.5, 4.0):
         cond, _, _ = reference(x, circle.train_x, sigma, labels, q)
         uncond, _, _ = reference(x, circle.train_x, sigma)
-        np.testing.assert_allclose(np.asarray(G(x, sigma, q)), cond + w * (cond - uncond),
-                                   rtol=0, atol=5e-4 * (1 + w))
+        np.testing.assert_allclose(
+            np.asarray(G(x, sigma, q)), cond + w * (cond - uncond), rtol=0, atol=5e-4 * (1 + w)
+        )
     with pytest.raises(ValueError, match="not seen"):
         G(x[:2], 1.0, [0, 5])
 
@@ -318,8 +334,9 @@ def test_autoguidance_and_guided_validation(circle):
     bad = toyflow.ErrorProneDenoiser(circle.train_x, 2.2)
     G = toyflow.autoguidance(good, bad, 0.4)
     x = circle.val_x
-    np.testing.assert_allclose(np.asarray(G(x, 1.0)),
-                               np.asarray(toyflow.GuidedDenoiser(good, bad, 0.4)(x, 1.0)))
+    np.testing.assert_allclose(
+        np.asarray(G(x, 1.0)), np.asarray(toyflow.GuidedDenoiser(good, bad, 0.4)(x, 1.0))
+    )
     with pytest.raises(ValueError, match="toyflow denoiser"):
         toyflow.GuidedDenoiser(good, lambda x, s: x, 1.0)
     with pytest.raises(ValueError, match="different shapes"):
@@ -362,8 +379,9 @@ def _make(kind, train):
     if kind == "error_prone":
         return toyflow.ErrorProneDenoiser(train, 1.6)
     if kind == "guided":
-        return toyflow.GuidedDenoiser(toyflow.ErrorProneDenoiser(train, 1.8),
-                                      toyflow.ErrorProneDenoiser(train, 2.2), 0.7)
+        return toyflow.GuidedDenoiser(
+            toyflow.ErrorProneDenoiser(train, 1.8), toyflow.ErrorProneDenoiser(train, 2.2), 0.7
+        )
     if kind == "gaussian":
         return toyflow.GaussianDenoiser(train.mean(0), np.cov(train.T))
     cfg = toyflow.MLPConfig(width=16, depth=2)
@@ -396,10 +414,16 @@ def test_contract_scalar_and_vector_sigma(denoiser, x_query):
     n = len(x_query)
     sig = np.geomspace(0.01, 80.0, n).astype(np.float32)
     vec = np.asarray(denoiser(x_query, sig))
-    rows = np.concatenate([np.asarray(denoiser(x_query[i:i + 1], float(sig[i]))) for i in range(n)])
+    rows = np.concatenate(
+        [np.asarray(denoiser(x_query[i : i + 1], float(sig[i]))) for i in range(n)]
+    )
     np.testing.assert_allclose(vec, rows, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(denoiser(x_query, np.full(n, 2.0))),
-                               np.asarray(denoiser(x_query, 2.0)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(denoiser(x_query, np.full(n, 2.0))),
+        np.asarray(denoiser(x_query, 2.0)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_contract_output_shape_for_any_batch(denoiser):
@@ -413,10 +437,12 @@ def test_contract_derived_score_and_velocity(denoiser, x_query):
     sigma = 2.5
     d = np.asarray(denoiser(x_query, sigma), np.float64)
     xd = x_query.astype(np.float64)
-    np.testing.assert_allclose(np.asarray(denoiser.score(x_query, sigma)), (d - xd) / sigma**2,
-                               rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(denoiser.velocity(x_query, sigma)), (xd - d) / sigma,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(denoiser.score(x_query, sigma)), (d - xd) / sigma**2, rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.asarray(denoiser.velocity(x_query, sigma)), (xd - d) / sigma, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_contract_works_inside_jit_and_as_an_argument(denoiser, x_query):
@@ -424,29 +450,45 @@ def test_contract_works_inside_jit_and_as_an_argument(denoiser, x_query):
     def f(den, x, s):
         return den(x, s)
 
-    np.testing.assert_allclose(np.asarray(f(denoiser, jnp.asarray(x_query), jnp.float32(0.8))),
-                               np.asarray(denoiser(x_query, 0.8)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(f(denoiser, jnp.asarray(x_query), jnp.float32(0.8))),
+        np.asarray(denoiser(x_query, 0.8)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
-@pytest.mark.parametrize("x_bad, match", [
-    (np.zeros(2), "2-D array"),
-    (np.zeros((3, 2, 1)), "2-D array"),
-    (np.zeros((3, 3)), "2 columns"),
-    (np.array([["a", "b"]]), "real numbers"),
-    (np.zeros((2, 2), complex), "real numbers"),
-    (np.array([[np.nan, 0.0]]), "NaN"),
-    (np.array([[np.inf, 0.0]]), "NaN"),
-])
+@pytest.mark.parametrize(
+    "x_bad, match",
+    [
+        (np.zeros(2), "2-D array"),
+        (np.zeros((3, 2, 1)), "2-D array"),
+        (np.zeros((3, 3)), "2 columns"),
+        (np.array([["a", "b"]]), "real numbers"),
+        (np.zeros((2, 2), complex), "real numbers"),
+        (np.array([[np.nan, 0.0]]), "NaN"),
+        (np.array([[np.inf, 0.0]]), "NaN"),
+    ],
+)
 def test_contract_rejects_bad_x(denoiser, x_bad, match):
     with pytest.raises(ValueError, match=match):
         denoiser(x_bad, 1.0)
 
 
-@pytest.mark.parametrize("sigma_bad, match", [
-    (0.0, "> 0"), (-1.0, "> 0"), (np.nan, "finite"), (np.inf, "finite"), (-np.inf, "finite"),
-    (np.ones(3), rf"shape \({N_Q},\)"), (np.ones((16, 1)), "scalar"), ("one", "positive number"),
-    (1j, "positive number"),
-])
+@pytest.mark.parametrize(
+    "sigma_bad, match",
+    [
+        (0.0, "> 0"),
+        (-1.0, "> 0"),
+        (np.nan, "finite"),
+        (np.inf, "finite"),
+        (-np.inf, "finite"),
+        (np.ones(3), rf"shape \({N_Q},\)"),
+        (np.ones((16, 1)), "scalar"),
+        ("one", "positive number"),
+        (1j, "positive number"),
+    ],
+)
 def test_contract_rejects_bad_sigma(denoiser, x_query, sigma_bad, match):
     with pytest.raises(ValueError, match=match):
         denoiser(x_query, sigma_bad)
@@ -478,12 +520,15 @@ def test_conditional_mlp_labels(circle):
         D(x, 1.0, np.full(10, 3))
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((0, 2)), "empty"),
-    (np.zeros(4), r"shape \(N, d\)"),
-    (np.array([[0.0, np.nan]]), "NaN"),
-    (np.array([["a", "b"]]), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((0, 2)), "empty"),
+        (np.zeros(4), r"shape \(N, d\)"),
+        (np.array([[0.0, np.nan]]), "NaN"),
+        (np.array([["a", "b"]]), "real numbers"),
+    ],
+)
 def test_analytic_denoisers_reject_bad_training_data(bad, match):
     with pytest.raises(ValueError, match=match):
         toyflow.OptimalDenoiser(bad)
@@ -507,8 +552,12 @@ def test_optimal_scan_path_beyond_the_unrolled_chunks(monkeypatch, reference, la
     q_labels = np.arange(40) % 3 if labelled else None
     got = np.asarray(D(x, sigma, q_labels))
     if labelled:
-        want = np.stack([reference(x[i:i + 1], train[labels == q_labels[i]], sigma[i:i + 1])[0][0]
-                         for i in range(40)])
+        want = np.stack(
+            [
+                reference(x[i : i + 1], train[labels == q_labels[i]], sigma[i : i + 1])[0][0]
+                for i in range(40)
+            ]
+        )
     else:
         want, _, _ = reference(x, train, sigma)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)

@@ -58,10 +58,23 @@ def _arr(result, key):
 
 
 def test_registry_lists_the_issue_experiments():
-    paper = {"gap-vs-delta", "gap-vs-guidance", "gap-vs-density", "flow-fields", "error-vs-angle",
-             "fd-vs-delta"}
-    learned = {"width-sweep", "training-time", "dataset-size", "condition-granularity",
-               "guidance-scale", "noise-schedule", "trajectory-overlap"}
+    paper = {
+        "gap-vs-delta",
+        "gap-vs-guidance",
+        "gap-vs-density",
+        "flow-fields",
+        "error-vs-angle",
+        "fd-vs-delta",
+    }
+    learned = {
+        "width-sweep",
+        "training-time",
+        "dataset-size",
+        "condition-granularity",
+        "guidance-scale",
+        "noise-schedule",
+        "trajectory-overlap",
+    }
     assert paper == set(PAPER)
     assert learned <= {e.name for e in list_experiments("learned")}
     for name, exp in EXPERIMENTS.items():
@@ -109,7 +122,9 @@ def test_quick_run_writes_finite_arrays_of_documented_shapes(name, quick_result,
     assert all(isinstance(v, bool) for v in result["checks"].values())
     png = outdir / f"{name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [p for p in os.listdir(outdir) if p.startswith(".tmp-")], "temporary files left behind"
+    assert not [p for p in os.listdir(outdir) if p.startswith(".tmp-")], (
+        "temporary files left behind"
+    )
 
 
 def test_gap_vs_delta_peak_grows_as_delta_shrinks_at_intermediate_sigma(quick_result):
@@ -125,7 +140,9 @@ def test_gap_vs_delta_peak_grows_as_delta_shrinks_at_intermediate_sigma(quick_re
     # Far from the peak the gap is only Monte-Carlo noise (a few % with quick's 10 noise draws).
     assert np.all(np.abs(gap[:, 0]) < 0.1) and np.all(np.abs(gap[:, -1]) < 0.1)
     assert peaks[-1] > 5 * max(np.abs(gap[:, 0]).max(), np.abs(gap[:, -1]).max())
-    assert r["checks"]["peak_gap_grows_as_delta_shrinks"] and r["checks"]["peak_at_intermediate_sigma"]
+    assert (
+        r["checks"]["peak_gap_grows_as_delta_shrinks"] and r["checks"]["peak_at_intermediate_sigma"]
+    )
 
 
 def test_gap_vs_density_more_points_shrink_the_gap(quick_result):
@@ -196,7 +213,9 @@ def test_progress_is_reported():
 
 
 def test_example_scripts_name_registered_experiments():
-    scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py") and f != "run_experiment.py")
+    scripts = sorted(
+        f for f in os.listdir(EXAMPLES) if f.endswith(".py") and f != "run_experiment.py"
+    )
     names = {f[:-3].replace("_", "-") for f in scripts}
     assert set(TWO_D) <= names, f"2D experiments without an example: {set(TWO_D) - names}"
     assert names <= set(EXPERIMENTS), f"examples of unknown experiments: {names - set(EXPERIMENTS)}"
@@ -211,5 +230,7 @@ def test_example_script_runs_end_to_end(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exc:
         runpy.run_path(script, run_name="__main__")
     assert exc.value.code == 0
-    assert (tmp_path / "gap-vs-density.json").exists() and (tmp_path / "gap-vs-density.png").exists()
+    assert (tmp_path / "gap-vs-density.json").exists() and (
+        tmp_path / "gap-vs-density.png"
+    ).exists()
     assert "peak_gap_at_fewest_points" in capsys.readouterr().out

@@ -27,8 +27,15 @@ def test_make_grid_layout():
     np.testing.assert_array_equal(img[:, 0, 1], g.ys)  # rows: y
     box = make_grid((-1.0, 3.0, 0.0, 2.0), 5)
     assert box.bounds == pytest.approx((-1.0, 0.0, 3.0, 2.0))
-    for bad in ((0.0, 10), (-1.0, 10), ((1.0, 0.0, 0.0, 1.0), 10), ((0.0, 1.0, 0.0), 10), (5.0, 1),
-                (5.0, 4096), (np.nan, 10)):
+    for bad in (
+        (0.0, 10),
+        (-1.0, 10),
+        ((1.0, 0.0, 0.0, 1.0), 10),
+        ((0.0, 1.0, 0.0), 10),
+        (5.0, 1),
+        (5.0, 4096),
+        (np.nan, 10),
+    ):
         with pytest.raises(ValueError):
             make_grid(*bad)
 
@@ -47,8 +54,12 @@ def test_flow_field_quantities(optimal, sigma):
     np.testing.assert_allclose(f.magnitude, np.linalg.norm(d - x, axis=-1), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(f.region, np.linalg.norm(f.displacement, axis=-1) <= sigma)
     # The velocity is the contract's own velocity.
-    np.testing.assert_allclose(f.velocity.reshape(-1, 2),
-                               np.asarray(optimal.velocity(f.grid.points, sigma)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        f.velocity.reshape(-1, 2),
+        np.asarray(optimal.velocity(f.grid.points, sigma)),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 def test_region_on_a_constructed_field():
@@ -65,7 +76,9 @@ def test_localised_field_at_small_sigma(optimal, circle):
     """At small σ the optimal field points at the nearest training point (memorisation)."""
     f = toyflow.flow_field(optimal, 0.05, resolution=16)
     pts = f.grid.points.astype(np.float64)
-    nearest = circle.train_x[np.argmin(((pts[:, None] - circle.train_x[None]) ** 2).sum(-1), axis=1)]
+    nearest = circle.train_x[
+        np.argmin(((pts[:, None] - circle.train_x[None]) ** 2).sum(-1), axis=1)
+    ]
     np.testing.assert_allclose(f.denoised.reshape(-1, 2), nearest, atol=1e-4)
 
 
@@ -73,10 +86,14 @@ def test_compare_fields_difference(circle, optimal):
     model = toyflow.ErrorProneDenoiser(circle.train_x, 1.6)
     cmp = toyflow.compare_fields(model, optimal, 2.8, resolution=16)
     np.testing.assert_array_equal(cmp.model.grid.points, cmp.reference.grid.points)
-    want = (np.asarray(model(cmp.model.grid.points, 2.8), np.float64)
-            - np.asarray(optimal(cmp.model.grid.points, 2.8), np.float64)).reshape(16, 16, 2)
+    want = (
+        np.asarray(model(cmp.model.grid.points, 2.8), np.float64)
+        - np.asarray(optimal(cmp.model.grid.points, 2.8), np.float64)
+    ).reshape(16, 16, 2)
     np.testing.assert_allclose(cmp.difference, want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(cmp.difference_norm, np.linalg.norm(want, axis=-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        cmp.difference_norm, np.linalg.norm(want, axis=-1), rtol=1e-5, atol=1e-5
+    )
     same = toyflow.compare_fields(optimal, optimal, 2.8, resolution=16)
     np.testing.assert_array_equal(same.difference, 0.0)
 
@@ -132,9 +149,16 @@ def test_guidance_slider_compiles_once(circle):
     weights = np.linspace(0.0, 2.0, 20)
     assert _cache_growth(lambda i: toyflow.GuidedDenoiser(pos, neg, weights[i])) <= 1
     # New component objects of the same structure (other δ) reuse the compilation too.
-    assert _cache_growth(lambda i: toyflow.GuidedDenoiser(
-        toyflow.ErrorProneDenoiser(circle.train_x, 1.2 + 0.03 * i),
-        toyflow.ErrorProneDenoiser(circle.train_x, 2.2), weights[i])) <= 1
+    assert (
+        _cache_growth(
+            lambda i: toyflow.GuidedDenoiser(
+                toyflow.ErrorProneDenoiser(circle.train_x, 1.2 + 0.03 * i),
+                toyflow.ErrorProneDenoiser(circle.train_x, 2.2),
+                weights[i],
+            )
+        )
+        <= 1
+    )
 
 
 def test_model_slider_compiles_once(circle):

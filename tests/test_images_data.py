@@ -31,7 +31,9 @@ def test_folder_with_class_subfolders(tmp_path):
         for i in range(5):
             _png(str(tmp_path / cls / f"{i}.png"), rng.integers(0, 256, (12, 10, 3)))
     # a JPEG counts too
-    Image.fromarray(rng.integers(0, 256, (12, 10, 3)).astype(np.uint8)).save(tmp_path / "dog" / "x.jpg")
+    Image.fromarray(rng.integers(0, 256, (12, 10, 3)).astype(np.uint8)).save(
+        tmp_path / "dog" / "x.jpg"
+    )
     ds = D.load_folder(tmp_path, val_fraction=0.25, seed=1)
     assert ds.event_shape == (12, 10, 3)
     assert ds.n_train + ds.n_val == 11 and ds.n_val == 3
@@ -116,15 +118,21 @@ def test_npz_float_ranges_channels_first_and_explicit_val(tmp_path):
     assert D.load_npz(tmp_path / "g.npz", val_fraction=0.0).event_shape == (5, 5, 1)
 
 
-@pytest.mark.parametrize("arrays, match", [
-    (dict(x=np.zeros((4, 25))), "shape"),                                   # wrong rank
-    (dict(x=np.full((4, 5, 5, 3), 3.0)), r"\[0, 1\] or \[-1, 1\]"),         # float out of range
-    (dict(x=np.array([["a"] * 5] * 4)), "numeric"),                         # strings
-    (dict(x=np.zeros((4, 5, 5, 3)), y=np.zeros(3)), r"one label per image"),  # mismatched labels
-    (dict(x=np.full((4, 5, 5, 3), np.nan)), "NaN"),
-    (dict(img=np.zeros((4, 5, 5, 3))), "no array 'x'"),
-    (dict(x=np.zeros((0, 5, 5, 3))), "empty"),
-])
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        (dict(x=np.zeros((4, 25))), "shape"),  # wrong rank
+        (dict(x=np.full((4, 5, 5, 3), 3.0)), r"\[0, 1\] or \[-1, 1\]"),  # float out of range
+        (dict(x=np.array([["a"] * 5] * 4)), "numeric"),  # strings
+        (
+            dict(x=np.zeros((4, 5, 5, 3)), y=np.zeros(3)),
+            r"one label per image",
+        ),  # mismatched labels
+        (dict(x=np.full((4, 5, 5, 3), np.nan)), "NaN"),
+        (dict(img=np.zeros((4, 5, 5, 3))), "no array 'x'"),
+        (dict(x=np.zeros((0, 5, 5, 3))), "empty"),
+    ],
+)
 def test_npz_bad_input(tmp_path, arrays, match):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ValueError, match=match):
@@ -144,8 +152,11 @@ def test_npz_unreadable(tmp_path):
 
 def _cifar_batch(n, seed, labels_key=b"labels"):
     rng = np.random.default_rng(seed)
-    return {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            labels_key: list(rng.integers(0, 10, n)), b"batch_label": b"fake"}
+    return {
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        labels_key: list(rng.integers(0, 10, n)),
+        b"batch_label": b"fake",
+    }
 
 
 def _write_cifar10(folder):

@@ -10,9 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from toyflow.images import digits
+from toyflow.images import digits, measure
 from toyflow.images import experiments as image_experiments
-from toyflow.images import measure
 from toyflow.sampling import sample
 
 
@@ -38,7 +37,9 @@ def test_optimal_denoiser_on_images_matches_flattened_points(digits500):
     from toyflow.denoisers import OptimalDenoiser
 
     opt_flat = OptimalDenoiser(digits500.train_x[:200].reshape(200, -1))
-    x = digits500.val_x[:40] + 0.8 * np.random.default_rng(0).normal(size=(40, 8, 8, 1)).astype(np.float32)
+    x = digits500.val_x[:40] + 0.8 * np.random.default_rng(0).normal(size=(40, 8, 8, 1)).astype(
+        np.float32
+    )
     a = np.asarray(opt_img(x, 0.8)).reshape(40, -1)
     b = np.asarray(opt_flat(x.reshape(40, -1), 0.8))
     np.testing.assert_allclose(a, b, atol=1e-4)  # float32, different chunking
@@ -51,7 +52,9 @@ def test_frechet_and_random_features(digits500):
     np.testing.assert_array_equal(f1, f2)
     assert not np.allclose(f1, measure.random_features(digits500.train_x[:50], dim=16, seed=4))
     for space in ("pixels", "features"):
-        own = measure.frechet(digits500.train_x[:200], digits500.train_x, digits500.val_x, space=space, dim=16)
+        own = measure.frechet(
+            digits500.train_x[:200], digits500.train_x, digits500.val_x, space=space, dim=16
+        )
         noise = np.random.default_rng(0).uniform(-1, 1, (200, 8, 8, 1))
         far = measure.frechet(noise, digits500.train_x, digits500.val_x, space=space, dim=16)
         assert np.isfinite(own["fd_train"]) and own["fd_train"] < far["fd_train"]

@@ -22,7 +22,7 @@ import pytest
 
 from toyflow.images import parallel, unet_config
 
-SCRIPT = textwrap.dedent(r'''
+SCRIPT = textwrap.dedent(r"""
     import json, os, sys
     assert "jax" not in sys.modules
     import jax, jax.numpy as jnp, numpy as np
@@ -94,7 +94,7 @@ SCRIPT = textwrap.dedent(r'''
     out["bench"] = {k: report[k] for k in ("images_per_s", "step_time_s", "n_devices_used",
                                            "losses_finite", "peak_memory_bytes")}
     print("RESULT " + json.dumps(out))
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -103,17 +103,25 @@ def eight_devices(tmp_path_factory):
     script.write_text(SCRIPT)
     # Cheaper XLA compilation (the same for both sides of every comparison): compile time, not
     # run time, dominates these tiny programs.
-    flags = ("--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0 "
-             "--xla_llvm_disable_expensive_passes=true")
+    flags = (
+        "--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0 "
+        "--xla_llvm_disable_expensive_passes=true"
+    )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     bench_json = str(script.parent / "bench.json")
-    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu",
-               TOYFLOW_BENCH=os.path.join(root, "benchmarks", "gpu_unet.py"), TOYFLOW_BENCH_JSON=bench_json)
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
-                          timeout=900)
+    env = dict(
+        os.environ,
+        XLA_FLAGS=flags,
+        JAX_PLATFORMS="cpu",
+        TOYFLOW_BENCH=os.path.join(root, "benchmarks", "gpu_unet.py"),
+        TOYFLOW_BENCH_JSON=bench_json,
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     with open(bench_json) as f:
         result["bench_json"] = json.load(f)
     return result
@@ -170,11 +178,17 @@ def test_mesh_and_batch_checks_on_one_device():
     with pytest.raises(ValueError, match=r"data must be in \[1, 1\]"):
         parallel.make_mesh(model=1, data=4)
     with pytest.raises(ValueError, match="num_classes"):
-        parallel.train_parallel(np.zeros((8, 4, 4, 1)), np.zeros(8, int),
-                                config=unet_config("tiny", image_shape=(4, 4, 1), channel_mult=(1,)),
-                                steps=1, batch_size=4)
+        parallel.train_parallel(
+            np.zeros((8, 4, 4, 1)),
+            np.zeros(8, int),
+            config=unet_config("tiny", image_shape=(4, 4, 1), channel_mult=(1,)),
+            steps=1,
+            batch_size=4,
+        )
     with pytest.raises(ValueError, match="compute_dtype"):
-        parallel.train_parallel(np.zeros((8, 2)), config=object(), steps=1, compute_dtype="bfloat16")
+        parallel.train_parallel(
+            np.zeros((8, 2)), config=object(), steps=1, compute_dtype="bfloat16"
+        )
 
 
 def test_launch_command_is_documented():

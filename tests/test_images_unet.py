@@ -34,7 +34,12 @@ Q = image_experiments.QUICK
 def test_presets_and_paper_size():
     assert set(PRESETS) == {"tiny", "small", "cifar"}
     cifar = unet_config("cifar")
-    assert (cifar.model_channels, cifar.channel_mult, cifar.num_blocks, cifar.dropout) == (128, (2, 2, 2), 4, 0.13)
+    assert (cifar.model_channels, cifar.channel_mult, cifar.num_blocks, cifar.dropout) == (
+        128,
+        (2, 2, 2),
+        4,
+        0.13,
+    )
     assert cifar.event_shape == (32, 32, 3)
     # EDM's DDPM++ CIFAR-10 network has 55.7 M parameters.
     assert 54e6 < param_count(cifar) < 57e6
@@ -49,17 +54,20 @@ def test_config_round_trip_through_json():
     assert hash(UNetConfig.from_dict(d)) == hash(cfg)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(image_shape=(10, 10, 1), channel_mult=(1, 2, 2)), "divisible by 4"),
-    (dict(image_shape=(8, 8)), r"\(H, W, C\)"),
-    (dict(model_channels=132, channel_mult=(1,)), "GroupNorm"),
-    (dict(compute_dtype="float16"), "compute dtype"),
-    (dict(embedding="learned"), "noise embedding"),
-    (dict(dropout=1.5), "dropout"),
-    (dict(num_blocks=0), "num_blocks"),
-    (dict(channel_mult=()), "channel_mult"),
-    (dict(num_heads=3), "num_heads"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(image_shape=(10, 10, 1), channel_mult=(1, 2, 2)), "divisible by 4"),
+        (dict(image_shape=(8, 8)), r"\(H, W, C\)"),
+        (dict(model_channels=132, channel_mult=(1,)), "GroupNorm"),
+        (dict(compute_dtype="float16"), "compute dtype"),
+        (dict(embedding="learned"), "noise embedding"),
+        (dict(dropout=1.5), "dropout"),
+        (dict(num_blocks=0), "num_blocks"),
+        (dict(channel_mult=()), "channel_mult"),
+        (dict(num_heads=3), "num_heads"),
+    ],
+)
 def test_config_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         unet_config("tiny", **kwargs)
@@ -97,7 +105,9 @@ def test_fresh_model_is_the_skip_connection(fresh):
     x = _images(5, 0)
     sigma = np.array([0.01, 0.1, 1.0, 10.0, 80.0], np.float32)
     c_skip = np.asarray(preconditioning(sigma, 0.5)[0])
-    np.testing.assert_allclose(np.asarray(den(x, sigma)), c_skip[:, None, None, None] * x, rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(den(x, sigma)), c_skip[:, None, None, None] * x, rtol=1e-6
+    )
 
 
 def test_contract_shapes_and_errors(fresh):
@@ -107,7 +117,9 @@ def test_contract_shapes_and_errors(fresh):
     x = _images(5, 1)
     out = den(x, 0.7)
     assert out.shape == (5, 4, 4, 1) and out.dtype == jnp.float32
-    np.testing.assert_allclose(np.asarray(den(jnp.asarray(x), np.full(5, 0.7))), np.asarray(out), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(den(jnp.asarray(x), np.full(5, 0.7))), np.asarray(out), rtol=1e-5
+    )
     cond = np.asarray(den(x, 0.7, [0, 1, 2, 0, 1]))
     assert not np.allclose(cond, np.asarray(out))  # labels change the output
     assert den(np.zeros((0, 4, 4, 1)), 1.0).shape == (0, 4, 4, 1)
@@ -132,11 +144,16 @@ def test_large_batches_are_blocked_consistently(fresh, monkeypatch):
     x = _images(10, 2)
     sigma = np.linspace(0.1, 3.0, 10).astype(np.float32)
     labels = np.arange(10) % 3
-    whole = np.concatenate([np.asarray(den(x[:5], sigma[:5], labels[:5])),
-                            np.asarray(den(x[5:], sigma[5:], labels[5:]))])
+    whole = np.concatenate(
+        [
+            np.asarray(den(x[:5], sigma[:5], labels[:5])),
+            np.asarray(den(x[5:], sigma[5:], labels[5:])),
+        ]
+    )
     monkeypatch.setattr(unet_mod, "EVAL_BLOCK", 4)
-    blocked = jax.jit(lambda d, a, b, c: d.denoise(a, b, c))(den, jnp.asarray(x), jnp.asarray(sigma),
-                                                             jnp.asarray(labels))
+    blocked = jax.jit(lambda d, a, b, c: d.denoise(a, b, c))(
+        den, jnp.asarray(x), jnp.asarray(sigma), jnp.asarray(labels)
+    )
     np.testing.assert_allclose(np.asarray(blocked), whole, rtol=1e-5, atol=1e-6)
 
 
@@ -163,7 +180,9 @@ def test_variants_conv_dropout_bf16(fresh, monkeypatch):
 
     matmul, xla, no_key, dropped, half = jax.jit(variants)(params, jax.random.PRNGKey(0))
     np.testing.assert_allclose(np.asarray(matmul), np.asarray(xla), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(no_key), np.asarray(matmul), rtol=1e-6)  # no key: no dropout
+    np.testing.assert_allclose(
+        np.asarray(no_key), np.asarray(matmul), rtol=1e-6
+    )  # no key: no dropout
     assert not np.allclose(np.asarray(dropped), np.asarray(matmul))
     assert half.dtype == jnp.float32
     assert float(jnp.linalg.norm(half - matmul) / jnp.linalg.norm(matmul)) < 0.05
@@ -183,9 +202,17 @@ def digits500():
 @pytest.fixture(scope="module")
 def trained(digits500):
     cfg = unet_config("tiny", image_shape=digits500.event_shape, model_channels=Q["model_channels"])
-    return train(digits500.train_x, config=cfg, steps=300, batch_size=Q["batch_size"],
-                 learning_rate=Q["learning_rate"], ema=Q["ema"], steps_per_call=Q["steps_per_call"],
-                 n_snapshots=Q["n_snapshots"], seed=0)
+    return train(
+        digits500.train_x,
+        config=cfg,
+        steps=300,
+        batch_size=Q["batch_size"],
+        learning_rate=Q["learning_rate"],
+        ema=Q["ema"],
+        steps_per_call=Q["steps_per_call"],
+        n_snapshots=Q["n_snapshots"],
+        seed=0,
+    )
 
 
 def test_training_loss_falls(trained):
@@ -214,8 +241,13 @@ def test_samples_gap_and_memorization_are_finite(trained, digits500):
     assert 0.0 <= mem["fraction"] <= 1.0 and mem["indices"].shape == (Q["n_samples"], 2)
     assert np.all(np.isfinite(mem["ratio"]))
     n = Q["n_gap"]
-    curve = metrics.gap_curve(trained.denoiser, digits500.train_x[:n], digits500.val_x[:n],
-                              image_sigmas(64), n_noise=Q["n_noise"])
+    curve = metrics.gap_curve(
+        trained.denoiser,
+        digits500.train_x[:n],
+        digits500.val_x[:n],
+        image_sigmas(64),
+        n_noise=Q["n_noise"],
+    )
     assert curve.gap.shape == (64,) and np.all(np.isfinite(curve.gap))
     assert np.all(curve.e_train > 0)
 

@@ -88,13 +88,22 @@ def test_assign_matches_brute_force():
         assign(x, centers[:, :3])
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: kmeans(np.zeros((5, 2)), 0), r"k must be between 1 and the number of training points \(5\)"),
-    (lambda: kmeans(np.zeros((5, 2)), 6), r"k must be between 1 and the number of training points \(5\)"),
-    (lambda: kmeans(np.zeros((5, 2)), 2.5), "k must be between"),
-    (lambda: kmeans(np.full((5, 2), np.nan), 2), "NaN"),
-    (lambda: kmeans(np.zeros((5, 2)), 2, iters=0), "iters must be in"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (
+            lambda: kmeans(np.zeros((5, 2)), 0),
+            r"k must be between 1 and the number of training points \(5\)",
+        ),
+        (
+            lambda: kmeans(np.zeros((5, 2)), 6),
+            r"k must be between 1 and the number of training points \(5\)",
+        ),
+        (lambda: kmeans(np.zeros((5, 2)), 2.5), "k must be between"),
+        (lambda: kmeans(np.full((5, 2), np.nan), 2), "NaN"),
+        (lambda: kmeans(np.zeros((5, 2)), 2, iters=0), "iters must be in"),
+    ],
+)
 def test_kmeans_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -126,8 +135,9 @@ def test_granularity_kmeans(mixture):
     # Validation points go to the nearest centre (= mean of its training cluster).
     centers = np.stack([mixture.train_x[train == j].mean(0) for j in range(4)])
     np.testing.assert_array_equal(val, assign(mixture.val_x, centers))
-    assert _same_partition(np.concatenate([train, val]),
-                           np.concatenate([mixture.train_coarse, mixture.val_coarse]))
+    assert _same_partition(
+        np.concatenate([train, val]), np.concatenate([mixture.train_coarse, mixture.val_coarse])
+    )
     for k in (1, 2, 7):
         labels, _ = make_labels(mixture, "kmeans", k=k)
         assert labels.max() < k
@@ -159,14 +169,25 @@ def test_empty_validation_set():
         assert train.shape == (300,) and val.shape == (0,) and val.dtype == np.int32
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"granularity": "cluster"},
-     "unknown label granularity 'cluster'; valid names: coarse, kmeans, none, point"),
-    ({"granularity": "kmeans"}, "needs k"),
-    ({"granularity": "kmeans", "k": 0}, r"k must be between 1 and the number of training points \(300\)"),
-    ({"granularity": "kmeans", "k": 301}, r"k must be between 1 and the number of training points \(300\)"),
-    ({"granularity": "point", "val_x": np.zeros((2, 2))}, "taken from the Dataset"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (
+            {"granularity": "cluster"},
+            "unknown label granularity 'cluster'; valid names: coarse, kmeans, none, point",
+        ),
+        ({"granularity": "kmeans"}, "needs k"),
+        (
+            {"granularity": "kmeans", "k": 0},
+            r"k must be between 1 and the number of training points \(300\)",
+        ),
+        (
+            {"granularity": "kmeans", "k": 301},
+            r"k must be between 1 and the number of training points \(300\)",
+        ),
+        ({"granularity": "point", "val_x": np.zeros((2, 2))}, "taken from the Dataset"),
+    ],
+)
 def test_make_labels_bad_input(mixture, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_labels(mixture, **kwargs)

@@ -83,7 +83,8 @@ def test_gap_curve_is_consistent(circle):
     np.testing.assert_allclose(curve.e_val, e_va, rtol=1e-6)
     np.testing.assert_allclose(curve.gap, (e_va - e_tr) / e_tr, rtol=1e-6)
     np.testing.assert_allclose(
-        metrics.relative_gap(D, circle.train_x, circle.val_x, sigmas, n_noise=10, seed=4), curve.gap)
+        metrics.relative_gap(D, circle.train_x, circle.val_x, sigmas, n_noise=10, seed=4), curve.gap
+    )
     assert curve.peak_gap == pytest.approx(curve.gap.max())
     assert curve.peak_sigma == pytest.approx(sigmas[np.argmax(curve.gap)], rel=1e-6)
     d = curve.to_dict()
@@ -96,8 +97,13 @@ def test_gap_peaks_at_intermediate_sigma_and_grows_as_delta_shrinks(circle):
     sigmas = np.geomspace(0.02, 80.0, 32)
     peaks = []
     for delta in np.linspace(2.2, 1.2, 11):
-        gap = metrics.relative_gap(toyflow.ErrorProneDenoiser(circle.train_x, delta),
-                                   circle.train_x, circle.val_x, sigmas, n_noise=50)
+        gap = metrics.relative_gap(
+            toyflow.ErrorProneDenoiser(circle.train_x, delta),
+            circle.train_x,
+            circle.val_x,
+            sigmas,
+            n_noise=50,
+        )
         i = int(np.argmax(gap))
         assert 2 <= i <= len(sigmas) - 3, (delta, i)  # not at the ends of the grid
         assert 0.2 < sigmas[i] < 5.0
@@ -213,8 +219,12 @@ def _with_moments(mean, cov, n, seed):
 def _frechet_closed_form(mu_a, cov_a, mu_b, cov_b):
     """``‖μa − μb‖² + tr Σa + tr Σb − 2 Σ √eig(Σa Σb)`` (the eigenvalues of Σa Σb are ≥ 0)."""
     eig = np.linalg.eigvals(np.asarray(cov_a) @ np.asarray(cov_b))
-    return float(np.sum((np.asarray(mu_a) - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)
-                 - 2 * np.sum(np.sqrt(np.maximum(eig.real, 0))))
+    return float(
+        np.sum((np.asarray(mu_a) - mu_b) ** 2)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
+        - 2 * np.sum(np.sqrt(np.maximum(eig.real, 0)))
+    )
 
 
 def test_frechet_distance_closed_form_2d():
@@ -270,18 +280,31 @@ def _overlap_reference(reference, model, states, train, sigma):
     den, lse, mw = reference(states, train, sigma)
     logp = lse - np.log(len(y)) - 0.5 * d * np.log(2 * np.pi * sigma**2)
     err = np.linalg.norm(np.asarray(model(states, sigma), np.float64) - den, axis=1)
-    return np.array([np.mean(dist) / (sigma * np.sqrt(d)), np.mean(mw), np.mean(logp), np.mean(err)])
+    return np.array(
+        [np.mean(dist) / (sigma * np.sqrt(d)), np.mean(mw), np.mean(logp), np.mean(err)]
+    )
 
 
 def test_trajectory_overlap_against_float64(circle, reference):
     model = toyflow.ErrorProneDenoiser(circle.train_x, 1.6)
     steps, n_noise, seed = 10, 4, 3
     _, traj, sigmas = toyflow.sample(model, 64, steps=steps, seed=1, return_trajectory=True)
-    ov = metrics.trajectory_overlap(model, traj, sigmas, circle.train_x, val_x=circle.val_x,
-                                    n_noise=n_noise, seed=seed)
-    for name in ("sigmas", "traj_nn_distance", "noisy_nn_distance", "traj_max_weight",
-                 "noisy_max_weight", "traj_log_density", "noisy_log_density", "error_traj",
-                 "error_noisy_train", "error_noisy_val", "overlap"):
+    ov = metrics.trajectory_overlap(
+        model, traj, sigmas, circle.train_x, val_x=circle.val_x, n_noise=n_noise, seed=seed
+    )
+    for name in (
+        "sigmas",
+        "traj_nn_distance",
+        "noisy_nn_distance",
+        "traj_max_weight",
+        "noisy_max_weight",
+        "traj_log_density",
+        "noisy_log_density",
+        "error_traj",
+        "error_noisy_train",
+        "error_noisy_val",
+        "overlap",
+    ):
         assert getattr(ov, name).shape == (steps,), name
     np.testing.assert_allclose(ov.sigmas, sigmas[:-1])
     # The noisy training set the library draws.
@@ -296,9 +319,18 @@ def test_trajectory_overlap_against_float64(circle, reference):
         t_ref = _overlap_reference(reference, model, np.asarray(traj[i]), circle.train_x, float(s))
         n_ref = _overlap_reference(reference, model, noisy, circle.train_x, float(s))
         v_ref = _overlap_reference(reference, model, y_va + s * noise_va, circle.train_x, float(s))
-        got_t = [ov.traj_nn_distance[i], ov.traj_max_weight[i], ov.traj_log_density[i], ov.error_traj[i]]
-        got_n = [ov.noisy_nn_distance[i], ov.noisy_max_weight[i], ov.noisy_log_density[i],
-                 ov.error_noisy_train[i]]
+        got_t = [
+            ov.traj_nn_distance[i],
+            ov.traj_max_weight[i],
+            ov.traj_log_density[i],
+            ov.error_traj[i],
+        ]
+        got_n = [
+            ov.noisy_nn_distance[i],
+            ov.noisy_max_weight[i],
+            ov.noisy_log_density[i],
+            ov.error_noisy_train[i],
+        ]
         np.testing.assert_allclose(got_t, t_ref, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(got_n, n_ref, rtol=1e-4, atol=1e-4)
         assert ov.error_noisy_val[i] == pytest.approx(v_ref[3], rel=1e-4, abs=1e-4)

@@ -56,8 +56,17 @@ HEUN_STEPS = {"edm": 60, "vp": 40, "cosine": 40, "ve": 400}
 @pytest.mark.parametrize("schedule", sorted(SCHEDULES))
 def test_heun_recovers_the_gaussian(gaussian, schedule):
     x_init = _exact_marginal(4000, seed=0)
-    out = np.asarray(toyflow.sample(gaussian, 4000, x_init=x_init, solver="heun",
-                                    steps=HEUN_STEPS[schedule], schedule=schedule), np.float64)
+    out = np.asarray(
+        toyflow.sample(
+            gaussian,
+            4000,
+            x_init=x_init,
+            solver="heun",
+            steps=HEUN_STEPS[schedule],
+            schedule=schedule,
+        ),
+        np.float64,
+    )
     assert out.shape == (4000, 2) and np.all(np.isfinite(out))
     # Per sample: the ODE solution matches the exact flow map.
     np.testing.assert_allclose(out, _exact_flow(x_init), rtol=0, atol=0.05)
@@ -71,7 +80,9 @@ def test_heun_beats_euler_and_converges(gaussian):
     err = {}
     for solver in ("euler", "heun"):
         for steps in (20, 80):
-            out = np.asarray(toyflow.sample(gaussian, 500, x_init=x_init, solver=solver, steps=steps))
+            out = np.asarray(
+                toyflow.sample(gaussian, 500, x_init=x_init, solver=solver, steps=steps)
+            )
             err[solver, steps] = np.abs(out - exact).max()
     assert err["heun", 20] < err["euler", 20]
     assert err["euler", 80] < 0.5 * err["euler", 20]  # first order
@@ -80,8 +91,12 @@ def test_heun_beats_euler_and_converges(gaussian):
 
 def test_stochastic_sampler_recovers_the_gaussian(gaussian):
     x_init = _exact_marginal(20_000, seed=2)
-    out = np.asarray(toyflow.sample(gaussian, 20_000, x_init=x_init, solver="stochastic",
-                                    steps=200, seed=3, s_noise=1.0), np.float64)
+    out = np.asarray(
+        toyflow.sample(
+            gaussian, 20_000, x_init=x_init, solver="stochastic", steps=200, seed=3, s_noise=1.0
+        ),
+        np.float64,
+    )
     assert np.all(np.isfinite(out))
     # Churn adds fresh noise, so samples are not the deterministic flow of x_init ...
     assert np.abs(out - _exact_flow(x_init)).max() > 0.5
@@ -92,8 +107,9 @@ def test_stochastic_sampler_recovers_the_gaussian(gaussian):
 def test_default_init_is_sigma_max_times_standard_normal(gaussian):
     """Without x_init the start is σ_max·N(0, I) (the paper's), so the mean of a Gaussian away
     from the origin is biased by about μ·λ^½/σ_max — small but systematic."""
-    _, traj, sigmas = toyflow.sample(gaussian, 4000, steps=40, solver="heun", seed=4,
-                                     return_trajectory=True)
+    _, traj, sigmas = toyflow.sample(
+        gaussian, 4000, steps=40, solver="heun", seed=4, return_trajectory=True
+    )
     x0 = np.asarray(traj[0], np.float64)
     assert abs(x0.mean(axis=0)).max() < 5 * SIGMA_MAX / np.sqrt(4000)
     assert x0.std(axis=0) == pytest.approx([SIGMA_MAX, SIGMA_MAX], rel=0.05)
@@ -108,8 +124,9 @@ def test_default_init_is_sigma_max_times_standard_normal(gaussian):
 def test_trajectory_shapes_and_ends(circle, solver, schedule):
     D = toyflow.ErrorProneDenoiser(circle.train_x, 1.6)
     steps, n = 12, 64
-    samples, traj, sigmas = toyflow.sample(D, n, steps=steps, solver=solver, schedule=schedule,
-                                           seed=5, return_trajectory=True)
+    samples, traj, sigmas = toyflow.sample(
+        D, n, steps=steps, solver=solver, schedule=schedule, seed=5, return_trajectory=True
+    )
     assert samples.shape == (n, 2)
     assert traj.shape == (steps + 1, n, 2)
     assert sigmas.shape == (steps + 1,)
@@ -172,8 +189,15 @@ def test_new_grids_and_deltas_do_not_recompile(circle):
     toyflow.sample(toyflow.ErrorProneDenoiser(circle.train_x, 2.0), 64, x_init=x_init, steps=16)
     before = _integrate._cache_size()
     for i, delta in enumerate(np.linspace(0.5, 2.2, 6)):
-        toyflow.sample(toyflow.ErrorProneDenoiser(circle.train_x, delta), 64, x_init=x_init,
-                       steps=16, sigma_max=40.0 + i, sigma_min=0.001 * (i + 1), rho=5.0 + i)
+        toyflow.sample(
+            toyflow.ErrorProneDenoiser(circle.train_x, delta),
+            64,
+            x_init=x_init,
+            steps=16,
+            sigma_max=40.0 + i,
+            sigma_min=0.001 * (i + 1),
+            rho=5.0 + i,
+        )
     assert _integrate._cache_size() == before
 
 

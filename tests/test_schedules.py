@@ -63,8 +63,10 @@ def test_sigma_deriv_against_autodiff_and_finite_differences(schedule):
     # Independent float64 check: dσ/dt = 1 / (dt/dσ), the inverse differentiated numerically.
     sig = _f32(schedule.sigma(jnp.asarray(ts, jnp.float32)))
     h = 1e-6 * sig
-    dt_dsigma = (np.asarray(schedule.sigma_inv(sig + h), np.float64)
-                 - np.asarray(schedule.sigma_inv(sig - h), np.float64)) / (2 * h)
+    dt_dsigma = (
+        np.asarray(schedule.sigma_inv(sig + h), np.float64)
+        - np.asarray(schedule.sigma_inv(sig - h), np.float64)
+    ) / (2 * h)
     np.testing.assert_allclose(deriv, 1.0 / dt_dsigma, rtol=1e-3)
 
 
@@ -75,8 +77,10 @@ def test_s_deriv_against_autodiff_and_finite_differences(schedule):
     auto = _f32(jax.vmap(jax.grad(lambda u: schedule.s(u)))(tj))
     np.testing.assert_allclose(deriv, auto, rtol=1e-4, atol=1e-6)
     h = np.minimum(1e-3, 0.5 * (ts - schedule.t_zero))  # stay inside the domain t > t(σ=0)
-    fd = (_f32(schedule.s(jnp.asarray(ts + h, jnp.float32)))
-          - _f32(schedule.s(jnp.asarray(ts - h, jnp.float32)))) / (2 * h)
+    fd = (
+        _f32(schedule.s(jnp.asarray(ts + h, jnp.float32)))
+        - _f32(schedule.s(jnp.asarray(ts - h, jnp.float32)))
+    ) / (2 * h)
     np.testing.assert_allclose(deriv, fd, rtol=1e-2, atol=5e-3)
     s = _f32(schedule.s(tj))
     assert np.all((s > 0) & (s <= 1))
@@ -107,8 +111,14 @@ def test_edm_sigmas_float64_formula(grid):
     steps, sigma_min, sigma_max, rho = grid
     got = edm_sigmas(steps, sigma_min, sigma_max, rho)
     assert got.dtype == np.float64 and got.shape == (steps + 1,)
-    want = [(sigma_max ** (1 / rho) + i / (steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho)))
-            ** rho for i in range(steps)] + [0.0]
+    want = [
+        (
+            sigma_max ** (1 / rho)
+            + i / (steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))
+        )
+        ** rho
+        for i in range(steps)
+    ] + [0.0]
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
     assert got[0] == pytest.approx(sigma_max, rel=1e-14)
     assert got[-2] == pytest.approx(sigma_min, rel=1e-12)
@@ -120,15 +130,18 @@ def test_edm_time_steps_are_the_rho_grid():
     np.testing.assert_allclose(get_schedule("edm").time_steps(40), edm_sigmas(40), rtol=1e-12)
 
 
-@pytest.mark.parametrize("args, match", [
-    ((0, 0.002, 80.0, 7.0), "steps"),
-    ((10, 80.0, 0.002, 7.0), "smaller than sigma_max"),
-    ((10, 1.0, 1.0, 7.0), "smaller than sigma_max"),
-    ((10, 0.0, 80.0, 7.0), "sigma_min must be >"),
-    ((10, 0.002, 2e6, 7.0), "sigma_max must be <="),
-    ((10, 0.002, 80.0, 0.0), "rho must be >"),
-    ((10, 0.002, np.nan, 7.0), "finite"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((0, 0.002, 80.0, 7.0), "steps"),
+        ((10, 80.0, 0.002, 7.0), "smaller than sigma_max"),
+        ((10, 1.0, 1.0, 7.0), "smaller than sigma_max"),
+        ((10, 0.0, 80.0, 7.0), "sigma_min must be >"),
+        ((10, 0.002, 2e6, 7.0), "sigma_max must be <="),
+        ((10, 0.002, 80.0, 0.0), "rho must be >"),
+        ((10, 0.002, np.nan, 7.0), "finite"),
+    ],
+)
 def test_grid_validation(args, match):
     with pytest.raises(ValueError, match=match):
         check_grid(*args)

@@ -119,9 +119,13 @@ def test_callback_sees_every_chunk_when_not_cancelled(dense):
 def sweep_setup(dense):
     subset = np.sort(np.random.default_rng(1).choice(500, 200, replace=False))
     sweep = toyflow.train_sweep(
-        dense.train_x, seeds=[0, 1, 2], learning_rates=[2e-3, 3e-3, 3e-3],
-        subsets=[np.arange(500), np.arange(500), subset], steps=300,
-        **{k: v for k, v in SMALL.items() if k != "learning_rate"})
+        dense.train_x,
+        seeds=[0, 1, 2],
+        learning_rates=[2e-3, 3e-3, 3e-3],
+        subsets=[np.arange(500), np.arange(500), subset],
+        steps=300,
+        **{k: v for k, v in SMALL.items() if k != "learning_rate"},
+    )
     return sweep, subset
 
 
@@ -140,7 +144,9 @@ def test_sweep_equals_separate_runs_with_per_model_seeds_and_learning_rates(dens
 
 def test_sweep_subset_equals_training_on_the_subset(dense, sweep_setup):
     sweep, subset = sweep_setup
-    alone = toyflow.train(dense.train_x[subset], steps=300, seed=2, **{**SMALL, "learning_rate": 3e-3})
+    alone = toyflow.train(
+        dense.train_x[subset], steps=300, seed=2, **{**SMALL, "learning_rate": 3e-3}
+    )
     r = sweep[2]
     assert r.settings["n_train"] == 200
     assert r.sigma_data == pytest.approx(measure_sigma_data(dense.train_x[subset]), rel=1e-6)
@@ -157,14 +163,23 @@ def test_sweep_groups_change_speed_not_results(dense):
 
     assert sweep_groups(16) == min(16, available_cores())  # this suite runs on the CPU backend
     assert sweep_groups(1) == 1 and sweep_groups(5, 3) == 3
-    args = dict(seeds=[0, 1, 2], learning_rates=[2e-3, 3e-3, 1e-3], steps=60, steps_per_call=25,
-                **{**SMALL, "n_snapshots": 3})
+    args = dict(
+        seeds=[0, 1, 2],
+        learning_rates=[2e-3, 3e-3, 1e-3],
+        steps=60,
+        steps_per_call=25,
+        **{**SMALL, "n_snapshots": 3},
+    )
     del args["learning_rate"]
     runs = {}
     for groups in (1, 2):
         reports = []
-        runs[groups] = toyflow.train_sweep(dense.train_x, groups=groups, callback=reports.append, **args)
-        assert [len(p.denoisers) for p in reports if p.snapshot] == [3] * len(runs[groups][0].snapshot_steps)
+        runs[groups] = toyflow.train_sweep(
+            dense.train_x, groups=groups, callback=reports.append, **args
+        )
+        assert [len(p.denoisers) for p in reports if p.snapshot] == [3] * len(
+            runs[groups][0].snapshot_steps
+        )
         assert all(p.losses.shape[0] == 3 for p in reports)
     for i in range(3):
         a, b = runs[1][i], runs[2][i]
@@ -207,8 +222,9 @@ def test_save_load_round_trip(small_run, dense, tmp_path):
     back = toyflow.TrainResult.load(path)
     x = dense.val_x[:64]
     for sigma in (0.05, 1.0, 20.0):
-        np.testing.assert_array_equal(np.asarray(back.denoiser(x, sigma)),
-                                      np.asarray(small_run.denoiser(x, sigma)))
+        np.testing.assert_array_equal(
+            np.asarray(back.denoiser(x, sigma)), np.asarray(small_run.denoiser(x, sigma))
+        )
     for a, b in zip(back.snapshots, small_run.snapshots):
         np.testing.assert_array_equal(np.asarray(a(x, 1.0)), np.asarray(b(x, 1.0)))
     np.testing.assert_array_equal(back.losses, small_run.losses)
@@ -235,8 +251,9 @@ def test_failed_save_leaves_old_file_intact(small_run, tmp_path, monkeypatch):
         assert sorted(os.listdir(tmp_path)) == ["model.msgpack"]
 
 
-@pytest.mark.parametrize("content", [b"", b"not a model at all", bytes(range(256)) * 4,
-                                     b"\x81\xa1a\x01"])  # the last: valid msgpack {"a": 1}
+@pytest.mark.parametrize(
+    "content", [b"", b"not a model at all", bytes(range(256)) * 4, b"\x81\xa1a\x01"]
+)  # the last: valid msgpack {"a": 1}
 def test_load_garbage_raises_value_error(tmp_path, content):
     path = tmp_path / "garbage.msgpack"
     path.write_bytes(content)
@@ -255,8 +272,16 @@ def test_load_missing_file_raises_file_not_found(tmp_path):
 def test_big_model_on_few_points_memorises(circle):
     """Width 256 on the 10 symmetric-circle points: samples are training points and the
     train/validation gap is large at intermediate σ (and small at the ends of the grid)."""
-    r = toyflow.train(circle.train_x, width=256, depth=3, steps=1500, batch_size=256,
-                      learning_rate=3e-3, seed=0, n_snapshots=0)
+    r = toyflow.train(
+        circle.train_x,
+        width=256,
+        depth=3,
+        steps=1500,
+        batch_size=256,
+        learning_rate=3e-3,
+        seed=0,
+        n_snapshots=0,
+    )
     samples = toyflow.sample(r.denoiser, 500, seed=0)
     assert metrics.memorized_fraction(samples, circle.train_x) >= 0.8
     gap = metrics.relative_gap(r.denoiser, circle.train_x, circle.val_x, GAP_SIGMAS, n_noise=20)
@@ -274,5 +299,7 @@ def test_small_model_on_dense_data_generalises(small_run, dense):
     assert metrics.memorized_fraction(samples, dense.train_x) <= 0.2
     radius = np.linalg.norm(samples, axis=1)
     assert abs(np.median(radius) - 10.0) < 0.5
-    gap = metrics.relative_gap(small_run.denoiser, dense.train_x, dense.val_x, GAP_SIGMAS, n_noise=20)
+    gap = metrics.relative_gap(
+        small_run.denoiser, dense.train_x, dense.val_x, GAP_SIGMAS, n_noise=20
+    )
     assert np.max(np.abs(gap)) < 0.15

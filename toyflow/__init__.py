@@ -36,7 +36,7 @@ from toyflow.training import (
 )
 
 try:  # data sets and labels (a module of their own)
-    from toyflow.datasets import DATASETS, Dataset, load_csv, make_dataset, from_points
+    from toyflow.datasets import DATASETS, Dataset, from_points, load_csv, make_dataset
     from toyflow.labels import GRANULARITIES, kmeans, make_labels
 except ImportError:  # pragma: no cover - during bootstrap only
     pass
@@ -51,11 +51,43 @@ def explore(*, result=None, state=None, **params):
 
     return _explore(result=result, state=state, **params)
 
+
 __all__ = [
-    "Denoiser", "Unconditional", "OptimalDenoiser", "ErrorProneDenoiser", "GuidedDenoiser",
-    "GaussianDenoiser", "classifier_free", "autoguidance", "posterior_stats", "sample", "SOLVERS",
-    "SCHEDULES", "get_schedule", "edm_sigmas", "train", "train_sweep", "TrainResult", "SweepResult",
-    "Progress", "TrainingCancelled", "save_result", "load_result", "MLPConfig", "MLPDenoiser",
-    "flow_field", "compare_fields", "make_grid", "metrics", "DATASETS", "Dataset", "make_dataset",
-    "from_points", "load_csv", "GRANULARITIES", "kmeans", "make_labels", "explore",
+    "DATASETS",
+    "GRANULARITIES",
+    "SCHEDULES",
+    "SOLVERS",
+    "Dataset",
+    "Denoiser",
+    "ErrorProneDenoiser",
+    "GaussianDenoiser",
+    "GuidedDenoiser",
+    "MLPConfig",
+    "MLPDenoiser",
+    "OptimalDenoiser",
+    "Progress",
+    "SweepResult",
+    "TrainResult",
+    "TrainingCancelled",
+    "Unconditional",
+    "autoguidance",
+    "classifier_free",
+    "compare_fields",
+    "edm_sigmas",
+    "explore",
+    "flow_field",
+    "from_points",
+    "get_schedule",
+    "kmeans",
+    "load_csv",
+    "load_result",
+    "make_dataset",
+    "make_grid",
+    "make_labels",
+    "metrics",
+    "posterior_stats",
+    "sample",
+    "save_result",
+    "train",
+    "train_sweep",
 ]

@@ -56,7 +56,7 @@ def pytree_class(dynamic: tuple[str, ...], static: tuple[str, ...] = ()):
 
 
 @jax.jit
-def _apply(denoiser: "Denoiser", x, sigma, labels):
+def _apply(denoiser: Denoiser, x, sigma, labels):
     return denoiser.denoise(x, sigma, labels)
 
 
@@ -98,7 +98,9 @@ class Denoiser:
         if labels is None:
             return None
         if self.num_classes is None:
-            raise ValueError(f"{type(self).__name__} was built without labels, so it takes labels=None")
+            raise ValueError(
+                f"{type(self).__name__} was built without labels, so it takes labels=None"
+            )
         return as_labels(labels, n, num_classes=self.num_classes)
 
     def __call__(self, x: Any, sigma: Any, labels: Any = None) -> jax.Array:
@@ -117,10 +119,11 @@ class Denoiser:
         lab = self.check_labels(labels, n)
         if n == 0:
             return jnp.zeros(xs.shape, jnp.float32)
-        return _apply(self, jnp.asarray(xs), broadcast_sigma(s, n),
-                      None if lab is None else jnp.asarray(lab))
+        return _apply(
+            self, jnp.asarray(xs), broadcast_sigma(s, n), None if lab is None else jnp.asarray(lab)
+        )
 
-    def unconditional(self) -> "Denoiser":
+    def unconditional(self) -> Denoiser:
         """The same model with labels ignored (the negative branch of classifier-free guidance)."""
         return Unconditional(self)
 

@@ -26,8 +26,14 @@ def is_traced(a: Any) -> bool:
     return isinstance(a, jax.core.Tracer)
 
 
-def as_points(x: Any, name: str = "x", *, dim: int | None = None, allow_empty: bool = False,
-              event_shape: tuple[int, ...] | None = None) -> np.ndarray:
+def as_points(
+    x: Any,
+    name: str = "x",
+    *,
+    dim: int | None = None,
+    allow_empty: bool = False,
+    event_shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """Check a batch of points ``(n, d)`` (or ``(n, *event_shape)``) and return float32 numpy.
 
     Raises ``ValueError`` for non-numeric input, wrong rank or trailing shape, NaN/inf, or an
@@ -45,19 +51,24 @@ def as_points(x: Any, name: str = "x", *, dim: int | None = None, allow_empty: b
         want = len(event_shape) + 1
         if arr.ndim != want or tuple(arr.shape[1:]) != tuple(event_shape):
             raise ValueError(
-                f"{name} must have shape (n, {', '.join(map(str, event_shape))}), got {_describe(arr)}")
+                f"{name} must have shape (n, {', '.join(map(str, event_shape))}), got {_describe(arr)}"
+            )
     else:
         if arr.ndim != 2:
             raise ValueError(f"{name} must be a 2-D array of shape (n, d), got {_describe(arr)}")
         if dim is not None and arr.shape[1] != dim:
-            raise ValueError(f"{name} must have {dim} columns (shape (n, {dim})), got {_describe(arr)}")
+            raise ValueError(
+                f"{name} must have {dim} columns (shape (n, {dim})), got {_describe(arr)}"
+            )
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty: it needs at least one point")
     with np.errstate(over="ignore"):  # values beyond float32 become inf and are rejected below
         arr = arr.astype(np.float32, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); all entries must be finite")
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); all entries must be finite"
+        )
     return arr
 
 
@@ -66,7 +77,9 @@ def as_sigma(sigma: Any, n: int | None = None, name: str = "sigma") -> np.ndarra
     try:
         s = np.asarray(sigma, dtype=np.float64)
     except Exception as exc:
-        raise ValueError(f"{name} must be a positive number or an array of them, got {sigma!r}") from exc
+        raise ValueError(
+            f"{name} must be a positive number or an array of them, got {sigma!r}"
+        ) from exc
     if s.ndim > 1 or (s.ndim == 1 and n is not None and s.shape[0] != n):
         want = "a scalar" if n is None else f"a scalar or shape ({n},)"
         raise ValueError(f"{name} must be {want}, got shape {s.shape}")
@@ -78,12 +91,20 @@ def as_sigma(sigma: Any, n: int | None = None, name: str = "sigma") -> np.ndarra
         s32 = s.astype(np.float32)
     if not (np.all(np.isfinite(s32)) and np.all(s32 > 0)):
         # 1e50 would become inf and 1e-50 would become 0 in float32: NaN or inf later.
-        raise ValueError(f"{name} must lie within float32's range (about 1e-45 to 3e38), got {sigma!r}")
+        raise ValueError(
+            f"{name} must lie within float32's range (about 1e-45 to 3e38), got {sigma!r}"
+        )
     return s32
 
 
-def as_labels(labels: Any, n: int, name: str = "labels", *, num_classes: int | None = None,
-              allowed: Iterable[int] | None = None) -> np.ndarray | None:
+def as_labels(
+    labels: Any,
+    n: int,
+    name: str = "labels",
+    *,
+    num_classes: int | None = None,
+    allowed: Iterable[int] | None = None,
+) -> np.ndarray | None:
     """Check integer labels of shape ``(n,)``; ``None`` passes through.
 
     ``num_classes`` bounds the labels to ``[0, num_classes)``; ``allowed`` is the set of labels a
@@ -95,24 +116,32 @@ def as_labels(labels: Any, n: int, name: str = "labels", *, num_classes: int | N
     if arr.ndim == 0:
         arr = np.full((n,), arr)
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match the points, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have shape ({n},) to match the points, got shape {arr.shape}"
+        )
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{name} must be integers, got dtype {arr.dtype}")
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must be whole numbers, got dtype {arr.dtype} with fractions or NaN")
+            raise ValueError(
+                f"{name} must be whole numbers, got dtype {arr.dtype} with fractions or NaN"
+            )
     arr = arr.astype(np.int32)
     if np.any(arr < 0):
         raise ValueError(f"{name} must be >= 0, got {int(arr.min())}")
     if num_classes is not None and arr.size and arr.max() >= num_classes:
-        raise ValueError(f"{name} must be < {num_classes} (the number of classes), got {int(arr.max())}")
+        raise ValueError(
+            f"{name} must be < {num_classes} (the number of classes), got {int(arr.max())}"
+        )
     if allowed is not None:
         allowed_set = set(int(a) for a in allowed)
         unseen = sorted(set(np.unique(arr).tolist()) - allowed_set)
         if unseen:
             show = sorted(allowed_set)
             show_txt = str(show) if len(show) <= 20 else f"{show[:20]}... ({len(show)} labels)"
-            raise ValueError(f"{name} {unseen[:10]} were not seen in the training data; known labels: {show_txt}")
+            raise ValueError(
+                f"{name} {unseen[:10]} were not seen in the training data; known labels: {show_txt}"
+            )
     return arr
 
 
@@ -129,8 +158,14 @@ def check_int(value: Any, name: str, lo: int, hi: int) -> int:
     return value
 
 
-def check_float(value: Any, name: str, lo: float | None = None, hi: float | None = None, *,
-                lo_open: bool = False) -> float:
+def check_float(
+    value: Any,
+    name: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+) -> float:
     """A finite float within bounds (``lo_open`` makes the lower bound strict)."""
     try:
         v = float(value)

@@ -93,8 +93,15 @@ class _Bar:
     def __init__(self, desc: str, total: float, quiet: bool):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, disable=True if quiet else None, leave=False,
-                        unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            disable=True if quiet else None,
+            leave=False,
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
 
     def training(self, p) -> None:
         self.bar.total = p.total
@@ -119,21 +126,37 @@ def _add_data_options(p: argparse.ArgumentParser, *, labels: bool = False) -> No
     from toyflow.datasets import DATASETS
 
     g = p.add_argument_group("data")
-    g.add_argument("--data", choices=list(DATASETS), default=None,
-                   help="data set from the registry (default: circle, or the model's own data)")
-    g.add_argument("--n-train", type=_positive_int, default=None, help="training points (default 10)")
-    g.add_argument("--n-val", type=_nonneg_int, default=None, help="validation points (default: n-train)")
-    g.add_argument("--data-seed", type=_nonneg_int, default=None, help="seed of the data draw (default 0)")
+    g.add_argument(
+        "--data",
+        choices=list(DATASETS),
+        default=None,
+        help="data set from the registry (default: circle, or the model's own data)",
+    )
+    g.add_argument(
+        "--n-train", type=_positive_int, default=None, help="training points (default 10)"
+    )
+    g.add_argument(
+        "--n-val", type=_nonneg_int, default=None, help="validation points (default: n-train)"
+    )
+    g.add_argument(
+        "--data-seed", type=_nonneg_int, default=None, help="seed of the data draw (default 0)"
+    )
     if labels:
         from toyflow.labels import GRANULARITIES
 
-        g.add_argument("--labels", choices=list(GRANULARITIES), default="none",
-                       help="condition granularity (default none = unconditional)")
+        g.add_argument(
+            "--labels",
+            choices=list(GRANULARITIES),
+            default="none",
+            help="condition granularity (default none = unconditional)",
+        )
         g.add_argument("--k", type=_positive_int, default=None, help="clusters for --labels kmeans")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--outdir", default=DEFAULT_OUTDIR, help=f"output folder (default ./{DEFAULT_OUTDIR})")
+    p.add_argument(
+        "--outdir", default=DEFAULT_OUTDIR, help=f"output folder (default ./{DEFAULT_OUTDIR})"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -221,10 +244,20 @@ def _cmd_train(args) -> int:
     data_cfg.update(labels=args.labels, k=args.k)
     bar = _Bar("train", args.steps, args.quiet)
     try:
-        result = train(data.train_x, train_labels, width=args.width, depth=args.depth, steps=args.steps,
-                       batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                       schedule=args.schedule, ema=args.ema, n_snapshots=args.snapshots,
-                       callback=bar.training)
+        result = train(
+            data.train_x,
+            train_labels,
+            width=args.width,
+            depth=args.depth,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            seed=args.seed,
+            schedule=args.schedule,
+            ema=args.ema,
+            n_snapshots=args.snapshots,
+            callback=bar.training,
+        )
     finally:
         bar.close()
     result.settings["data"] = data_cfg
@@ -233,19 +266,42 @@ def _cmd_train(args) -> int:
     # Gap curve, samples, memorization, Fréchet overfit.
     sigmas = log_sigmas(args.n_sigma)
     model = result.denoiser
-    curve = metrics.gap_curve(model, data.train_x, data.val_x, sigmas, n_noise=args.n_noise,
-                              seed=args.seed, train_labels=train_labels, val_labels=val_labels) \
-        if data.n_val else None
+    curve = (
+        metrics.gap_curve(
+            model,
+            data.train_x,
+            data.val_x,
+            sigmas,
+            n_noise=args.n_noise,
+            seed=args.seed,
+            train_labels=train_labels,
+            val_labels=val_labels,
+        )
+        if data.n_val
+        else None
+    )
     labels = None
     if train_labels is not None:
         rng = np.random.default_rng(args.seed)
         labels = train_labels[rng.integers(0, len(train_labels), args.n_samples)]
-    samples = np.asarray(sample(model, args.n_samples, steps=args.sample_steps, seed=args.seed,
-                                labels=labels, schedule=args.schedule))
+    samples = np.asarray(
+        sample(
+            model,
+            args.n_samples,
+            steps=args.sample_steps,
+            seed=args.seed,
+            labels=labels,
+            schedule=args.schedule,
+        )
+    )
     mem_mask = metrics.memorized_mask(samples, data.train_x) if data.n_train >= 2 else None
-    fd = metrics.sample_overfit(samples, data.train_x, data.val_x) if data.n_val >= 2 and data.n_train >= 2 else None
+    fd = (
+        metrics.sample_overfit(samples, data.train_x, data.val_x)
+        if data.n_val >= 2 and data.n_train >= 2
+        else None
+    )
     losses = np.asarray(result.losses, float)
-    tail = losses[-max(1, len(losses) // 10):]
+    tail = losses[-max(1, len(losses) // 10) :]
     report = {
         "command": "train",
         "data": data_cfg,
@@ -253,28 +309,52 @@ def _cmd_train(args) -> int:
         "num_params": model.num_params,
         "steps_done": result.steps_done,
         "wall_time": round(time.perf_counter() - started, 3),
-        "losses": {"first": float(losses[0]), "min": float(losses.min()),
-                   "last_tenth_mean": float(tail.mean()), "steps": int(losses.size)},
+        "losses": {
+            "first": float(losses[0]),
+            "min": float(losses.min()),
+            "last_tenth_mean": float(tail.mean()),
+            "steps": int(losses.size),
+        },
         "gap": None if curve is None else curve.to_dict(),
         "memorized_fraction": None if mem_mask is None else float(np.mean(mem_mask)),
-        "baseline_memorized_fraction": (metrics.memorized_fraction(data.val_x, data.train_x)
-                                        if data.n_val and data.n_train >= 2 else None),
+        "baseline_memorized_fraction": (
+            metrics.memorized_fraction(data.val_x, data.train_x)
+            if data.n_val and data.n_train >= 2
+            else None
+        ),
         "frechet": fd,
-        "files": {"model": "model.msgpack", "metrics": "metrics.json", "loss": "loss.png",
-                  "field": "field.png"},
+        "files": {
+            "model": "model.msgpack",
+            "metrics": "metrics.json",
+            "loss": "loss.png",
+            "field": "field.png",
+        },
     }
     _write_json(os.path.join(out, "metrics.json"), report)
-    save_figure(plot_loss_curves(losses, title=f"width {args.width}, depth {args.depth}"),
-                os.path.join(out, "loss.png"))
+    save_figure(
+        plot_loss_curves(losses, title=f"width {args.width}, depth {args.depth}"),
+        os.path.join(out, "loss.png"),
+    )
     field_sigma = args.field_sigma or (peak(sigmas, curve.gap)[1] if curve is not None else 1.0)
     optimal = OptimalDenoiser(data.train_x)
-    cmp = compare_fields(model.unconditional() if train_labels is not None else model, optimal,
-                         field_sigma, resolution=40)
-    save_figure(plot_field_comparison(cmp.model, cmp.reference, train_x=data.train_x, val_x=data.val_x,
-                                      samples=samples[:1000],
-                                      memorized=None if mem_mask is None else mem_mask[:1000],
-                                      model_title="learned"),
-                os.path.join(out, "field.png"))
+    cmp = compare_fields(
+        model.unconditional() if train_labels is not None else model,
+        optimal,
+        field_sigma,
+        resolution=40,
+    )
+    save_figure(
+        plot_field_comparison(
+            cmp.model,
+            cmp.reference,
+            train_x=data.train_x,
+            val_x=data.val_x,
+            samples=samples[:1000],
+            memorized=None if mem_mask is None else mem_mask[:1000],
+            model_title="learned",
+        ),
+        os.path.join(out, "field.png"),
+    )
     line = f"trained {result.steps_done} steps in {report['wall_time']:.1f}s; final loss {tail.mean():.4g}"
     if curve is not None:
         line += f"; peak gap {curve.peak_gap:.3g} at σ = {curve.peak_sigma:.3g}"
@@ -297,23 +377,48 @@ def _cmd_sample(args) -> int:
     out = _outdir(args)
     data, data_cfg = _make_data(args, _stored_data(args))
     denoiser, title = _choose_denoiser(args, data)
-    samples = np.asarray(sample(denoiser, args.n, steps=args.steps, solver=args.solver,
-                                schedule=args.schedule, seed=args.seed, labels=args.label))
+    samples = np.asarray(
+        sample(
+            denoiser,
+            args.n,
+            steps=args.steps,
+            solver=args.solver,
+            schedule=args.schedule,
+            seed=args.seed,
+            labels=args.label,
+        )
+    )
     mem = metrics.memorized_mask(samples, data.train_x) if data.n_train >= 2 else None
-    fd = metrics.sample_overfit(samples, data.train_x, data.val_x) if data.n_val >= 2 and data.n_train >= 2 else None
+    fd = (
+        metrics.sample_overfit(samples, data.train_x, data.val_x)
+        if data.n_val >= 2 and data.n_train >= 2
+        else None
+    )
     report = {
-        "command": "sample", "denoiser": title, "data": data_cfg,
-        "settings": {"n": args.n, "steps": args.steps, "solver": args.solver, "schedule": args.schedule,
-                     "seed": args.seed, "label": args.label},
+        "command": "sample",
+        "denoiser": title,
+        "data": data_cfg,
+        "settings": {
+            "n": args.n,
+            "steps": args.steps,
+            "solver": args.solver,
+            "schedule": args.schedule,
+            "seed": args.seed,
+            "label": args.label,
+        },
         "wall_time": round(time.perf_counter() - started, 3),
         "memorized_fraction": None if mem is None else float(np.mean(mem)),
         "frechet": fd,
-        "samples": samples, "memorized": None if mem is None else mem.astype(int),
-        "train_x": data.train_x, "val_x": data.val_x,
+        "samples": samples,
+        "memorized": None if mem is None else mem.astype(int),
+        "train_x": data.train_x,
+        "val_x": data.val_x,
     }
     _write_json(os.path.join(out, "samples.json"), report)
-    save_figure(plot_samples(samples, data.train_x, data.val_x, mem, title=title),
-                os.path.join(out, "samples.png"))
+    save_figure(
+        plot_samples(samples, data.train_x, data.val_x, mem, title=title),
+        os.path.join(out, "samples.png"),
+    )
     share = "" if mem is None else f"; memorized {100 * float(np.mean(mem)):.1f}%"
     print(f"sampled {args.n} points with {title}{share}")
     print(f"wrote {out}/samples.json, samples.png")
@@ -338,30 +443,47 @@ def _cmd_field(args) -> int:
             raise UsageError("--label needs a conditional model (trained with --labels)")
     elif label is None:
         denoiser = denoiser.unconditional()  # the null-class (unconditional) branch
-    comps = [compare_fields(denoiser, optimal, s, extent=args.extent, resolution=args.resolution,
-                            labels=label) for s in args.sigma]
-    fig = plot_field_grid([[c.model for c in comps], [c.reference for c in comps]],
-                          row_labels=[title, "optimal D*"],
-                          col_labels=[f"σ = {s:g}" for s in args.sigma], train_x=data.train_x,
-                          val_x=data.val_x, difference_row=[(c.model, c.reference) for c in comps])
+    comps = [
+        compare_fields(
+            denoiser, optimal, s, extent=args.extent, resolution=args.resolution, labels=label
+        )
+        for s in args.sigma
+    ]
+    fig = plot_field_grid(
+        [[c.model for c in comps], [c.reference for c in comps]],
+        row_labels=[title, "optimal D*"],
+        col_labels=[f"σ = {s:g}" for s in args.sigma],
+        train_x=data.train_x,
+        val_x=data.val_x,
+        difference_row=[(c.model, c.reference) for c in comps],
+    )
     save_figure(fig, os.path.join(out, "field.png"))
     report = {
-        "command": "field", "denoiser": title, "data": data_cfg, "sigmas": list(args.sigma),
+        "command": "field",
+        "denoiser": title,
+        "data": data_cfg,
+        "sigmas": list(args.sigma),
         "grid": {"x": comps[0].model.grid.xs, "y": comps[0].model.grid.ys},
-        "fields": [{
-            "sigma": c.model.sigma,
-            "displacement": c.model.displacement, "optimal_displacement": c.reference.displacement,
-            "difference_norm": c.difference_norm,
-            "region_fraction": float(np.mean(c.model.region)),
-            "optimal_region_fraction": float(np.mean(c.reference.region)),
-            "mean_difference_over_sigma": float(np.mean(c.difference_norm) / c.model.sigma),
-        } for c in comps],
+        "fields": [
+            {
+                "sigma": c.model.sigma,
+                "displacement": c.model.displacement,
+                "optimal_displacement": c.reference.displacement,
+                "difference_norm": c.difference_norm,
+                "region_fraction": float(np.mean(c.model.region)),
+                "optimal_region_fraction": float(np.mean(c.reference.region)),
+                "mean_difference_over_sigma": float(np.mean(c.difference_norm) / c.model.sigma),
+            }
+            for c in comps
+        ],
     }
     _write_json(os.path.join(out, "field.json"), report)
     for c in comps:
-        print(f"σ = {c.model.sigma:g}: mean ‖D − D*‖/σ = {np.mean(c.difference_norm) / c.model.sigma:.3g}, "
-              f"displacement region {100 * np.mean(c.model.region):.0f}% of the grid "
-              f"(optimal {100 * np.mean(c.reference.region):.0f}%)")
+        print(
+            f"σ = {c.model.sigma:g}: mean ‖D − D*‖/σ = {np.mean(c.difference_norm) / c.model.sigma:.3g}, "
+            f"displacement region {100 * np.mean(c.model.region):.0f}% of the grid "
+            f"(optimal {100 * np.mean(c.reference.region):.0f}%)"
+        )
     print(f"wrote {out}/field.png, field.json")
     return 0
 
@@ -394,8 +516,11 @@ def _cmd_experiment(args) -> int:
             result = run_experiment(name, quick=args.quick, outdir=out, progress=bar.steps)
         finally:
             bar.close()
-        summary[name] = {"wall_time": result.get("wall_time"), "headline": result.get("headline", {}),
-                         "checks": result.get("checks", {})}
+        summary[name] = {
+            "wall_time": result.get("wall_time"),
+            "headline": result.get("headline", {}),
+            "checks": result.get("checks", {}),
+        }
         print(f"{name}{' (quick)' if args.quick else ''}: {result.get('wall_time', 0):.1f}s")
         for key, value in result.get("headline", {}).items():
             print(f"  {key}: {json.dumps(value, default=float)}")
@@ -404,10 +529,14 @@ def _cmd_experiment(args) -> int:
         print(f"wrote {out}/{name}.json, {name}.png")
     if args.all:
         total = round(time.perf_counter() - started, 1)
-        _write_json(os.path.join(out, "summary.json"),
-                    {"quick": args.quick, "total_wall_time": total, "experiments": summary})
-        print(f"all {len(names)} 2D experiments{' (quick)' if args.quick else ''}: {total:.1f}s; "
-              f"wrote {out}/summary.json")
+        _write_json(
+            os.path.join(out, "summary.json"),
+            {"quick": args.quick, "total_wall_time": total, "experiments": summary},
+        )
+        print(
+            f"all {len(names)} 2D experiments{' (quick)' if args.quick else ''}: {total:.1f}s; "
+            f"wrote {out}/summary.json"
+        )
     return 0
 
 
@@ -420,12 +549,17 @@ def build_parser() -> argparse.ArgumentParser:
     from toyflow.sampling import SOLVERS
     from toyflow.schedules import SCHEDULES
 
-    parser = _Parser(prog="toyflow", description="Why diffusion models generalize although the "
-                     "optimal denoiser memorizes: train, sample, draw fields, run experiments.")
+    parser = _Parser(
+        prog="toyflow",
+        description="Why diffusion models generalize although the "
+        "optimal denoiser memorizes: train, sample, draw fields, run experiments.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("train", help="train an MLP denoiser; writes model.msgpack, metrics.json, "
-                       "loss.png, field.png")
+    p = sub.add_parser(
+        "train",
+        help="train an MLP denoiser; writes model.msgpack, metrics.json, loss.png, field.png",
+    )
     _add_data_options(p, labels=True)
     g = p.add_argument_group("model")
     g.add_argument("--width", type=_positive_int, default=128)
@@ -434,7 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=_positive_int, default=512)
     g.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (Adam)")
     g.add_argument("--schedule", choices=list(SCHEDULES), default="edm")
-    g.add_argument("--ema", type=_nonneg_float, default=None, help="EMA decay (e.g. 0.999; default off)")
+    g.add_argument(
+        "--ema", type=_nonneg_float, default=None, help="EMA decay (e.g. 0.999; default off)"
+    )
     g.add_argument("--seed", type=_nonneg_int, default=0)
     g.add_argument("--snapshots", type=_nonneg_int, default=8, help="log-spaced snapshots kept")
     g = p.add_argument_group("evaluation")
@@ -442,19 +578,33 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n-noise", type=_positive_int, default=20, help="noise draws per point and σ")
     g.add_argument("--n-samples", type=_positive_int, default=1000)
     g.add_argument("--sample-steps", type=_positive_int, default=40)
-    g.add_argument("--field-sigma", type=_positive_float, default=None,
-                   help="σ of field.png (default: where the gap peaks)")
+    g.add_argument(
+        "--field-sigma",
+        type=_positive_float,
+        default=None,
+        help="σ of field.png (default: where the gap peaks)",
+    )
     _add_common(p)
     p.set_defaults(func=_cmd_train)
 
     def add_denoiser_options(p):
         g = p.add_argument_group("denoiser")
         g.add_argument("--model", default=None, help="a model.msgpack written by toyflow train")
-        g.add_argument("--denoiser", choices=["optimal", "error-prone"], default=None,
-                       help="an analytic denoiser of the data (default optimal)")
-        g.add_argument("--delta", type=_nonneg_float, default=None, help="model error δ (error-prone)")
-        g.add_argument("--label", type=_nonneg_int, default=None,
-                       help="condition a conditional model on this label")
+        g.add_argument(
+            "--denoiser",
+            choices=["optimal", "error-prone"],
+            default=None,
+            help="an analytic denoiser of the data (default optimal)",
+        )
+        g.add_argument(
+            "--delta", type=_nonneg_float, default=None, help="model error δ (error-prone)"
+        )
+        g.add_argument(
+            "--label",
+            type=_nonneg_int,
+            default=None,
+            help="condition a conditional model on this label",
+        )
 
     p = sub.add_parser("sample", help="generate samples; writes samples.json, samples.png")
     add_denoiser_options(p)
@@ -468,22 +618,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=_cmd_sample)
 
-    p = sub.add_parser("field", help="flow field beside the optimal one; writes field.png, field.json")
+    p = sub.add_parser(
+        "field", help="flow field beside the optimal one; writes field.png, field.json"
+    )
     add_denoiser_options(p)
     _add_data_options(p)
     g = p.add_argument_group("field")
-    g.add_argument("--sigma", type=_positive_float, nargs="+", default=[2.8], help="one or several σ")
+    g.add_argument(
+        "--sigma", type=_positive_float, nargs="+", default=[2.8], help="one or several σ"
+    )
     g.add_argument("--resolution", type=_positive_int, default=40)
     g.add_argument("--extent", type=_positive_float, default=17.5)
     _add_common(p)
     p.set_defaults(func=_cmd_field)
 
     p = sub.add_parser("experiment", help="run a registered experiment; writes NAME.json, NAME.png")
-    p.add_argument("name", nargs="?", choices=list(EXPERIMENTS), metavar="NAME",
-                   help="experiment name (see --list)")
+    p.add_argument(
+        "name",
+        nargs="?",
+        choices=list(EXPERIMENTS),
+        metavar="NAME",
+        help="experiment name (see --list)",
+    )
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--all", action="store_true", help="run every 2D experiment (paper and learned); "
-                   "also writes summary.json")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="run every 2D experiment (paper and learned); also writes summary.json",
+    )
     p.add_argument("--quick", action="store_true", help="shrunk settings (under a minute)")
     _add_common(p)
     p.set_defaults(func=_cmd_experiment)
@@ -503,7 +665,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"toyflow {args.command}"
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+    except (
+        ValueError,
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ) as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except FloatingPointError as exc:

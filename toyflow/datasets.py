@@ -69,12 +69,22 @@ class Dataset:
         # Normalise dtypes and check that the shapes agree.
         train_x = as_points(self.train_x, "train_x", dim=2)
         empty = np.size(self.val_x) == 0
-        val_x = as_points(np.zeros((0, 2)) if empty else self.val_x, "val_x", dim=2, allow_empty=True)
+        val_x = as_points(
+            np.zeros((0, 2)) if empty else self.val_x, "val_x", dim=2, allow_empty=True
+        )
         train_c = as_labels(self.train_coarse, train_x.shape[0], "train_coarse")
-        val_c = as_labels(np.zeros(0, np.int32) if np.size(self.val_coarse) == 0 else self.val_coarse,
-                          val_x.shape[0], "val_coarse")
-        for field, value in (("train_x", train_x), ("val_x", val_x), ("train_coarse", train_c),
-                             ("val_coarse", val_c), ("params", dict(self.params))):
+        val_c = as_labels(
+            np.zeros(0, np.int32) if np.size(self.val_coarse) == 0 else self.val_coarse,
+            val_x.shape[0],
+            "val_coarse",
+        )
+        for field, value in (
+            ("train_x", train_x),
+            ("val_x", val_x),
+            ("train_coarse", train_c),
+            ("val_coarse", val_c),
+            ("params", dict(self.params)),
+        ):
             object.__setattr__(self, field, value)
 
     @property
@@ -106,11 +116,15 @@ class Dataset:
     @classmethod
     def from_dict(cls, d: dict) -> Dataset:
         """Inverse of ``to_dict``."""
-        return cls(name=d["name"], train_x=np.asarray(d["train_x"], np.float32).reshape(-1, 2),
-                   val_x=np.asarray(d["val_x"], np.float32).reshape(-1, 2),
-                   train_coarse=np.asarray(d["train_coarse"], np.int32),
-                   val_coarse=np.asarray(d["val_coarse"], np.int32), params=dict(d.get("params", {})),
-                   coarse_classes=d.get("num_coarse"))
+        return cls(
+            name=d["name"],
+            train_x=np.asarray(d["train_x"], np.float32).reshape(-1, 2),
+            val_x=np.asarray(d["val_x"], np.float32).reshape(-1, 2),
+            train_coarse=np.asarray(d["train_coarse"], np.int32),
+            val_coarse=np.asarray(d["val_coarse"], np.int32),
+            params=dict(d.get("params", {})),
+            coarse_classes=d.get("num_coarse"),
+        )
 
 
 def _jsonable(v: Any) -> Any:
@@ -153,6 +167,7 @@ def _register(name: str, description: str, **defaults):
     def wrap(fn):
         DATASETS[name] = DatasetSpec(name, description, fn, dict(defaults))
         return fn
+
     return wrap
 
 
@@ -172,15 +187,21 @@ def _polar(r: np.ndarray, theta: np.ndarray) -> np.ndarray:
 # --- generators --------------------------------------------------------------------------
 
 
-@_register("circle", "circle of radius 10; 'symmetric' = the paper's equidistant alternating split",
-           radius=10.0, layout="symmetric")
+@_register(
+    "circle",
+    "circle of radius 10; 'symmetric' = the paper's equidistant alternating split",
+    radius=10.0,
+    layout="symmetric",
+)
 def _circle(rng, n_train, n_val, *, radius, layout):
     radius = check_float(radius, "radius", 0.0, 1e3, lo_open=True)
     layout = _choice(layout, "circle layout", ("symmetric", "random"))
     if layout == "symmetric":
         if n_val > n_train:
-            raise ValueError(f"the symmetric circle alternates training and validation angles, so "
-                             f"n_val ({n_val}) must be <= n_train ({n_train})")
+            raise ValueError(
+                f"the symmetric circle alternates training and validation angles, so "
+                f"n_val ({n_val}) must be <= n_train ({n_train})"
+            )
         # 2·n_train equidistant angles (offset 0.01 rad): even ones train, odd ones validation.
         total = 2 * n_train
         theta = 2 * np.pi * np.arange(total, dtype=np.float64) / total + 0.01
@@ -189,8 +210,14 @@ def _circle(rng, n_train, n_val, *, radius, layout):
         theta = rng.uniform(0.0, 2 * np.pi, size=n_train + n_val)
         train_t, val_t = theta[:n_train], theta[n_train:]
     quadrant = lambda t: np.minimum((np.mod(t, 2 * np.pi) // (np.pi / 2)).astype(np.int64), 3)
-    return _Draw(_polar(radius, train_t), _polar(radius, val_t), quadrant(train_t), quadrant(val_t),
-                 4, {"radius": radius, "layout": layout})
+    return _Draw(
+        _polar(radius, train_t),
+        _polar(radius, val_t),
+        quadrant(train_t),
+        quadrant(val_t),
+        4,
+        {"radius": radius, "layout": layout},
+    )
 
 
 @_register("moons", "two interleaved half-moons", noise=0.5)
@@ -217,8 +244,13 @@ def _swiss_roll(rng, n_train, n_val, *, noise):
     return _split(x, coarse, n_train, 4, {"noise": noise})
 
 
-@_register("gaussian_mixture", "equal-weight Gaussians on a square grid or a ring",
-           layout="grid", n_components=None, std=0.5)
+@_register(
+    "gaussian_mixture",
+    "equal-weight Gaussians on a square grid or a ring",
+    layout="grid",
+    n_components=None,
+    std=0.5,
+)
 def _gaussian_mixture(rng, n_train, n_val, *, layout, n_components, std):
     layout = _choice(layout, "gaussian_mixture layout", ("grid", "ring"))
     if n_components is None:
@@ -228,8 +260,10 @@ def _gaussian_mixture(rng, n_train, n_val, *, layout, n_components, std):
     if layout == "grid":
         side = math.isqrt(n_components)
         if side * side != n_components:
-            raise ValueError(f"a grid mixture needs a perfect square n_components (4, 9, 16, ...), "
-                             f"got {n_components}")
+            raise ValueError(
+                f"a grid mixture needs a perfect square n_components (4, 9, 16, ...), "
+                f"got {n_components}"
+            )
         ticks = np.linspace(-6.0, 6.0, side) if side > 1 else np.zeros(1)
         gx, gy = np.meshgrid(ticks, ticks, indexing="xy")
         means = np.stack([gx.ravel(), gy.ravel()], -1)
@@ -239,8 +273,9 @@ def _gaussian_mixture(rng, n_train, n_val, *, layout, n_components, std):
     n = n_train + n_val
     comp = rng.integers(0, n_components, size=n)
     x = means[comp] + std * rng.standard_normal((n, 2))
-    return _split(x, comp, n_train, n_components,
-                  {"layout": layout, "n_components": n_components, "std": std})
+    return _split(
+        x, comp, n_train, n_components, {"layout": layout, "n_components": n_components, "std": std}
+    )
 
 
 @_register("checkerboard", "uniform on the dark squares of a checkerboard over [-7, 7]^2", board=4)
@@ -269,8 +304,14 @@ def _spiral(rng, n_train, n_val, *, arms, turns, noise):
     return _split(x, arm, n_train, arms, {"arms": arms, "turns": turns, "noise": noise})
 
 
-@_register("pinwheel", "pinwheel (Johnson et al. 2016) with curved arms",
-           arms=5, radial_std=0.3, tangential_std=0.1, rate=0.25)
+@_register(
+    "pinwheel",
+    "pinwheel (Johnson et al. 2016) with curved arms",
+    arms=5,
+    radial_std=0.3,
+    tangential_std=0.1,
+    rate=0.25,
+)
 def _pinwheel(rng, n_train, n_val, *, arms, radial_std, tangential_std, rate):
     arms = check_int(arms, "arms", 1, 64)
     radial_std = check_float(radial_std, "radial_std", 0.0, 1.0)
@@ -283,8 +324,13 @@ def _pinwheel(rng, n_train, n_val, *, arms, radial_std, tangential_std, rate):
     angle = 2 * np.pi * arm / arms + rate * np.exp(f[:, 0])
     cos, sin = np.cos(angle), np.sin(angle)
     x = 5.0 * np.stack([cos * f[:, 0] - sin * f[:, 1], sin * f[:, 0] + cos * f[:, 1]], -1)
-    return _split(x, arm, n_train, arms, {"arms": arms, "radial_std": radial_std,
-                                          "tangential_std": tangential_std, "rate": rate})
+    return _split(
+        x,
+        arm,
+        n_train,
+        arms,
+        {"arms": arms, "radial_std": radial_std, "tangential_std": tangential_std, "rate": rate},
+    )
 
 
 # --- public API --------------------------------------------------------------------------
@@ -295,8 +341,9 @@ def dataset_names() -> list[str]:
     return list(DATASETS)
 
 
-def make_dataset(name: str, n_train: int = 10, n_val: int | None = None, *, seed: int = 0,
-                 **params) -> Dataset:
+def make_dataset(
+    name: str, n_train: int = 10, n_val: int | None = None, *, seed: int = 0, **params
+) -> Dataset:
     """Draw ``n_train`` training and ``n_val`` (default ``n_train``) validation points.
 
     ``params`` override the generator's ``DATASETS[name].defaults``; anything else raises.
@@ -312,19 +359,31 @@ def make_dataset(name: str, n_train: int = 10, n_val: int | None = None, *, seed
     unknown = sorted(set(params) - set(spec.defaults))
     if unknown:
         accepted = ", ".join(spec.defaults) or "none"
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for data set {name!r}; "
-                         f"accepted: {accepted}")
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unknown)} for data set {name!r}; accepted: {accepted}"
+        )
     draw = spec.fn(np.random.default_rng(seed), n_train, n_val, **{**spec.defaults, **params})
     used = {**draw.params, "seed": seed, "n_train": n_train, "n_val": n_val}
-    return Dataset(name=name, train_x=np.asarray(draw.train_x, np.float32).reshape(n_train, 2),
-                   val_x=np.asarray(draw.val_x, np.float32).reshape(n_val, 2),
-                   train_coarse=np.asarray(draw.train_coarse, np.int32),
-                   val_coarse=np.asarray(draw.val_coarse, np.int32), params=used,
-                   coarse_classes=int(draw.num_coarse))
+    return Dataset(
+        name=name,
+        train_x=np.asarray(draw.train_x, np.float32).reshape(n_train, 2),
+        val_x=np.asarray(draw.val_x, np.float32).reshape(n_val, 2),
+        train_coarse=np.asarray(draw.train_coarse, np.int32),
+        val_coarse=np.asarray(draw.val_coarse, np.int32),
+        params=used,
+        coarse_classes=int(draw.num_coarse),
+    )
 
 
-def from_points(train_x, val_x=None, train_labels=None, *, name: str = "custom",
-                val_fraction: float = 0.0, seed: int = 0) -> Dataset:
+def from_points(
+    train_x,
+    val_x=None,
+    train_labels=None,
+    *,
+    name: str = "custom",
+    val_fraction: float = 0.0,
+    seed: int = 0,
+) -> Dataset:
     """Wrap user-supplied 2D points (drawn with the mouse, uploaded) as a ``Dataset``.
 
     train_x: ``(n, 2)``; val_x: ``(m, 2)`` or ``None``. Without ``val_x``, ``val_fraction`` of the
@@ -342,8 +401,9 @@ def from_points(train_x, val_x=None, train_labels=None, *, name: str = "custom",
     val_fraction = check_float(val_fraction, "val_fraction", 0.0, 1.0)
     seed = check_int(seed, "seed", 0, _MAX_SEED)
     if val_fraction >= 1.0:
-        raise ValueError(f"val_fraction must be < 1 (some points must stay for training), "
-                         f"got {val_fraction}")
+        raise ValueError(
+            f"val_fraction must be < 1 (some points must stay for training), got {val_fraction}"
+        )
     if val_x is not None:
         if val_fraction > 0:
             raise ValueError("give either val_x or val_fraction, not both")
@@ -358,10 +418,20 @@ def from_points(train_x, val_x=None, train_labels=None, *, name: str = "custom",
         perm = np.random.default_rng(seed).permutation(x.shape[0])
         hold, keep = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
         train, train_c, val, val_c = x[keep], labels[keep], x[hold], labels[hold]
-    params = {"seed": seed, "n_train": int(train.shape[0]), "n_val": int(val.shape[0]),
-              "val_fraction": val_fraction}
-    return Dataset(name=name, train_x=train, val_x=val.reshape(-1, 2), train_coarse=train_c,
-                   val_coarse=np.asarray(val_c, np.int32), params=params)
+    params = {
+        "seed": seed,
+        "n_train": int(train.shape[0]),
+        "n_val": int(val.shape[0]),
+        "val_fraction": val_fraction,
+    }
+    return Dataset(
+        name=name,
+        train_x=train,
+        val_x=val.reshape(-1, 2),
+        train_coarse=train_c,
+        val_coarse=np.asarray(val_c, np.int32),
+        params=params,
+    )
 
 
 def _nearest(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -370,8 +440,10 @@ def _nearest(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
     p = points.astype(np.float64)
     block = max(1, 1_000_000 // max(p.shape[0], 1))
     for start in range(0, queries.shape[0], block):
-        q = queries[start:start + block].astype(np.float64)
-        out[start:start + block] = np.argmin(((q[:, None, :] - p[None, :, :]) ** 2).sum(-1), axis=1)
+        q = queries[start : start + block].astype(np.float64)
+        out[start : start + block] = np.argmin(
+            ((q[:, None, :] - p[None, :, :]) ** 2).sum(-1), axis=1
+        )
     return out
 
 
@@ -402,22 +474,29 @@ def load_csv(text_or_path: str | os.PathLike | bytes, *, name: str = "upload") -
             continue
         header_allowed = False
         if values is None or len(fields) not in (2, 3):
-            raise ValueError(f"line {lineno}: expected 'x,y' or 'x,y,label' with numbers, got {raw!r}")
+            raise ValueError(
+                f"line {lineno}: expected 'x,y' or 'x,y,label' with numbers, got {raw!r}"
+            )
         if width is not None and len(fields) != width:
-            raise ValueError(f"line {lineno}: has {len(fields)} columns but earlier rows have {width}")
+            raise ValueError(
+                f"line {lineno}: has {len(fields)} columns but earlier rows have {width}"
+            )
         width = len(fields)
         if not all(math.isfinite(v) for v in values):
             raise ValueError(f"line {lineno}: numbers must be finite, got {raw!r}")
         if width == 3:
             label = values[2]
             if not (0 <= label < 2**31 and label == int(label)):
-                raise ValueError(f"line {lineno}: label must be a whole number in [0, 2^31), "
-                                 f"got {fields[2]!r}")
+                raise ValueError(
+                    f"line {lineno}: label must be a whole number in [0, 2^31), got {fields[2]!r}"
+                )
             labels.append(int(label))
         xs.append((values[0], values[1]))
         if len(xs) > MAX_CSV_ROWS:
-            raise ValueError(f"line {lineno}: the file has more than {MAX_CSV_ROWS} rows, "
-                             f"the most an upload may hold")
+            raise ValueError(
+                f"line {lineno}: the file has more than {MAX_CSV_ROWS} rows, "
+                f"the most an upload may hold"
+            )
     if not xs:
         raise ValueError("the CSV holds no data rows; expected at least one line 'x,y'")
     x = np.asarray(xs, np.float64)
@@ -444,5 +523,9 @@ def _read_text(text_or_path) -> str:
             with open(text_or_path, encoding="utf-8-sig") as fh:
                 return fh.read()
         except OSError as exc:
-            raise ValueError(f"cannot read CSV file {os.fspath(text_or_path)!r}: {exc.strerror}") from exc
-    raise ValueError(f"load_csv expects CSV text, bytes or a file path, got {type(text_or_path).__name__}")
+            raise ValueError(
+                f"cannot read CSV file {os.fspath(text_or_path)!r}: {exc.strerror}"
+            ) from exc
+    raise ValueError(
+        f"load_csv expects CSV text, bytes or a file path, got {type(text_or_path).__name__}"
+    )

@@ -88,9 +88,16 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 MAX_CHUNK = 1 << 16
 
 
-def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
-                     train_labels: jax.Array | None, query_labels: jax.Array | None,
-                     *, chunk: int = 4096, query_block: int = 64) -> PosteriorStats:
+def posterior_stream(
+    x: jax.Array,
+    sigma: jax.Array,
+    train_x: jax.Array,
+    train_labels: jax.Array | None,
+    query_labels: jax.Array | None,
+    *,
+    chunk: int = 4096,
+    query_block: int = 64,
+) -> PosteriorStats:
     """Streamed optimal-denoiser statistics (pure JAX, jit-friendly).
 
     x: ``(n, d)`` queries; sigma: ``(n,)``; train_x: ``(N, d)``; train_labels: ``(N,)`` or None;
@@ -117,7 +124,11 @@ def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
     y_chunks = y_aug.reshape(n_chunks, chunk, d + 1)
     tl_chunks = tl.reshape(n_chunks, chunk)
 
-    ql = jnp.full((n,), ANY_LABEL, jnp.int32) if query_labels is None else query_labels.astype(jnp.int32)
+    ql = (
+        jnp.full((n,), ANY_LABEL, jnp.int32)
+        if query_labels is None
+        else query_labels.astype(jnp.int32)
+    )
     inv_two_var = 0.5 / jnp.maximum(sigma.astype(jnp.float32), SIGMA_FLOOR) ** 2
 
     def one_block(args):
@@ -128,7 +139,9 @@ def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
             ya, tc = chunk_data
             logits = -_sq_dists(xq, ya[:, 1:]) * iv[:, None]
             if masked:
-                eligible = (tc[None, :] >= 0) & ((lq[:, None] == ANY_LABEL) | (tc[None, :] == lq[:, None]))
+                eligible = (tc[None, :] >= 0) & (
+                    (lq[:, None] == ANY_LABEL) | (tc[None, :] == lq[:, None])
+                )
                 logits = jnp.where(eligible, logits, -jnp.inf)
             m_new = jnp.maximum(m, jnp.max(logits, axis=1))
             m_safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
@@ -163,8 +176,12 @@ def posterior_stream(x: jax.Array, sigma: jax.Array, train_x: jax.Array,
     n_blocks = -(-n // query_block)
     qpad = n_blocks * query_block - n
     xb = jnp.concatenate([x, jnp.zeros((qpad, d), x.dtype)]).reshape(n_blocks, query_block, d)
-    ivb = jnp.concatenate([inv_two_var, jnp.ones((qpad,), jnp.float32)]).reshape(n_blocks, query_block)
-    lb = jnp.concatenate([ql, jnp.full((qpad,), ANY_LABEL, jnp.int32)]).reshape(n_blocks, query_block)
+    ivb = jnp.concatenate([inv_two_var, jnp.ones((qpad,), jnp.float32)]).reshape(
+        n_blocks, query_block
+    )
+    lb = jnp.concatenate([ql, jnp.full((qpad,), ANY_LABEL, jnp.int32)]).reshape(
+        n_blocks, query_block
+    )
     den, lse, m = jax.lax.map(one_block, (xb, ivb, lb))
     return PosteriorStats(den.reshape(-1, d)[:n], lse.reshape(-1)[:n], m.reshape(-1)[:n])
 
@@ -173,8 +190,10 @@ def _flatten_points(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
 
 
-@pytree_class(dynamic=("train_x", "train_labels", "class_counts"),
-              static=("event_shape", "chunk", "query_block"))
+@pytree_class(
+    dynamic=("train_x", "train_labels", "class_counts"),
+    static=("event_shape", "chunk", "query_block"),
+)
 class OptimalDenoiser(Denoiser):
     """The closed-form optimal denoiser of the empirical training set (it memorises).
 
@@ -224,22 +243,29 @@ class OptimalDenoiser(Denoiser):
         if labels is None:
             return None
         if self.class_counts is None:
-            raise ValueError("this OptimalDenoiser was built without train_labels, so it takes labels=None")
+            raise ValueError(
+                "this OptimalDenoiser was built without train_labels, so it takes labels=None"
+            )
         counts = np.asarray(self.class_counts)
         return as_labels(labels, n, allowed=np.flatnonzero(counts > 0))
 
     def posterior(self, x, sigma, labels=None) -> PosteriorStats:
         """Streamed statistics (see :class:`PosteriorStats`) for flattened queries (pure JAX)."""
         n = x.shape[0]
-        return posterior_stream(_flatten_points(x), broadcast_sigma(sigma, n),
-                                _flatten_points(self.train_x),
-                                self.train_labels, None if self.train_labels is None else labels,
-                                chunk=self.chunk, query_block=self.query_block)
+        return posterior_stream(
+            _flatten_points(x),
+            broadcast_sigma(sigma, n),
+            _flatten_points(self.train_x),
+            self.train_labels,
+            None if self.train_labels is None else labels,
+            chunk=self.chunk,
+            query_block=self.query_block,
+        )
 
     def denoise(self, x, sigma, labels):
         return self.posterior(x, sigma, labels).denoised.reshape(x.shape)
 
-    def unconditional(self) -> "OptimalDenoiser":
+    def unconditional(self) -> OptimalDenoiser:
         return OptimalDenoiser(self.train_x, None, chunk=self.chunk, query_block=self.query_block)
 
     def __repr__(self) -> str:
@@ -298,7 +324,7 @@ class ErrorProneDenoiser(Denoiser):
         shape = (-1,) + (1,) * (x.ndim - 1)
         return w_x.reshape(shape) * x + w_smooth.reshape(shape) * smoothed
 
-    def unconditional(self) -> "ErrorProneDenoiser":
+    def unconditional(self) -> ErrorProneDenoiser:
         return ErrorProneDenoiser(self.optimal.unconditional(), self.delta)
 
     def __repr__(self) -> str:
@@ -318,8 +344,10 @@ class GuidedDenoiser(Denoiser):
             if not isinstance(d, Denoiser):
                 raise ValueError(f"{name} must be a toyflow denoiser, got {type(d).__name__}")
         if tuple(positive.event_shape) != tuple(negative.event_shape):
-            raise ValueError(f"positive and negative denoisers work on different shapes: "
-                             f"{positive.event_shape} vs {negative.event_shape}")
+            raise ValueError(
+                f"positive and negative denoisers work on different shapes: "
+                f"{positive.event_shape} vs {negative.event_shape}"
+            )
         self.positive = positive
         self.negative = negative
         self.w = w if is_traced(w) else jnp.float32(check_float(w, "w", -10.0, 100.0))
@@ -336,8 +364,11 @@ class GuidedDenoiser(Denoiser):
         lab = self.positive.check_labels(labels, n)
         # An unconditional negative (e.g. OptimalDenoiser.unconditional() in classifier-free
         # guidance) ignores labels; only a conditional one must know them.
-        if lab is not None and self.negative.num_classes is not None \
-                and not isinstance(self.negative, Unconditional):
+        if (
+            lab is not None
+            and self.negative.num_classes is not None
+            and not isinstance(self.negative, Unconditional)
+        ):
             self.negative.check_labels(lab, n)
         return lab
 
@@ -372,7 +403,9 @@ class GaussianDenoiser(Denoiser):
         mu = np.asarray(mean, np.float64).reshape(-1)
         c = np.asarray(cov, np.float64)
         if c.shape != (mu.size, mu.size):
-            raise ValueError(f"cov must have shape ({mu.size}, {mu.size}) to match mean, got {c.shape}")
+            raise ValueError(
+                f"cov must have shape ({mu.size}, {mu.size}) to match mean, got {c.shape}"
+            )
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(c))):
             raise ValueError("mean and cov must be finite")
         if not np.allclose(c, c.T, atol=1e-8 * max(1.0, np.abs(c).max())):
@@ -396,8 +429,12 @@ def posterior_stats(optimal: OptimalDenoiser, x, sigma, labels=None) -> Posterio
     xs = as_points(x, "x", dim=optimal.dim)
     s = as_sigma(sigma, xs.shape[0])
     lab = optimal.check_labels(labels, xs.shape[0])
-    return _posterior_jit(optimal, jnp.asarray(xs), broadcast_sigma(s, xs.shape[0]),
-                          None if lab is None else jnp.asarray(lab))
+    return _posterior_jit(
+        optimal,
+        jnp.asarray(xs),
+        broadcast_sigma(s, xs.shape[0]),
+        None if lab is None else jnp.asarray(lab),
+    )
 
 
 @jax.jit

@@ -42,7 +42,8 @@ import math
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import param
@@ -83,8 +84,8 @@ class NotReady(Exception):
 _POOL_LOCK = threading.Lock()
 _TRAIN_POOL: concurrent.futures.ThreadPoolExecutor | None = None
 _COMPUTE_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_QUEUE: list["TrainingJob"] = []  # jobs submitted but not started, in order
-_RESULTS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+_QUEUE: list[TrainingJob] = []  # jobs submitted but not started, in order
+_RESULTS: collections.OrderedDict[str, Any] = collections.OrderedDict()
 _RESULTS_MAX = 32
 
 
@@ -105,7 +106,8 @@ def _train_pool() -> concurrent.futures.ThreadPoolExecutor:
     with _POOL_LOCK:
         if _TRAIN_POOL is None:
             _TRAIN_POOL = concurrent.futures.ThreadPoolExecutor(
-                max_workers=train_workers(), thread_name_prefix="toyflow-train")
+                max_workers=train_workers(), thread_name_prefix="toyflow-train"
+            )
         return _TRAIN_POOL
 
 
@@ -114,13 +116,17 @@ def _compute_pool() -> concurrent.futures.ThreadPoolExecutor:
     with _POOL_LOCK:
         if _COMPUTE_POOL is None:
             _COMPUTE_POOL = concurrent.futures.ThreadPoolExecutor(
-                max_workers=_env_int("TOYFLOW_COMPUTE_WORKERS", 4), thread_name_prefix="toyflow-view")
+                max_workers=_env_int("TOYFLOW_COMPUTE_WORKERS", 4),
+                thread_name_prefix="toyflow-view",
+            )
         return _COMPUTE_POOL
 
 
 def cache_dir() -> str:
     """The on-disk cache folder: ``$TOYFLOW_CACHE`` or ``~/.cache/toyflow``."""
-    return os.environ.get("TOYFLOW_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "toyflow")
+    return os.environ.get("TOYFLOW_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "toyflow"
+    )
 
 
 def enable_compilation_cache() -> None:
@@ -160,9 +166,18 @@ def warm_up_training(delay: float = 2.0):
         ds = make_dataset("circle", 10, 10, seed=0)
         d = DEFAULT_LEARNED
         # Stop after the first compiled call: the compiled step is what we came for.
-        train(ds.train_x, width=d["width"], depth=d["depth"], steps=d["train_steps"],
-              batch_size=d["batch_size"], learning_rate=d["learning_rate"], seed=0,
-              n_snapshots=N_SNAPSHOTS, steps_per_call=STEPS_PER_CALL, callback=lambda _p: False)
+        train(
+            ds.train_x,
+            width=d["width"],
+            depth=d["depth"],
+            steps=d["train_steps"],
+            batch_size=d["batch_size"],
+            learning_rate=d["learning_rate"],
+            seed=0,
+            n_snapshots=N_SNAPSHOTS,
+            steps_per_call=STEPS_PER_CALL,
+            callback=lambda _p: False,
+        )
 
     return _train_pool().submit(run)
 
@@ -213,9 +228,17 @@ class TrainConfig:
         return os.path.join(cache_dir(), "explorer", self.key() + ".msgpack")
 
     def train_kwargs(self) -> dict[str, Any]:
-        return dict(width=self.width, depth=self.depth, steps=self.steps, batch_size=self.batch_size,
-                    learning_rate=self.learning_rate, seed=self.seed, schedule=self.schedule,
-                    n_snapshots=self.n_snapshots, steps_per_call=self.steps_per_call)
+        return dict(
+            width=self.width,
+            depth=self.depth,
+            steps=self.steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            seed=self.seed,
+            schedule=self.schedule,
+            n_snapshots=self.n_snapshots,
+            steps_per_call=self.steps_per_call,
+        )
 
 
 def cached_result(config: TrainConfig, *, disk: bool = True):
@@ -290,20 +313,20 @@ class TrainingJob:
         self.elapsed = 0.0
         self._cancel = threading.Event()
         self._done = threading.Event()
-        self._listeners: list[Callable[["TrainingJob", str], None]] = []
+        self._listeners: list[Callable[[TrainingJob, str], None]] = []
         self._future: concurrent.futures.Future | None = None
         self._lock = threading.Lock()
         self.token = _new_token()
 
     # -- control ---------------------------------------------------------------------------
-    def subscribe(self, fn: Callable[["TrainingJob", str], None]) -> None:
+    def subscribe(self, fn: Callable[[TrainingJob, str], None]) -> None:
         self._listeners.append(fn)
 
     def unsubscribe(self, fn) -> None:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def submit(self) -> "TrainingJob":
+    def submit(self) -> TrainingJob:
         with _POOL_LOCK:
             _QUEUE.append(self)
         self._future = _train_pool().submit(self._run)
@@ -377,10 +400,16 @@ class TrainingJob:
         try:
             from toyflow.training import train
 
-            result = train(self.train_x, self.train_labels, callback=self._callback,
-                           **self.config.train_kwargs())
+            result = train(
+                self.train_x,
+                self.train_labels,
+                callback=self._callback,
+                **self.config.train_kwargs(),
+            )
         except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            self.error = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            )
             log.info("training failed: %s", self.error)
             self._finish("failed")
             return
@@ -425,7 +454,9 @@ class TrajectoryView:
     memorized: np.ndarray | None = None
 
 
-def _sigma_grid(schedule: str, steps: int, sigma_min: float, sigma_max: float, rho: float) -> np.ndarray:
+def _sigma_grid(
+    schedule: str, steps: int, sigma_min: float, sigma_max: float, rho: float
+) -> np.ndarray:
     """The σ values the sampler visits (``steps + 1``, the last 0), as :func:`toyflow.sample`
     returns them."""
     import jax.numpy as jnp
@@ -491,17 +522,59 @@ def clear_view_caches() -> None:
         c.clear()
 
 
-DATA_PARAMS = ("dataset", "n_train", "n_val", "seed", "granularity", "k", "custom_points",
-               "custom_labels", "holdout")
-MODEL_PARAMS = ("kind", "delta", "width", "depth", "train_steps", "learning_rate", "batch_size",
-                "guidance", "w", "snapshot_index", "condition")
-SAMPLING_PARAMS = ("schedule", "solver", "sigma_min", "sigma_max", "rho", "sample_steps", "n_samples")
+DATA_PARAMS = (
+    "dataset",
+    "n_train",
+    "n_val",
+    "seed",
+    "granularity",
+    "k",
+    "custom_points",
+    "custom_labels",
+    "holdout",
+)
+MODEL_PARAMS = (
+    "kind",
+    "delta",
+    "width",
+    "depth",
+    "train_steps",
+    "learning_rate",
+    "batch_size",
+    "guidance",
+    "w",
+    "snapshot_index",
+    "condition",
+)
+SAMPLING_PARAMS = (
+    "schedule",
+    "solver",
+    "sigma_min",
+    "sigma_max",
+    "rho",
+    "sample_steps",
+    "n_samples",
+)
 VIEW_PARAMS = ("sigma_index", "resolution", "extent", "show_curves")
 INPUT_PARAMS = DATA_PARAMS + MODEL_PARAMS + SAMPLING_PARAMS + VIEW_PARAMS
 #: Inputs that change which learned model is meant (a change looks the model up in the caches).
-TRAINING_PARAMS = ("kind", "dataset", "n_train", "seed", "granularity", "k", "custom_points",
-                   "custom_labels", "holdout", "width", "depth", "train_steps", "learning_rate",
-                   "batch_size", "schedule")
+TRAINING_PARAMS = (
+    "kind",
+    "dataset",
+    "n_train",
+    "seed",
+    "granularity",
+    "k",
+    "custom_points",
+    "custom_labels",
+    "holdout",
+    "width",
+    "depth",
+    "train_steps",
+    "learning_rate",
+    "batch_size",
+    "schedule",
+)
 #: Plain inputs a URL or ``--args name=value`` may set (not the custom point arrays).
 PLAIN_PARAMS = tuple(p for p in INPUT_PARAMS if p not in ("custom_points", "custom_labels"))
 
@@ -522,41 +595,73 @@ class ExplorerState(param.Parameterized):
     """
 
     # -- data --------------------------------------------------------------------------------
-    dataset = param.Selector(default="circle", objects=[*DATASETS, CUSTOM],
-                             doc="Registered 2D data set, or 'custom' for drawn / uploaded points.")
-    n_train = param.Integer(default=10, bounds=(4, MAX_POINTS),
-                            doc="Training points (the data-density knob).")
+    dataset = param.Selector(
+        default="circle",
+        objects=[*DATASETS, CUSTOM],
+        doc="Registered 2D data set, or 'custom' for drawn / uploaded points.",
+    )
+    n_train = param.Integer(
+        default=10, bounds=(4, MAX_POINTS), doc="Training points (the data-density knob)."
+    )
     n_val = param.Integer(default=10, bounds=(0, MAX_POINTS), doc="Validation points.")
-    seed = param.Integer(default=0, bounds=(0, 2**31 - 1),
-                         doc="Seeds the data, the training and the sampler's noise.")
-    granularity = param.Selector(default="none", objects=list(GRANULARITIES),
-                                 doc="Labels: none, coarse (component), k-means K, one per point.")
+    seed = param.Integer(
+        default=0,
+        bounds=(0, 2**31 - 1),
+        doc="Seeds the data, the training and the sampler's noise.",
+    )
+    granularity = param.Selector(
+        default="none",
+        objects=list(GRANULARITIES),
+        doc="Labels: none, coarse (component), k-means K, one per point.",
+    )
     k = param.Integer(default=4, bounds=(1, MAX_POINTS), doc="K of the k-means labels.")
-    condition = param.Integer(default=-1, bounds=(-1, MAX_POINTS - 1),
-                              doc="Label to sample; -1: each sample takes a random training label.")
-    custom_points = param.Array(default=None, allow_None=True, precedence=-1,
-                                doc="Points (n, 2) drawn or uploaded (used when dataset='custom').")
-    custom_labels = param.Array(default=None, allow_None=True, precedence=-1,
-                                doc="Labels of the custom points (their coarse labels), or None.")
-    holdout = param.Number(default=0.0, bounds=(0.0, 0.9),
-                           doc="Share of custom points held out as validation points.")
+    condition = param.Integer(
+        default=-1,
+        bounds=(-1, MAX_POINTS - 1),
+        doc="Label to sample; -1: each sample takes a random training label.",
+    )
+    custom_points = param.Array(
+        default=None,
+        allow_None=True,
+        precedence=-1,
+        doc="Points (n, 2) drawn or uploaded (used when dataset='custom').",
+    )
+    custom_labels = param.Array(
+        default=None,
+        allow_None=True,
+        precedence=-1,
+        doc="Labels of the custom points (their coarse labels), or None.",
+    )
+    holdout = param.Number(
+        default=0.0, bounds=(0.0, 0.9), doc="Share of custom points held out as validation points."
+    )
 
     # -- model -------------------------------------------------------------------------------
     kind = param.Selector(default="optimal", objects=list(MODEL_KINDS), doc="The denoiser.")
-    delta = param.Number(default=1.6, bounds=(0.0, 20.0), softbounds=(0.0, 5.0),
-                         doc="Model error δ of the error-prone denoiser.")
+    delta = param.Number(
+        default=1.6,
+        bounds=(0.0, 20.0),
+        softbounds=(0.0, 5.0),
+        doc="Model error δ of the error-prone denoiser.",
+    )
     width = param.Integer(default=DEFAULT_LEARNED["width"], bounds=(4, 512), doc="MLP width.")
     depth = param.Integer(default=DEFAULT_LEARNED["depth"], bounds=(1, 8), doc="MLP hidden layers.")
-    train_steps = param.Integer(default=DEFAULT_LEARNED["train_steps"], bounds=(10, 100_000),
-                                doc="Training steps.")
-    learning_rate = param.Number(default=DEFAULT_LEARNED["learning_rate"], bounds=(1e-5, 0.1),
-                                 doc="Adam learning rate.")
-    batch_size = param.Integer(default=DEFAULT_LEARNED["batch_size"], bounds=(8, 4096),
-                               doc="Training batch size.")
+    train_steps = param.Integer(
+        default=DEFAULT_LEARNED["train_steps"], bounds=(10, 100_000), doc="Training steps."
+    )
+    learning_rate = param.Number(
+        default=DEFAULT_LEARNED["learning_rate"], bounds=(1e-5, 0.1), doc="Adam learning rate."
+    )
+    batch_size = param.Integer(
+        default=DEFAULT_LEARNED["batch_size"], bounds=(8, 4096), doc="Training batch size."
+    )
     guidance = param.Selector(default="none", objects=list(GUIDANCE_KINDS), doc="Guidance.")
-    w = param.Number(default=1.0, bounds=(0.0, 10.0), softbounds=(0.0, 4.0), doc="Guidance weight w.")
-    snapshot_index = param.Integer(default=-1, bounds=(-1, None),
-                                   doc="Training snapshot shown (-1: the latest).")
+    w = param.Number(
+        default=1.0, bounds=(0.0, 10.0), softbounds=(0.0, 4.0), doc="Guidance weight w."
+    )
+    snapshot_index = param.Integer(
+        default=-1, bounds=(-1, None), doc="Training snapshot shown (-1: the latest)."
+    )
 
     # -- sampling ----------------------------------------------------------------------------
     schedule = param.Selector(default="edm", objects=list(SCHEDULES), doc="Noise schedule.")
@@ -568,7 +673,9 @@ class ExplorerState(param.Parameterized):
     n_samples = param.Integer(default=500, bounds=(2, 5000), doc="Trajectories / samples.")
 
     # -- view --------------------------------------------------------------------------------
-    sigma_index = param.Integer(default=0, bounds=(0, None), doc="Index into the σ grid (0 = σ_max).")
+    sigma_index = param.Integer(
+        default=0, bounds=(0, None), doc="Index into the σ grid (0 = σ_max)."
+    )
     resolution = param.Integer(default=32, bounds=(8, 64), doc="Flow-field grid points per side.")
     extent = param.Number(default=17.5, bounds=(1.0, 1000.0), doc="Half-width of the field window.")
     show_curves = param.Boolean(default=True, doc="Compute the curves over σ (the slowest part).")
@@ -585,8 +692,11 @@ class ExplorerState(param.Parameterized):
     positions_view = param.Parameter(default=None, precedence=-1)
     curves_view = param.Parameter(default=None, precedence=-1)
     headline_view = param.Parameter(default=None, precedence=-1)
-    train_status = param.String(default="idle", precedence=-1,
-                                doc="idle | queued | running | done | cached | failed | cancelled")
+    train_status = param.String(
+        default="idle",
+        precedence=-1,
+        doc="idle | queued | running | done | cached | failed | cancelled",
+    )
     train_progress = param.Number(default=0.0, bounds=(0.0, 1.0), precedence=-1)
     train_message = param.String(default="", precedence=-1)
     loss_history = param.Array(default=None, allow_None=True, precedence=-1)
@@ -598,8 +708,9 @@ class ExplorerState(param.Parameterized):
     curves_serial = param.Integer(default=0, precedence=-1)
     train_serial = param.Integer(default=0, precedence=-1)
 
-    def __init__(self, *, background: bool = False, auto: bool = True, disk_cache: bool = True,
-                 **params):
+    def __init__(
+        self, *, background: bool = False, auto: bool = True, disk_cache: bool = True, **params
+    ):
         super().__init__(**params)
         self._background = background
         self._auto = auto
@@ -732,8 +843,13 @@ class ExplorerState(param.Parameterized):
             denoiser, model_key = self._model()
         except NotReady:
             self._publish_data(data, sigmas)
-            self.param.update(optimal_field_view=optimal_field, field_view=None, positions_view=None,
-                              trajectory_view=None, headline_view=self._empty_headline())
+            self.param.update(
+                optimal_field_view=optimal_field,
+                field_view=None,
+                positions_view=None,
+                trajectory_view=None,
+                headline_view=self._empty_headline(),
+            )
             self.field_serial += 1
             self.trajectory_serial += 1
             self.curves_view = self._curves(None, None) if self.show_curves else None
@@ -744,8 +860,11 @@ class ExplorerState(param.Parameterized):
         self._publish_data(data, sigmas)
         if self.status:
             self.status = ""
-        self.param.update(optimal_field_view=optimal_field, field_view=field,
-                          positions_view=None if traj is None else traj.trajectory[idx])
+        self.param.update(
+            optimal_field_view=optimal_field,
+            field_view=field,
+            positions_view=None if traj is None else traj.trajectory[idx],
+        )
         self.field_serial += 1
         self.timings["field"] = time.perf_counter() - t0
         if self._pending():
@@ -762,7 +881,11 @@ class ExplorerState(param.Parameterized):
         self.headline_view = self.headline()
         if self._pending():
             return
-        if self._job is not None and self._job.status in ("queued", "running") and self.kind == "learned":
+        if (
+            self._job is not None
+            and self._job.status in ("queued", "running")
+            and self.kind == "learned"
+        ):
             return  # curves are the slowest part: while snapshots stream, draw them at the end
         if not self.show_curves:
             if self.curves_view is not None:
@@ -792,8 +915,14 @@ class ExplorerState(param.Parameterized):
     def _data_key(self) -> tuple:
         k = self.k if self.granularity == "kmeans" else None
         if self.dataset == CUSTOM:
-            return (CUSTOM, _fingerprint(self.custom_points, self.custom_labels), float(self.holdout),
-                    self.seed, self.granularity, k)
+            return (
+                CUSTOM,
+                _fingerprint(self.custom_points, self.custom_labels),
+                float(self.holdout),
+                self.seed,
+                self.granularity,
+                k,
+            )
         return (self.dataset, self.n_train, self.n_val, self.seed, self.granularity, k)
 
     def data(self) -> DataView:
@@ -809,22 +938,35 @@ class ExplorerState(param.Parameterized):
         self.compute_counts["data"] += 1
         if self.dataset == CUSTOM:
             if self.custom_points is None or len(self.custom_points) < 2:
-                raise ValueError("Custom data needs at least 2 points: draw them on the canvas and "
-                                 "press 'Use drawn points', or upload a CSV of x,y rows.")
+                raise ValueError(
+                    "Custom data needs at least 2 points: draw them on the canvas and "
+                    "press 'Use drawn points', or upload a CSV of x,y rows."
+                )
             if len(self.custom_points) > MAX_POINTS:
-                raise ValueError(f"Custom data has {len(self.custom_points)} points; the explorer "
-                                 f"takes at most {MAX_POINTS}.")
-            ds = from_points(self.custom_points, None, self.custom_labels, name=CUSTOM,
-                             val_fraction=self.holdout, seed=self.seed)
+                raise ValueError(
+                    f"Custom data has {len(self.custom_points)} points; the explorer "
+                    f"takes at most {MAX_POINTS}."
+                )
+            ds = from_points(
+                self.custom_points,
+                None,
+                self.custom_labels,
+                name=CUSTOM,
+                val_fraction=self.holdout,
+                seed=self.seed,
+            )
             if ds.n_train < 2:
                 raise ValueError("Keep at least 2 training points: lower the held-out share.")
         else:
             ds = make_dataset(self.dataset, self.n_train, self.n_val, seed=self.seed)
         if self.granularity == "kmeans" and self.k > ds.n_train:
-            raise ValueError(f"K = {self.k} is larger than the number of training points "
-                             f"({ds.n_train}); choose K between 1 and {ds.n_train}.")
-        tl, vl = make_labels(ds, self.granularity, k=self.k if self.granularity == "kmeans" else None,
-                             seed=self.seed)
+            raise ValueError(
+                f"K = {self.k} is larger than the number of training points "
+                f"({ds.n_train}); choose K between 1 and {ds.n_train}."
+            )
+        tl, vl = make_labels(
+            ds, self.granularity, k=self.k if self.granularity == "kmeans" else None, seed=self.seed
+        )
         if tl is not None and vl is None:
             vl = np.zeros(0, np.int32)
         return _DATA_CACHE.put(("data", key), DataView(ds, tl, vl, key))
@@ -849,7 +991,9 @@ class ExplorerState(param.Parameterized):
         if pts is None or pts.ndim != 2 or pts.shape[1] != 2:
             raise ValueError("Points must be rows of two numbers (x, y).")
         if not 2 <= pts.shape[0] <= MAX_POINTS:
-            raise ValueError(f"Custom data needs between 2 and {MAX_POINTS} points, got {pts.shape[0]}.")
+            raise ValueError(
+                f"Custom data needs between 2 and {MAX_POINTS} points, got {pts.shape[0]}."
+            )
         from_points(pts, None, labels)  # validates (finite values, whole non-negative labels)
         lab = None if labels is None else np.asarray(labels, np.int32)
         self.param.update(custom_points=pts.astype(np.float32), custom_labels=lab, dataset=CUSTOM)
@@ -879,7 +1023,11 @@ class ExplorerState(param.Parameterized):
         self._check_condition(data)
         if self.condition >= 0:
             return np.full(self.n_samples, self.condition, np.int32)
-        return np.random.default_rng(self.seed).choice(data.train_labels, self.n_samples).astype(np.int32)
+        return (
+            np.random.default_rng(self.seed)
+            .choice(data.train_labels, self.n_samples)
+            .astype(np.int32)
+        )
 
     def field_label(self) -> int | None:
         """The label the flow field is drawn for (``None``: unconditional)."""
@@ -891,8 +1039,10 @@ class ExplorerState(param.Parameterized):
 
     def _check_condition(self, data: DataView) -> None:
         if self.condition >= 0 and self.condition not in set(np.unique(data.train_labels).tolist()):
-            raise ValueError(f"Condition label {self.condition} has no training points; choose -1 "
-                             f"(all labels) or a label between 0 and {data.num_classes - 1}.")
+            raise ValueError(
+                f"Condition label {self.condition} has no training points; choose -1 "
+                f"(all labels) or a label between 0 and {data.num_classes - 1}."
+            )
 
     # ------------------------------------------------------------------------------------------
     # models
@@ -901,12 +1051,21 @@ class ExplorerState(param.Parameterized):
         """The plain values that identify the learned model for the current inputs."""
         data = self.data()
         ds = data.dataset
-        return TrainConfig(data=_fingerprint(ds.train_x, data.train_labels), dataset=ds.name,
-                           n_train=ds.n_train, seed=self.seed, granularity=self.granularity,
-                           k=self.k if self.granularity == "kmeans" else None,
-                           num_classes=data.num_classes, width=self.width, depth=self.depth,
-                           steps=self.train_steps, batch_size=self.batch_size,
-                           learning_rate=float(self.learning_rate), schedule=self.schedule)
+        return TrainConfig(
+            data=_fingerprint(ds.train_x, data.train_labels),
+            dataset=ds.name,
+            n_train=ds.n_train,
+            seed=self.seed,
+            granularity=self.granularity,
+            k=self.k if self.granularity == "kmeans" else None,
+            num_classes=data.num_classes,
+            width=self.width,
+            depth=self.depth,
+            steps=self.train_steps,
+            batch_size=self.batch_size,
+            learning_rate=float(self.learning_rate),
+            schedule=self.schedule,
+        )
 
     def _learned_snapshots(self) -> tuple[list, list[int], Any, int]:
         """``(snapshots, steps, owner, token)`` for the current config: from the finished result,
@@ -916,8 +1075,12 @@ class ExplorerState(param.Parameterized):
         except ValueError:
             return [], [], None, 0
         if self._result is not None and self._result_config == cfg:
-            return list(self._result.snapshots), list(self._result.snapshot_steps), self._result, \
-                self._result_token
+            return (
+                list(self._result.snapshots),
+                list(self._result.snapshot_steps),
+                self._result,
+                self._result_token,
+            )
         job = self._job
         if job is not None and job.config == cfg and job.snapshots:
             return list(job.snapshots), list(job.snapshot_steps), job, job.token
@@ -933,14 +1096,19 @@ class ExplorerState(param.Parameterized):
         if self.kind == "error-prone":
             from toyflow.denoisers import ErrorProneDenoiser
 
-            return ErrorProneDenoiser(self.optimal(), self.delta), ("error-prone", float(self.delta))
+            return ErrorProneDenoiser(self.optimal(), self.delta), (
+                "error-prone",
+                float(self.delta),
+            )
         snaps, steps, owner, token = self._learned_snapshots()
         if not snaps:
             job = self._job
             if job is not None and job.status in ("queued", "running"):
                 raise NotReady("Training… the first snapshot appears in a moment.")
-            raise NotReady("Press Train to train this model (a configuration trained before "
-                           "comes back at once).")
+            raise NotReady(
+                "Press Train to train this model (a configuration trained before "
+                "comes back at once)."
+            )
         i = self._snapshot_position(len(snaps))
         return snaps[i], ("learned", token, steps[i], len(snaps))
 
@@ -955,8 +1123,10 @@ class ExplorerState(param.Parameterized):
 
         if self.guidance == "classifier-free":
             if self.data().train_labels is None:
-                raise ValueError("Classifier-free guidance needs labels: choose a label granularity "
-                                 "other than 'none'.")
+                raise ValueError(
+                    "Classifier-free guidance needs labels: choose a label granularity "
+                    "other than 'none'."
+                )
             # The conditional model against itself with labels dropped (Unconditional accepts
             # the samples' labels and ignores them).
             guided = GuidedDenoiser(base, Unconditional(base), self.w)
@@ -981,13 +1151,25 @@ class ExplorerState(param.Parameterized):
     def sigma_grid(self) -> np.ndarray:
         """The sampler's σ values (``sample_steps + 1``, the last 0)."""
         if self.sigma_min >= self.sigma_max:
-            raise ValueError(f"σ_min ({self.sigma_min:g}) must be smaller than σ_max ({self.sigma_max:g}).")
-        key = ("grid", self.schedule, self.sample_steps, float(self.sigma_min), float(self.sigma_max),
-               float(self.rho))
+            raise ValueError(
+                f"σ_min ({self.sigma_min:g}) must be smaller than σ_max ({self.sigma_max:g})."
+            )
+        key = (
+            "grid",
+            self.schedule,
+            self.sample_steps,
+            float(self.sigma_min),
+            float(self.sigma_max),
+            float(self.rho),
+        )
         hit = _DATA_CACHE.get(key)
         if hit is None:
-            hit = _DATA_CACHE.put(key, _sigma_grid(self.schedule, self.sample_steps, self.sigma_min,
-                                                   self.sigma_max, self.rho))
+            hit = _DATA_CACHE.put(
+                key,
+                _sigma_grid(
+                    self.schedule, self.sample_steps, self.sigma_min, self.sigma_max, self.rho
+                ),
+            )
         return hit
 
     def clamped_sigma_index(self) -> int:
@@ -1006,7 +1188,9 @@ class ExplorerState(param.Parameterized):
 
         self.compute_counts["field"] += 1
         gkey = ("grid2d", self.resolution, float(self.extent))
-        grid = _DATA_CACHE.get(gkey) or _DATA_CACHE.put(gkey, make_grid(self.extent, self.resolution))
+        grid = _DATA_CACHE.get(gkey) or _DATA_CACHE.put(
+            gkey, make_grid(self.extent, self.resolution)
+        )
         return _FIELD_CACHE.put(key, flow_field(denoiser, sigma, grid=grid, labels=label))
 
     def field(self):
@@ -1015,12 +1199,24 @@ class ExplorerState(param.Parameterized):
 
         sigma = self.current_sigma()
         denoiser, key = self._model()
-        return FieldComparison(self._compute_field(denoiser, key, sigma),
-                               self._compute_field(self.optimal(), ("optimal",), sigma))
+        return FieldComparison(
+            self._compute_field(denoiser, key, sigma),
+            self._compute_field(self.optimal(), ("optimal",), sigma),
+        )
 
     def _traj_key(self, model_key) -> tuple:
-        return (model_key, self.schedule, self.solver, self.sample_steps, float(self.sigma_min),
-                float(self.sigma_max), float(self.rho), self.n_samples, self.seed, self.condition)
+        return (
+            model_key,
+            self.schedule,
+            self.solver,
+            self.sample_steps,
+            float(self.sigma_min),
+            float(self.sigma_max),
+            float(self.rho),
+            self.n_samples,
+            self.seed,
+            self.condition,
+        )
 
     def trajectories(self) -> TrajectoryView:
         """Sampling trajectories of the current model (cached per model and sampler settings),
@@ -1035,14 +1231,25 @@ class ExplorerState(param.Parameterized):
 
         self.compute_counts["trajectories"] += 1
         labels = self.sample_labels()
-        samples, traj, sigmas = sample(denoiser, self.n_samples, sigma_min=self.sigma_min,
-                                       sigma_max=self.sigma_max, rho=self.rho, steps=self.sample_steps,
-                                       solver=self.solver, schedule=self.schedule, labels=labels,
-                                       seed=self.seed, return_trajectory=True)
+        samples, traj, sigmas = sample(
+            denoiser,
+            self.n_samples,
+            sigma_min=self.sigma_min,
+            sigma_max=self.sigma_max,
+            rho=self.rho,
+            steps=self.sample_steps,
+            solver=self.solver,
+            schedule=self.schedule,
+            labels=labels,
+            seed=self.seed,
+            return_trajectory=True,
+        )
         samples, traj = np.asarray(samples), np.asarray(traj)
         if not np.all(np.isfinite(traj)):
-            raise FloatingPointError("The sampler produced NaN or infinite states; try more steps, "
-                                     "a smaller guidance weight or a smaller learning rate.")
+            raise FloatingPointError(
+                "The sampler produced NaN or infinite states; try more steps, "
+                "a smaller guidance weight or a smaller learning rate."
+            )
         mem = memorized_mask(samples, self.data().dataset.train_x)
         return _TRAJ_CACHE.put(key, TrajectoryView(traj, np.asarray(sigmas), samples, labels, mem))
 
@@ -1076,8 +1283,16 @@ class ExplorerState(param.Parameterized):
         if vx.shape[0] == 0:
             return None
         n_noise = 50 if tx.shape[0] <= 40 else 16  # few values: each one compiles once
-        return gap_curve(denoiser, tx, vx, sigmas, n_noise=n_noise, seed=self.seed,
-                         train_labels=tl, val_labels=vl)
+        return gap_curve(
+            denoiser,
+            tx,
+            vx,
+            sigmas,
+            n_noise=n_noise,
+            seed=self.seed,
+            train_labels=tl,
+            val_labels=vl,
+        )
 
     def _curves(self, denoiser, traj: TrajectoryView | None) -> dict:
         """Gap curves (model and optimal), model-vs-optimal errors and the overlap over σ."""
@@ -1099,9 +1314,17 @@ class ExplorerState(param.Parameterized):
         has_val = vx.shape[0] > 0
         cond = traj.labels is not None
         out["overlap"] = trajectory_overlap(
-            denoiser, traj.trajectory, traj.sigmas, tx, val_x=vx if has_val else None,
-            optimal=self.optimal(), labels=traj.labels, train_labels=tl if cond else None,
-            val_labels=vl if cond and has_val else None, seed=self.seed)
+            denoiser,
+            traj.trajectory,
+            traj.sigmas,
+            tx,
+            val_x=vx if has_val else None,
+            optimal=self.optimal(),
+            labels=traj.labels,
+            train_labels=tl if cond else None,
+            val_labels=vl if cond and has_val else None,
+            seed=self.seed,
+        )
         return out
 
     def curves(self) -> dict:
@@ -1122,13 +1345,21 @@ class ExplorerState(param.Parameterized):
         if owner is None:
             return None
         losses = np.asarray(owner.losses, np.float64).reshape(-1)
-        upto = min(steps[self._snapshot_position(len(steps))] if steps else losses.size, losses.size)
-        tail = losses[max(0, upto - max(1, upto // 10)):upto]
+        upto = min(
+            steps[self._snapshot_position(len(steps))] if steps else losses.size, losses.size
+        )
+        tail = losses[max(0, upto - max(1, upto // 10)) : upto]
         return float(np.mean(tail)) if tail.size else None
 
     def _empty_headline(self) -> dict:
-        return {"memorized_fraction": None, "relative_overfit": None, "fd_train": None,
-                "fd_val": None, "training_loss": None, "sigma": self.current_sigma()}
+        return {
+            "memorized_fraction": None,
+            "relative_overfit": None,
+            "fd_train": None,
+            "fd_val": None,
+            "training_loss": None,
+            "sigma": self.current_sigma(),
+        }
 
     def headline(self) -> dict:
         """Memorized fraction of the samples (1/3 rule), Fréchet distances of the samples to the
@@ -1167,20 +1398,38 @@ class ExplorerState(param.Parameterized):
         self._result, self._result_config = None, None
         if job is not None and job.config == cfg:
             return  # the running (or cancelled) job's state stays on show
-        self._publish_training(status="idle", progress=0.0, losses=None, steps=[],
-                               message="Not trained yet: press Train.")
+        self._publish_training(
+            status="idle",
+            progress=0.0,
+            losses=None,
+            steps=[],
+            message="Not trained yet: press Train.",
+        )
 
     def _adopt(self, cfg: TrainConfig, result, status: str) -> None:
         self._result, self._result_config = result, cfg
         self._result_token = _new_token()
-        msg = ("Trained before: loaded at once." if status == "cached" else
-               f"Trained {result.steps_done} steps in {result.wall_time:.1f} s.")
-        self._publish_training(status=status, progress=1.0, losses=np.asarray(result.losses),
-                               steps=list(result.snapshot_steps), message=msg)
+        msg = (
+            "Trained before: loaded at once."
+            if status == "cached"
+            else f"Trained {result.steps_done} steps in {result.wall_time:.1f} s."
+        )
+        self._publish_training(
+            status=status,
+            progress=1.0,
+            losses=np.asarray(result.losses),
+            steps=list(result.snapshot_steps),
+            message=msg,
+        )
 
     def _publish_training(self, *, status, progress, losses, steps, message) -> None:
-        self.param.update(train_status=status, train_progress=float(min(max(progress, 0.0), 1.0)),
-                          loss_history=losses, snapshot_steps=list(steps), train_message=message)
+        self.param.update(
+            train_status=status,
+            train_progress=float(min(max(progress, 0.0), 1.0)),
+            loss_history=losses,
+            snapshot_steps=list(steps),
+            train_message=message,
+        )
         self.train_serial += 1
 
     def train(self) -> TrainingJob | None:
@@ -1206,8 +1455,13 @@ class ExplorerState(param.Parameterized):
         job.subscribe(self._on_job)
         self._job = job
         self._result, self._result_config = None, None
-        self._publish_training(status="queued", progress=0.0, losses=None, steps=[],
-                               message="Waiting for a training worker…")
+        self._publish_training(
+            status="queued",
+            progress=0.0,
+            losses=None,
+            steps=[],
+            message="Waiting for a training worker…",
+        )
         with param.parameterized.discard_events(self):
             self.snapshot_index = -1
         job.submit()
@@ -1223,8 +1477,10 @@ class ExplorerState(param.Parameterized):
 
     @staticmethod
     def _queued_message(pos: int) -> str:
-        return (f"Queued: number {pos} in line for a training worker "
-                f"({train_workers()} models train at a time on this server).")
+        return (
+            f"Queued: number {pos} in line for a training worker "
+            f"({train_workers()} models train at a time on this server)."
+        )
 
     def cancel(self) -> None:
         """Cancel this session's training job, if one is queued or running."""
@@ -1241,22 +1497,35 @@ class ExplorerState(param.Parameterized):
             if job.status == "done":
                 self._adopt(job.config, job.result, "done")
             elif job.status == "failed":
-                self._publish_training(status="failed", progress=job.progress, losses=losses,
-                                       steps=list(job.snapshot_steps),
-                                       message=f"Training failed: {job.error} The session is still "
-                                               f"usable: change the settings and press Train again.")
+                self._publish_training(
+                    status="failed",
+                    progress=job.progress,
+                    losses=losses,
+                    steps=list(job.snapshot_steps),
+                    message=f"Training failed: {job.error} The session is still "
+                    f"usable: change the settings and press Train again.",
+                )
             else:  # cancelled: what was trained so far stays viewable (but is not cached)
-                self._publish_training(status="cancelled", progress=job.progress, losses=losses,
-                                       steps=list(job.snapshot_steps),
-                                       message=f"Cancelled at step {job.step}.")
+                self._publish_training(
+                    status="cancelled",
+                    progress=job.progress,
+                    losses=losses,
+                    steps=list(job.snapshot_steps),
+                    message=f"Cancelled at step {job.step}.",
+                )
             self.request_refresh()
             return
         if job.status == "running":
             msg = f"Training: step {job.step} of {job.config.steps} ({job.elapsed:.1f} s)."
         else:
             msg = self._queued_message(max(job.queue_position, 1))
-        self._publish_training(status=job.status, progress=job.progress, losses=losses,
-                               steps=list(job.snapshot_steps), message=msg)
+        self._publish_training(
+            status=job.status,
+            progress=job.progress,
+            losses=losses,
+            steps=list(job.snapshot_steps),
+            message=msg,
+        )
         if event == "snapshot" and self.kind == "learned":
             self.request_refresh()
 
@@ -1272,14 +1541,20 @@ class ExplorerState(param.Parameterized):
         for src, dst in (("width", "width"), ("depth", "depth")):
             if src in arch:
                 updates[dst] = int(arch[src])
-        for src, dst in (("steps", "train_steps"), ("batch_size", "batch_size"),
-                         ("learning_rate", "learning_rate"), ("schedule", "schedule")):
+        for src, dst in (
+            ("steps", "train_steps"),
+            ("batch_size", "batch_size"),
+            ("learning_rate", "learning_rate"),
+            ("schedule", "schedule"),
+        ):
             if settings.get(src) is not None:
                 updates[dst] = settings[src]
         n = settings.get("n_train")
         if n is not None and self.dataset != CUSTOM and int(n) != self.n_train:
-            raise ValueError(f"The result was trained on {n} points but n_train is {self.n_train}; "
-                             f"pass the data parameters the script used.")
+            raise ValueError(
+                f"The result was trained on {n} points but n_train is {self.n_train}; "
+                f"pass the data parameters the script used."
+            )
         with param.parameterized.discard_events(self):
             self.param.update(**updates)
         cfg = self.training_config()
@@ -1355,8 +1630,11 @@ class ExplorerState(param.Parameterized):
 
         from toyflow import __version__
 
-        doc: dict[str, Any] = {"format": "toyflow-explorer-run-v1", "toyflow": __version__,
-                               "config": self.config_dict()}
+        doc: dict[str, Any] = {
+            "format": "toyflow-explorer-run-v1",
+            "toyflow": __version__,
+            "config": self.config_dict(),
+        }
         try:
             doc["sigma"] = self.current_sigma()
             doc["metrics"] = self.headline()
@@ -1374,9 +1652,11 @@ class ExplorerState(param.Parameterized):
             doc["error"] = str(exc)
         if self.kind == "learned":
             try:
-                doc["training"] = {**dataclasses.asdict(self.training_config()),
-                                   "status": self.train_status,
-                                   "snapshot_steps": list(self.snapshot_steps)}
+                doc["training"] = {
+                    **dataclasses.asdict(self.training_config()),
+                    "status": self.train_status,
+                    "snapshot_steps": list(self.snapshot_steps),
+                }
             except ValueError as exc:  # settings the page already flags: say so in the file too
                 doc["training_error"] = str(exc)
         if self.dataset == CUSTOM:
@@ -1393,16 +1673,22 @@ class ExplorerState(param.Parameterized):
         """A Python script that reproduces the current run with the toyflow API."""
         lines = ["import numpy as np", "import toyflow", ""]
         if self.dataset == CUSTOM:
-            lines += ["import json",
-                      "# Your points are in the explorer's JSON download, under \"data\".",
-                      'with open("toyflow-run.json") as f:',
-                      '    data = toyflow.Dataset.from_dict(json.load(f)["data"])']
+            lines += [
+                "import json",
+                '# Your points are in the explorer\'s JSON download, under "data".',
+                'with open("toyflow-run.json") as f:',
+                '    data = toyflow.Dataset.from_dict(json.load(f)["data"])',
+            ]
         else:
-            lines.append(f"data = toyflow.make_dataset({self.dataset!r}, n_train={self.n_train}, "
-                         f"n_val={self.n_val}, seed={self.seed})")
+            lines.append(
+                f"data = toyflow.make_dataset({self.dataset!r}, n_train={self.n_train}, "
+                f"n_val={self.n_val}, seed={self.seed})"
+            )
         k = f", k={self.k}" if self.granularity == "kmeans" else ""
-        lines.append(f"train_labels, val_labels = toyflow.make_labels(data, {self.granularity!r}{k}, "
-                     f"seed={self.seed})")
+        lines.append(
+            f"train_labels, val_labels = toyflow.make_labels(data, {self.granularity!r}{k}, "
+            f"seed={self.seed})"
+        )
         lines.append("optimal = toyflow.OptimalDenoiser(data.train_x, train_labels)")
         if self.kind == "optimal":
             lines.append("model = optimal")
@@ -1410,31 +1696,41 @@ class ExplorerState(param.Parameterized):
             lines.append(f"model = toyflow.ErrorProneDenoiser(optimal, delta={self.delta!r})")
         else:
             snap = "-1" if self.snapshot_index < 0 else str(self.snapshot_index)
-            lines += [f"result = toyflow.train(data.train_x, train_labels, width={self.width}, "
-                      f"depth={self.depth}, steps={self.train_steps}, batch_size={self.batch_size},",
-                      f"                       learning_rate={self.learning_rate!r}, seed={self.seed}, "
-                      f"schedule={self.schedule!r}, n_snapshots={N_SNAPSHOTS}, "
-                      f"steps_per_call={STEPS_PER_CALL})",
-                      f"i = {snap} % len(result.snapshots)  # the training-time slider",
-                      "model = result.snapshots[i]"]
+            lines += [
+                f"result = toyflow.train(data.train_x, train_labels, width={self.width}, "
+                f"depth={self.depth}, steps={self.train_steps}, batch_size={self.batch_size},",
+                f"                       learning_rate={self.learning_rate!r}, seed={self.seed}, "
+                f"schedule={self.schedule!r}, n_snapshots={N_SNAPSHOTS}, "
+                f"steps_per_call={STEPS_PER_CALL})",
+                f"i = {snap} % len(result.snapshots)  # the training-time slider",
+                "model = result.snapshots[i]",
+            ]
         if self.guidance == "classifier-free":
-            lines.append(f"model = toyflow.GuidedDenoiser(model, toyflow.Unconditional(model), "
-                         f"w={self.w!r})  # classifier-free")
+            lines.append(
+                f"model = toyflow.GuidedDenoiser(model, toyflow.Unconditional(model), "
+                f"w={self.w!r})  # classifier-free"
+            )
         elif self.guidance == "autoguidance":
             if self.kind == "learned":
-                lines.append(f"model = toyflow.autoguidance(model, result.snapshots[max(0, i - 2)], "
-                             f"w={self.w!r})")
+                lines.append(
+                    f"model = toyflow.autoguidance(model, result.snapshots[max(0, i - 2)], "
+                    f"w={self.w!r})"
+                )
             else:
                 d = (self.delta if self.kind == "error-prone" else 0.0) + AUTOGUIDANCE_DELTA_STEP
-                lines.append(f"model = toyflow.autoguidance(model, toyflow.ErrorProneDenoiser("
-                             f"optimal, delta={d!r}), w={self.w!r})")
+                lines.append(
+                    f"model = toyflow.autoguidance(model, toyflow.ErrorProneDenoiser("
+                    f"optimal, delta={d!r}), w={self.w!r})"
+                )
         if self.granularity == "none":
             lines.append("labels = None")
         elif self.condition >= 0:
             lines.append(f"labels = np.full({self.n_samples}, {self.condition})")
         else:
-            lines.append(f"labels = np.random.default_rng({self.seed}).choice(train_labels, "
-                         f"{self.n_samples})")
+            lines.append(
+                f"labels = np.random.default_rng({self.seed}).choice(train_labels, "
+                f"{self.n_samples})"
+            )
         lines += [
             "samples, trajectory, sigmas = toyflow.sample(",
             f"    model, {self.n_samples}, sigma_min={self.sigma_min!r}, sigma_max={self.sigma_max!r}, "
@@ -1455,8 +1751,11 @@ class ExplorerState(param.Parameterized):
     def cli_command(self) -> str:
         """The command that serves the explorer opened on this configuration (the non-default
         plain inputs, as ``--args name=value``)."""
-        args = [f"{name}={value}" for name, value in self.config_dict().items()
-                if value != self.param[name].default]
+        args = [
+            f"{name}={value}"
+            for name, value in self.config_dict().items()
+            if value != self.param[name].default
+        ]
         if self.dataset == CUSTOM:
             args = [a for a in args if not a.startswith("dataset=")]
         tail = (" --args " + " ".join(args)) if args else ""
@@ -1468,19 +1767,25 @@ class ExplorerState(param.Parameterized):
         denoisers (the sampler's own default grid; no guidance). ``None`` for custom data."""
         if self.dataset == CUSTOM:
             return None
-        data = (f"--data {self.dataset} --n-train {self.n_train} --n-val {self.n_val} "
-                f"--data-seed {self.seed}")
+        data = (
+            f"--data {self.dataset} --n-train {self.n_train} --n-val {self.n_val} "
+            f"--data-seed {self.seed}"
+        )
         if self.kind == "learned":
             k = f" --k {self.k}" if self.granularity == "kmeans" else ""
-            return (f"toyflow train {data} --labels {self.granularity}{k} --width {self.width} "
-                    f"--depth {self.depth} --steps {self.train_steps} --batch-size {self.batch_size} "
-                    f"--lr {self.learning_rate:g} --schedule {self.schedule} --seed {self.seed} "
-                    f"--snapshots {N_SNAPSHOTS} --n-samples {self.n_samples} "
-                    f"--sample-steps {self.sample_steps}")
+            return (
+                f"toyflow train {data} --labels {self.granularity}{k} --width {self.width} "
+                f"--depth {self.depth} --steps {self.train_steps} --batch-size {self.batch_size} "
+                f"--lr {self.learning_rate:g} --schedule {self.schedule} --seed {self.seed} "
+                f"--snapshots {N_SNAPSHOTS} --n-samples {self.n_samples} "
+                f"--sample-steps {self.sample_steps}"
+            )
         delta = f" --delta {self.delta:g}" if self.kind == "error-prone" else ""
-        return (f"toyflow sample {data} --denoiser {self.kind}{delta} --n {self.n_samples} "
-                f"--steps {self.sample_steps} --solver {self.solver} --schedule {self.schedule} "
-                f"--seed {self.seed}")
+        return (
+            f"toyflow sample {data} --denoiser {self.kind}{delta} --n {self.n_samples} "
+            f"--steps {self.sample_steps} --solver {self.solver} --schedule {self.schedule} "
+            f"--seed {self.seed}"
+        )
 
 
 def explore(*, result=None, state: ExplorerState | None = None, **params):
@@ -1506,7 +1811,10 @@ def load_app_module():
     if name in sys.modules:
         return sys.modules[name]
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for path in (os.path.join(here, "app", "explorer.py"), os.path.join(os.getcwd(), "app", "explorer.py")):
+    for path in (
+        os.path.join(here, "app", "explorer.py"),
+        os.path.join(os.getcwd(), "app", "explorer.py"),
+    ):
         if os.path.exists(path):
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
@@ -1517,5 +1825,7 @@ def load_app_module():
                 sys.modules.pop(name, None)
                 raise
             return module
-    raise ImportError("the explorer app (app/explorer.py) was not found next to the toyflow package "
-                      "or in the working folder; run from a checkout of the toyflow repository")
+    raise ImportError(
+        "the explorer app (app/explorer.py) was not found next to the toyflow package "
+        "or in the working folder; run from a checkout of the toyflow repository"
+    )

@@ -50,7 +50,9 @@ def make_grid(extent: Any = 17.5, resolution: int = 32) -> Grid:
     else:
         box = tuple(check_float(v, "extent", -1e6, 1e6) for v in extent)
         if len(box) != 4 or box[0] >= box[1] or box[2] >= box[3]:
-            raise ValueError(f"extent must be a number or (xmin, xmax, ymin, ymax) with min < max, got {extent!r}")
+            raise ValueError(
+                f"extent must be a number or (xmin, xmax, ymin, ymax) with min < max, got {extent!r}"
+            )
     xs = np.linspace(box[0], box[1], resolution, dtype=np.float32)
     ys = np.linspace(box[2], box[3], resolution, dtype=np.float32)
     gx, gy = np.meshgrid(xs, ys)
@@ -86,16 +88,27 @@ class FlowField:
         return self.magnitude <= self.sigma
 
 
-def flow_field(denoiser: Denoiser, sigma: float, *, extent: Any = 17.5, resolution: int = 32,
-               labels: Any = None, grid: Grid | None = None) -> FlowField:
+def flow_field(
+    denoiser: Denoiser,
+    sigma: float,
+    *,
+    extent: Any = 17.5,
+    resolution: int = 32,
+    labels: Any = None,
+    grid: Grid | None = None,
+) -> FlowField:
     """Evaluate ``denoiser`` on a grid at noise level ``sigma`` (one label for the whole grid,
     or ``None``)."""
     if not isinstance(denoiser, Denoiser):
         raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
     if tuple(denoiser.event_shape) != (2,):
-        raise ValueError(f"flow fields are drawn for 2D points; this denoiser works on {denoiser.event_shape}")
+        raise ValueError(
+            f"flow fields are drawn for 2D points; this denoiser works on {denoiser.event_shape}"
+        )
     if np.ndim(sigma) != 0:
-        raise ValueError(f"sigma must be one noise level for a flow field, got shape {np.shape(sigma)}")
+        raise ValueError(
+            f"sigma must be one noise level for a flow field, got shape {np.shape(sigma)}"
+        )
     s = float(as_sigma(sigma))
     g = grid if grid is not None else make_grid(extent, resolution)
     n = g.points.shape[0]
@@ -123,9 +136,18 @@ class FieldComparison:
         return np.linalg.norm(self.difference, axis=-1)
 
 
-def compare_fields(model: Denoiser, reference: Denoiser, sigma: float, *, extent: Any = 17.5,
-                   resolution: int = 32, labels: Any = None) -> FieldComparison:
+def compare_fields(
+    model: Denoiser,
+    reference: Denoiser,
+    sigma: float,
+    *,
+    extent: Any = 17.5,
+    resolution: int = 32,
+    labels: Any = None,
+) -> FieldComparison:
     """Both fields on one grid, with their difference (model minus reference)."""
     g = make_grid(extent, resolution)
-    return FieldComparison(flow_field(model, sigma, grid=g, labels=labels),
-                           flow_field(reference, sigma, grid=g, labels=labels))
+    return FieldComparison(
+        flow_field(model, sigma, grid=g, labels=labels),
+        flow_field(reference, sigma, grid=g, labels=labels),
+    )

@@ -80,14 +80,18 @@ def _pad_rows(x: np.ndarray, n_pad: int) -> np.ndarray:
     return out
 
 
-def _nearest(x_pad: jax.Array, centers: jax.Array, active: jax.Array, block: int
-             ) -> tuple[jax.Array, jax.Array]:
+def _nearest(
+    x_pad: jax.Array, centers: jax.Array, active: jax.Array, block: int
+) -> tuple[jax.Array, jax.Array]:
     """Nearest active centre and its squared distance for each row of ``x_pad (m·block, d)``."""
     c_sq = jnp.where(active, jnp.sum(centers * centers, axis=1), jnp.inf)
 
     def one_block(xb):
-        d2 = (jnp.sum(xb * xb, axis=1)[:, None] - 2.0 * jnp.matmul(xb, centers.T, precision=_HIGHEST)
-              + c_sq[None, :])
+        d2 = (
+            jnp.sum(xb * xb, axis=1)[:, None]
+            - 2.0 * jnp.matmul(xb, centers.T, precision=_HIGHEST)
+            + c_sq[None, :]
+        )
         return jnp.argmin(d2, axis=1).astype(jnp.int32), jnp.maximum(jnp.min(d2, axis=1), 0.0)
 
     if x_pad.shape[0] == block:  # one block: no loop to compile
@@ -168,8 +172,9 @@ def _kmeans_jit(x_pad, n, k, iters, key, k_pad, block):
     return centers + mean, labels, inertia
 
 
-def kmeans(x, k: int, *, seed: int = 0, iters: int = 50, n_init: int = 1
-           ) -> tuple[np.ndarray, np.ndarray]:
+def kmeans(
+    x, k: int, *, seed: int = 0, iters: int = 50, n_init: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means with k-means++ seeding.
 
     x: ``(n, d)`` points (higher-rank batches such as images are flattened); ``1 ≤ k ≤ n``.
@@ -188,8 +193,9 @@ def kmeans(x, k: int, *, seed: int = 0, iters: int = 50, n_init: int = 1
     x_pad = jnp.asarray(_pad_rows(x, n_pad))
     best = None
     for key in jax.random.split(jax.random.key(seed % 2**32), n_init):
-        centers, labels, inertia = _kmeans_jit(x_pad, np.int32(n), np.int32(k), np.int32(iters), key,
-                                               k_pad, block)
+        centers, labels, inertia = _kmeans_jit(
+            x_pad, np.int32(n), np.int32(k), np.int32(iters), key, k_pad, block
+        )
         if best is None or float(inertia) < best[2]:
             best = (centers, labels, float(inertia))
     return np.asarray(best[0][:k], np.float32), np.asarray(best[1][:n], np.int32)
@@ -213,13 +219,18 @@ def assign(x, centers) -> np.ndarray:
         return np.zeros(0, np.int32)
     n, k = x.shape[0], centers.shape[0]
     n_pad, k_pad = _bucket(n), _bucket(k)
-    labels = _assign_jit(jnp.asarray(_pad_rows(x, n_pad)), jnp.asarray(_pad_rows(centers, k_pad)),
-                         np.int32(k), _block_size(n_pad, k_pad))
+    labels = _assign_jit(
+        jnp.asarray(_pad_rows(x, n_pad)),
+        jnp.asarray(_pad_rows(centers, k_pad)),
+        np.int32(k),
+        _block_size(n_pad, k_pad),
+    )
     return np.asarray(labels[:n], np.int32)
 
 
-def make_labels(dataset_or_train_x, granularity: str, *, k: int | None = None, val_x=None,
-                seed: int = 0) -> tuple[np.ndarray | None, np.ndarray | None]:
+def make_labels(
+    dataset_or_train_x, granularity: str, *, k: int | None = None, val_x=None, seed: int = 0
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Labels ``(train_labels, val_labels)`` at one granularity (see the module docstring).
 
     ``dataset_or_train_x`` is a ``Dataset`` (its validation set is labelled too) or training
@@ -241,13 +252,17 @@ def make_labels(dataset_or_train_x, granularity: str, *, k: int | None = None, v
         return None, None
     if granularity == "coarse":
         if not isinstance(dataset_or_train_x, Dataset):
-            raise ValueError("coarse labels need a Dataset (plain points carry no component or arm); "
-                             "use 'kmeans' or 'point', or pass a Dataset")
+            raise ValueError(
+                "coarse labels need a Dataset (plain points carry no component or arm); "
+                "use 'kmeans' or 'point', or pass a Dataset"
+            )
         return dataset_or_train_x.train_coarse.copy(), dataset_or_train_x.val_coarse.copy()
     if granularity == "kmeans":
         if k is None:
-            raise ValueError(f"granularity 'kmeans' needs k, between 1 and the number of training "
-                             f"points ({train.shape[0]})")
+            raise ValueError(
+                f"granularity 'kmeans' needs k, between 1 and the number of training "
+                f"points ({train.shape[0]})"
+            )
         centers, train_labels = kmeans(train, k, seed=seed)
         return train_labels, None if val is None else assign(val, centers)
     # "point": every training point is its own class.

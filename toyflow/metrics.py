@@ -56,7 +56,9 @@ def _points(x, name, event_shape=None):
 def _sigmas(sigmas) -> np.ndarray:
     s = np.atleast_1d(np.asarray(sigmas, np.float64))
     if s.ndim != 1 or s.size == 0:
-        raise ValueError(f"sigmas must be a non-empty 1-D list of noise levels, got shape {s.shape}")
+        raise ValueError(
+            f"sigmas must be a non-empty 1-D list of noise levels, got shape {s.shape}"
+        )
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError("sigmas must all be finite and > 0")
     return s.astype(np.float32)
@@ -66,7 +68,7 @@ def _sigmas(sigmas) -> np.ndarray:
 def _errors(denoiser, y, labels, sigmas, key, sigma_data, *, kind: str, n_noise: int):
     """Mean error per σ; noise draws ``(n_noise, N, ...)`` from ``key`` are shared across σ."""
     n = y.shape[0]
-    flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
+    flat = lambda a: a.reshape(a.shape[0], -1)
     keys = jax.random.split(key, n_noise)
 
     def per_sigma(sigma):
@@ -89,8 +91,17 @@ def _errors(denoiser, y, labels, sigmas, key, sigma_data, *, kind: str, n_noise:
     return jax.lax.map(per_sigma, sigmas)
 
 
-def denoising_error(denoiser: Denoiser, x, sigmas, *, n_noise: int = 50, seed: int = 0,
-                    labels: Any = None, kind: str = "l2", sigma_data: float | None = None) -> np.ndarray:
+def denoising_error(
+    denoiser: Denoiser,
+    x,
+    sigmas,
+    *,
+    n_noise: int = 50,
+    seed: int = 0,
+    labels: Any = None,
+    kind: str = "l2",
+    sigma_data: float | None = None,
+) -> np.ndarray:
     """``E(σ)`` for the clean points ``x`` at each σ (see module docstring), shape ``(T,)``."""
     lookup(ERROR_KINDS, kind, "error kind")
     y = _points(x, "x", denoiser.event_shape)
@@ -99,8 +110,16 @@ def denoising_error(denoiser: Denoiser, x, sigmas, *, n_noise: int = 50, seed: i
     seed = check_int(seed, "seed", 0, 2**31 - 1)
     lab = denoiser.check_labels(labels, y.shape[0])
     sd = float(np.std(y)) if sigma_data is None else float(sigma_data)
-    out = _errors(denoiser, jnp.asarray(y), None if lab is None else jnp.asarray(lab), jnp.asarray(s),
-                  jax.random.PRNGKey(seed), jnp.float32(max(sd, 1e-6)), kind=kind, n_noise=n_noise)
+    out = _errors(
+        denoiser,
+        jnp.asarray(y),
+        None if lab is None else jnp.asarray(lab),
+        jnp.asarray(s),
+        jax.random.PRNGKey(seed),
+        jnp.float32(max(sd, 1e-6)),
+        kind=kind,
+        n_noise=n_noise,
+    )
     return np.asarray(out, np.float64)
 
 
@@ -126,29 +145,80 @@ class GapCurve:
         return float(np.max(self.gap))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sigmas": self.sigmas.tolist(), "e_train": self.e_train.tolist(),
-                "e_val": self.e_val.tolist(), "gap": self.gap.tolist(), "kind": self.kind,
-                "peak_sigma": self.peak_sigma, "peak_gap": self.peak_gap}
+        return {
+            "sigmas": self.sigmas.tolist(),
+            "e_train": self.e_train.tolist(),
+            "e_val": self.e_val.tolist(),
+            "gap": self.gap.tolist(),
+            "kind": self.kind,
+            "peak_sigma": self.peak_sigma,
+            "peak_gap": self.peak_gap,
+        }
 
 
-def gap_curve(denoiser: Denoiser, train_x, val_x, sigmas, *, n_noise: int = 50, seed: int = 0,
-              kind: str = "l2", train_labels: Any = None, val_labels: Any = None) -> GapCurve:
+def gap_curve(
+    denoiser: Denoiser,
+    train_x,
+    val_x,
+    sigmas,
+    *,
+    n_noise: int = 50,
+    seed: int = 0,
+    kind: str = "l2",
+    train_labels: Any = None,
+    val_labels: Any = None,
+) -> GapCurve:
     """Train/validation denoising errors per σ (validation uses its own noise draws)."""
     tx = _points(train_x, "train_x", denoiser.event_shape)
     vx = _points(val_x, "val_x", denoiser.event_shape)
     sd = float(np.std(tx))
-    e_tr = denoising_error(denoiser, tx, sigmas, n_noise=n_noise, seed=seed, labels=train_labels,
-                           kind=kind, sigma_data=sd)
-    e_va = denoising_error(denoiser, vx, sigmas, n_noise=n_noise, seed=seed + 1, labels=val_labels,
-                           kind=kind, sigma_data=sd)
+    e_tr = denoising_error(
+        denoiser,
+        tx,
+        sigmas,
+        n_noise=n_noise,
+        seed=seed,
+        labels=train_labels,
+        kind=kind,
+        sigma_data=sd,
+    )
+    e_va = denoising_error(
+        denoiser,
+        vx,
+        sigmas,
+        n_noise=n_noise,
+        seed=seed + 1,
+        labels=val_labels,
+        kind=kind,
+        sigma_data=sd,
+    )
     return GapCurve(np.asarray(_sigmas(sigmas), np.float64), e_tr, e_va, kind)
 
 
-def relative_gap(denoiser: Denoiser, train_x, val_x, sigmas, *, n_noise: int = 50, seed: int = 0,
-                 kind: str = "l2", train_labels: Any = None, val_labels: Any = None) -> np.ndarray:
+def relative_gap(
+    denoiser: Denoiser,
+    train_x,
+    val_x,
+    sigmas,
+    *,
+    n_noise: int = 50,
+    seed: int = 0,
+    kind: str = "l2",
+    train_labels: Any = None,
+    val_labels: Any = None,
+) -> np.ndarray:
     """The relative generalisation gap ``(E_val − E_train) / E_train``, one value per σ."""
-    return gap_curve(denoiser, train_x, val_x, sigmas, n_noise=n_noise, seed=seed, kind=kind,
-                     train_labels=train_labels, val_labels=val_labels).gap
+    return gap_curve(
+        denoiser,
+        train_x,
+        val_x,
+        sigmas,
+        n_noise=n_noise,
+        seed=seed,
+        kind=kind,
+        train_labels=train_labels,
+        val_labels=val_labels,
+    ).gap
 
 
 # --- nearest neighbours and memorisation ----------------------------------------------------
@@ -183,8 +253,9 @@ def _knn(queries, reference, *, k: int, chunk: int):
     return d, i
 
 
-def nearest_neighbours(queries, reference, k: int = 2, *, chunk: int = 4096,
-                       query_block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    queries, reference, k: int = 2, *, chunk: int = 4096, query_block: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
     """Distances ``(n, k)`` and indices ``(n, k)`` of the ``k`` nearest reference points
     (Euclidean, over flattened coordinates), nearest first."""
     qa = np.asarray(queries)
@@ -196,7 +267,7 @@ def nearest_neighbours(queries, reference, k: int = 2, *, chunk: int = 4096,
     k = check_int(k, "k", 1, r.shape[0])
     ds, idx = [], []
     for start in range(0, q.shape[0], query_block):
-        d, i = _knn(jnp.asarray(q[start:start + query_block]), jnp.asarray(r), k=k, chunk=chunk)
+        d, i = _knn(jnp.asarray(q[start : start + query_block]), jnp.asarray(r), k=k, chunk=chunk)
         ds.append(np.asarray(d))
         idx.append(np.asarray(i))
     return np.sqrt(np.maximum(np.concatenate(ds), 0.0)), np.concatenate(idx)
@@ -207,7 +278,9 @@ def memorized_mask(samples, train_x, ratio: float = 1 / 3) -> np.ndarray:
     ratio = check_float(ratio, "ratio", 0.0, 1.0, lo_open=True)
     ta = np.asarray(train_x)
     if ta.shape[0] < 2:
-        raise ValueError("memorisation needs at least 2 training points (nearest and second-nearest)")
+        raise ValueError(
+            "memorisation needs at least 2 training points (nearest and second-nearest)"
+        )
     d, _ = nearest_neighbours(samples, train_x, k=2)
     return d[:, 0] < ratio * d[:, 1]
 
@@ -251,8 +324,11 @@ def sample_overfit(samples, train_x, val_x) -> dict[str, float]:
     """``fd_train``, ``fd_val`` and the relative overfit ``(FD_val − FD_train) / FD_train``."""
     fd_tr = frechet_distance(samples, train_x)
     fd_va = frechet_distance(samples, val_x)
-    return {"fd_train": fd_tr, "fd_val": fd_va,
-            "relative_overfit": (fd_va - fd_tr) / max(fd_tr, 1e-12)}
+    return {
+        "fd_train": fd_tr,
+        "fd_val": fd_va,
+        "relative_overfit": (fd_va - fd_tr) / max(fd_tr, 1e-12),
+    }
 
 
 # --- trajectory overlap ---------------------------------------------------------------------------
@@ -296,7 +372,7 @@ class TrajectoryOverlap:
 def _overlap_one(model, optimal, states, noisy_tr, noisy_va, sigma, labels, tr_labels, va_labels):
     d = states.reshape(states.shape[0], -1).shape[1]
     scale = sigma * jnp.sqrt(jnp.float32(d))
-    flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
+    flat = lambda a: a.reshape(a.shape[0], -1)
 
     def stats(x, lab):
         n = x.shape[0]
@@ -304,7 +380,9 @@ def _overlap_one(model, optimal, states, noisy_tr, noisy_va, sigma, labels, tr_l
         post = optimal.posterior(x, sig, lab)
         nn = jnp.sqrt(jnp.maximum(-2.0 * sigma**2 * post.max_logit, 0.0)) / scale
         logp = log_density(post, sigma, optimal.train_x.shape[0], d)
-        err = jnp.linalg.norm(flat(model.denoise(x, sig, lab)) - flat(post.denoised.reshape(x.shape)), axis=1)
+        err = jnp.linalg.norm(
+            flat(model.denoise(x, sig, lab)) - flat(post.denoised.reshape(x.shape)), axis=1
+        )
         return jnp.mean(nn), jnp.mean(post.max_weight), jnp.mean(logp), jnp.mean(err)
 
     t = stats(states, labels)
@@ -313,10 +391,20 @@ def _overlap_one(model, optimal, states, noisy_tr, noisy_va, sigma, labels, tr_l
     return jnp.stack([t[0], n[0], t[1], n[1], t[2], n[2], t[3], n[3], v[3]])
 
 
-def trajectory_overlap(denoiser: Denoiser, trajectory, sigmas, train_x, *, val_x=None,
-                       optimal: OptimalDenoiser | None = None, labels: Any = None,
-                       train_labels: Any = None, val_labels: Any = None, n_noise: int = 4,
-                       seed: int = 0) -> TrajectoryOverlap:
+def trajectory_overlap(
+    denoiser: Denoiser,
+    trajectory,
+    sigmas,
+    train_x,
+    *,
+    val_x=None,
+    optimal: OptimalDenoiser | None = None,
+    labels: Any = None,
+    train_labels: Any = None,
+    val_labels: Any = None,
+    n_noise: int = 4,
+    seed: int = 0,
+) -> TrajectoryOverlap:
     """Compare trajectory states with noisy training samples at every σ > 0 of the grid.
 
     Args:
@@ -332,7 +420,9 @@ def trajectory_overlap(denoiser: Denoiser, trajectory, sigmas, train_x, *, val_x
     traj = np.asarray(trajectory, np.float32)
     sig = np.asarray(sigmas, np.float64)
     if traj.ndim < 3 or traj.shape[0] != sig.shape[0]:
-        raise ValueError(f"trajectory must be (T+1, n, ...) matching {sig.shape[0]} sigmas, got {traj.shape}")
+        raise ValueError(
+            f"trajectory must be (T+1, n, ...) matching {sig.shape[0]} sigmas, got {traj.shape}"
+        )
     if not np.all(np.isfinite(traj)):
         raise ValueError("trajectory contains NaN or infinite values")
     event = tuple(traj.shape[2:])
@@ -345,7 +435,7 @@ def trajectory_overlap(denoiser: Denoiser, trajectory, sigmas, train_x, *, val_x
     lab = denoiser.check_labels(labels, n_samples)
     tl = as_labels(train_labels, tx.shape[0], "train_labels")
     vl = None if vx is None else as_labels(val_labels, vx.shape[0], "val_labels")
-    rep = lambda a: None if a is None else jnp.asarray(np.tile(a, n_noise))  # noqa: E731
+    rep = lambda a: None if a is None else jnp.asarray(np.tile(a, n_noise))
     key = jax.random.PRNGKey(check_int(seed, "seed", 0, 2**31 - 1))
     k_tr, k_va = jax.random.split(key)
     noise_tr = jax.random.normal(k_tr, (n_noise * tx.shape[0],) + event)
@@ -356,10 +446,20 @@ def trajectory_overlap(denoiser: Denoiser, trajectory, sigmas, train_x, *, val_x
     keep = np.flatnonzero(sig > 0)
     for i in keep:
         s = jnp.float32(sig[i])
-        rows.append(np.asarray(_overlap_one(
-            denoiser, optimal, jnp.asarray(traj[i]), ytr + s * noise_tr,
-            None if yva is None else yva + s * noise_va, s,
-            None if lab is None else jnp.asarray(lab), rep(tl) if lab is not None else None,
-            rep(vl) if lab is not None else None)))
+        rows.append(
+            np.asarray(
+                _overlap_one(
+                    denoiser,
+                    optimal,
+                    jnp.asarray(traj[i]),
+                    ytr + s * noise_tr,
+                    None if yva is None else yva + s * noise_va,
+                    s,
+                    None if lab is None else jnp.asarray(lab),
+                    rep(tl) if lab is not None else None,
+                    rep(vl) if lab is not None else None,
+                )
+            )
+        )
     m = np.asarray(rows, np.float64)
     return TrajectoryOverlap(sig[keep], *[m[:, j] for j in range(9)])

@@ -108,7 +108,7 @@ class MLPConfig:
         """The preconditioned ``D(x; σ)`` (``dropout_key`` unused: the MLP has no dropout)."""
         return apply_denoiser(self, params, sigma_data, x, sigma, labels)
 
-    def make_denoiser(self, params, sigma_data, step=None) -> "MLPDenoiser":
+    def make_denoiser(self, params, sigma_data, step=None) -> MLPDenoiser:
         return MLPDenoiser(self, params, sigma_data, step=step)
 
 
@@ -209,5 +209,7 @@ class MLPDenoiser(LearnedDenoiser):
     def __repr__(self) -> str:
         c = self.config
         step = "" if self.step is None else f", step {self.step}"
-        return (f"MLPDenoiser(width={c.width}, depth={c.depth}, {c.activation}, {c.embedding}, "
-                f"{self.num_params} params{step})")
+        return (
+            f"MLPDenoiser(width={c.width}, depth={c.depth}, {c.activation}, {c.embedding}, "
+            f"{self.num_params} params{step})"
+        )

@@ -72,16 +72,41 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> str:
 def _points(ax, train_x=None, val_x=None, *, size: float = 22):
     if train_x is not None and len(train_x):
         t = np.asarray(train_x)
-        ax.scatter(t[:, 0], t[:, 1], s=size, c=TRAIN_COLOR, edgecolors="k", linewidths=0.5,
-                   zorder=5, label="train")
+        ax.scatter(
+            t[:, 0],
+            t[:, 1],
+            s=size,
+            c=TRAIN_COLOR,
+            edgecolors="k",
+            linewidths=0.5,
+            zorder=5,
+            label="train",
+        )
     if val_x is not None and len(val_x):
         v = np.asarray(val_x)
-        ax.scatter(v[:, 0], v[:, 1], s=size, facecolors="none", edgecolors=VAL_COLOR,
-                   linewidths=1.0, zorder=5, label="validation")
+        ax.scatter(
+            v[:, 0],
+            v[:, 1],
+            s=size,
+            facecolors="none",
+            edgecolors=VAL_COLOR,
+            linewidths=1.0,
+            zorder=5,
+            label="validation",
+        )
 
 
-def draw_field(ax, field, *, train_x=None, val_x=None, region: bool = True, max_arrows: int = 32,
-               title: str | None = None, color: str = "0.15"):
+def draw_field(
+    ax,
+    field,
+    *,
+    train_x=None,
+    val_x=None,
+    region: bool = True,
+    max_arrows: int = 32,
+    title: str | None = None,
+    color: str = "0.15",
+):
     """Draw a :class:`toyflow.fields.FlowField` on ``ax``: arrows of ``D(x; σ) − x`` (at most
     ``max_arrows`` per side, scaled to the grid spacing), the displacement region shaded."""
     grid = field.grid
@@ -89,8 +114,9 @@ def draw_field(ax, field, *, train_x=None, val_x=None, region: bool = True, max_
     disp = np.asarray(field.displacement)
     r = grid.resolution
     if region:
-        ax.contourf(xs, ys, field.region.astype(float), levels=[0.5, 1.5], colors=["#9ecae1"],
-                    alpha=0.45)
+        ax.contourf(
+            xs, ys, field.region.astype(float), levels=[0.5, 1.5], colors=["#9ecae1"], alpha=0.45
+        )
     step = max(1, int(np.ceil(r / max_arrows)))
     sub = slice(None, None, step)
     gx, gy = np.meshgrid(xs[sub], ys[sub])
@@ -100,8 +126,17 @@ def draw_field(ax, field, *, train_x=None, val_x=None, region: bool = True, max_
     mag = np.hypot(u, v)
     spacing = float(xs[min(step, r - 1)] - xs[0]) if r > 1 else 1.0
     scale = 2.0 * spacing / max(float(np.max(mag)), 1e-12)
-    ax.quiver(gx, gy, u * scale, v * scale, angles="xy", scale_units="xy", scale=1.0,
-              width=0.004, color=color)
+    ax.quiver(
+        gx,
+        gy,
+        u * scale,
+        v * scale,
+        angles="xy",
+        scale_units="xy",
+        scale=1.0,
+        width=0.004,
+        color=color,
+    )
     _points(ax, train_x, val_x)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
@@ -110,14 +145,33 @@ def draw_field(ax, field, *, train_x=None, val_x=None, region: bool = True, max_
     ax.tick_params(labelsize=7)
 
 
-def draw_difference(ax, model_field, reference_field, *, train_x=None, cmap: str = "magma",
-                    title: str | None = None, vmax: float | None = None):
+def draw_difference(
+    ax,
+    model_field,
+    reference_field,
+    *,
+    train_x=None,
+    cmap: str = "magma",
+    title: str | None = None,
+    vmax: float | None = None,
+):
     """Heat map of ``‖D_model − D_ref‖ / σ`` on the grid; returns the image (for a colour bar)."""
-    diff = np.linalg.norm(np.asarray(model_field.denoised) - np.asarray(reference_field.denoised),
-                          axis=-1) / model_field.sigma
+    diff = (
+        np.linalg.norm(
+            np.asarray(model_field.denoised) - np.asarray(reference_field.denoised), axis=-1
+        )
+        / model_field.sigma
+    )
     g = model_field.grid
-    im = ax.imshow(diff, origin="lower", extent=(g.xs[0], g.xs[-1], g.ys[0], g.ys[-1]),
-                   cmap=cmap, vmin=0.0, vmax=vmax, aspect="equal")
+    im = ax.imshow(
+        diff,
+        origin="lower",
+        extent=(g.xs[0], g.xs[-1], g.ys[0], g.ys[-1]),
+        cmap=cmap,
+        vmin=0.0,
+        vmax=vmax,
+        aspect="equal",
+    )
     _points(ax, train_x, None, size=12)
     ax.set_title(title if title is not None else "‖D − D*‖ / σ", fontsize=9)
     ax.tick_params(labelsize=7)
@@ -139,16 +193,34 @@ def draw_samples(ax, samples, memorized=None, *, size: float = 5):
         return
     m = np.asarray(memorized, bool)
     ax.scatter(s[~m, 0], s[~m, 1], s=size, c=NOVEL_COLOR, alpha=0.6, linewidths=0, label="novel")
-    ax.scatter(s[m, 0], s[m, 1], s=size, c=MEMORIZED_COLOR, alpha=0.8, linewidths=0,
-               label="memorized", zorder=6)
+    ax.scatter(
+        s[m, 0],
+        s[m, 1],
+        s=size,
+        c=MEMORIZED_COLOR,
+        alpha=0.8,
+        linewidths=0,
+        label="memorized",
+        zorder=6,
+    )
 
 
 # --- whole figures ---------------------------------------------------------------------------
 
 
-def plot_field_comparison(model_field, reference_field=None, *, train_x=None, val_x=None,
-                          trajectories=None, samples=None, memorized=None, region: bool = True,
-                          model_title: str = "model", reference_title: str = "optimal D*"):
+def plot_field_comparison(
+    model_field,
+    reference_field=None,
+    *,
+    train_x=None,
+    val_x=None,
+    trajectories=None,
+    samples=None,
+    memorized=None,
+    region: bool = True,
+    model_title: str = "model",
+    reference_title: str = "optimal D*",
+):
     """One row: the model's field, the reference (optimal) field, and their difference.
 
     ``model_field`` / ``reference_field`` are :class:`~toyflow.fields.FlowField` on one grid.
@@ -158,14 +230,26 @@ def plot_field_comparison(model_field, reference_field=None, *, train_x=None, va
     ncols = 1 + (reference_field is not None) * 2 + (samples is not None)
     fig = _new_figure(3.3 * ncols, 3.4)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
-    draw_field(axes[0], model_field, train_x=train_x, val_x=val_x, region=region,
-               title=f"{model_title}, σ = {model_field.sigma:.3g}")
+    draw_field(
+        axes[0],
+        model_field,
+        train_x=train_x,
+        val_x=val_x,
+        region=region,
+        title=f"{model_title}, σ = {model_field.sigma:.3g}",
+    )
     if trajectories is not None:
         draw_trajectories(axes[0], trajectories)
     col = 1
     if reference_field is not None:
-        draw_field(axes[1], reference_field, train_x=train_x, val_x=val_x, region=region,
-                   title=f"{reference_title}, σ = {reference_field.sigma:.3g}")
+        draw_field(
+            axes[1],
+            reference_field,
+            train_x=train_x,
+            val_x=val_x,
+            region=region,
+            title=f"{reference_title}, σ = {reference_field.sigma:.3g}",
+        )
         im = draw_difference(axes[2], model_field, reference_field, train_x=train_x)
         fig.colorbar(im, ax=axes[2], shrink=0.8)
         col = 3
@@ -183,9 +267,16 @@ def plot_field_comparison(model_field, reference_field=None, *, train_x=None, va
     return fig
 
 
-def plot_field_grid(fields: Sequence[Sequence[Any]], *, row_labels: Sequence[str] | None = None,
-                    col_labels: Sequence[str] | None = None, train_x=None, val_x=None,
-                    difference_row: Sequence[tuple[Any, Any]] | None = None, title: str | None = None):
+def plot_field_grid(
+    fields: Sequence[Sequence[Any]],
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    train_x=None,
+    val_x=None,
+    difference_row: Sequence[tuple[Any, Any]] | None = None,
+    title: str | None = None,
+):
     """A grid of flow fields (rows e.g. denoisers, columns σ), optionally with a last row of
     difference heat maps ``difference_row[j] = (model_field, reference_field)``."""
     rows = len(fields) + (difference_row is not None)
@@ -196,22 +287,34 @@ def plot_field_grid(fields: Sequence[Sequence[Any]], *, row_labels: Sequence[str
         for j, f in enumerate(row):
             lab = None
             if row_labels is not None or col_labels is not None:
-                parts = [row_labels[i] if row_labels else None, col_labels[j] if col_labels else None]
+                parts = [
+                    row_labels[i] if row_labels else None,
+                    col_labels[j] if col_labels else None,
+                ]
                 lab = ", ".join(p for p in parts if p)
             draw_field(axes[i, j], f, train_x=train_x, val_x=val_x, title=lab)
     if difference_row is not None:
         for j, (m, r) in enumerate(difference_row):
-            im = draw_difference(axes[-1, j], m, r, train_x=train_x,
-                                 title=f"‖D − D*‖ / σ, σ = {m.sigma:.3g}")
+            im = draw_difference(
+                axes[-1, j], m, r, train_x=train_x, title=f"‖D − D*‖ / σ, σ = {m.sigma:.3g}"
+            )
             fig.colorbar(im, ax=axes[-1, j], shrink=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
 
 
-def draw_gap_curves(ax, sigmas, gaps, labels: Sequence[str] | None = None, *, cmap: str = "viridis",
-                    ylabel: str = "relative gap (E_val − E_train) / E_train", mark_peaks: bool = True,
-                    legend_title: str | None = None):
+def draw_gap_curves(
+    ax,
+    sigmas,
+    gaps,
+    labels: Sequence[str] | None = None,
+    *,
+    cmap: str = "viridis",
+    ylabel: str = "relative gap (E_val − E_train) / E_train",
+    mark_peaks: bool = True,
+    legend_title: str | None = None,
+):
     """Gap curves ``gaps (k, T)`` over ``sigmas (T,)`` on a log-x axis (one colour per row)."""
     s = np.asarray(sigmas, float)
     g = np.atleast_2d(np.asarray(gaps, float))
@@ -231,9 +334,16 @@ def draw_gap_curves(ax, sigmas, gaps, labels: Sequence[str] | None = None, *, cm
         ax.legend(fontsize=6, title=legend_title, title_fontsize=7, ncol=2 if len(g) > 6 else 1)
 
 
-def plot_gap_curves(sigmas, gaps, labels: Sequence[str] | None = None, *, title: str | None = None,
-                    cmap: str = "viridis", legend_title: str | None = None,
-                    summary: tuple[Sequence[float], Sequence[float], str, str] | None = None):
+def plot_gap_curves(
+    sigmas,
+    gaps,
+    labels: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    cmap: str = "viridis",
+    legend_title: str | None = None,
+    summary: tuple[Sequence[float], Sequence[float], str, str] | None = None,
+):
     """Relative gap over σ (log x) for several settings; ``summary = (x, y, xlabel, ylabel)``
     adds a second panel (e.g. peak gap against δ)."""
     fig = _new_figure(9.0 if summary else 5.5, 3.8)
@@ -257,10 +367,20 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(y, kernel, mode="valid")
 
 
-def draw_loss_curves(ax, losses, labels: Sequence[str] | None = None, *, smooth: int | None = None,
-                     cmap: str = "viridis"):
+def draw_loss_curves(
+    ax,
+    losses,
+    labels: Sequence[str] | None = None,
+    *,
+    smooth: int | None = None,
+    cmap: str = "viridis",
+):
     """Training losses ``(M, steps)`` (or a list of 1-D arrays), smoothed with a moving average."""
-    rows = [np.asarray(losses, float)] if np.ndim(losses) == 1 else [np.asarray(r, float) for r in losses]
+    rows = (
+        [np.asarray(losses, float)]
+        if np.ndim(losses) == 1
+        else [np.asarray(r, float) for r in losses]
+    )
     colors = _cmap(cmap)(np.linspace(0.0, 0.9, max(len(rows), 1)))
     for i, row in enumerate(rows):
         w = smooth if smooth is not None else max(1, row.size // 100)
@@ -275,8 +395,13 @@ def draw_loss_curves(ax, losses, labels: Sequence[str] | None = None, *, smooth:
         ax.legend(fontsize=6)
 
 
-def plot_loss_curves(losses, labels: Sequence[str] | None = None, *, smooth: int | None = None,
-                     title: str | None = None):
+def plot_loss_curves(
+    losses,
+    labels: Sequence[str] | None = None,
+    *,
+    smooth: int | None = None,
+    title: str | None = None,
+):
     """Loss curves as a figure (see :func:`draw_loss_curves`)."""
     fig = _new_figure(5.5, 3.5)
     ax = fig.subplots()
@@ -286,11 +411,19 @@ def plot_loss_curves(losses, labels: Sequence[str] | None = None, *, smooth: int
     return fig
 
 
-def plot_ablation_grid(cells: Sequence[Sequence[Any]], *, row_labels: Sequence[str],
-                       col_labels: Sequence[str], train_x=None, val_x=None,
-                       memorized: Sequence[Sequence[Any]] | None = None, title: str | None = None,
-                       extent: float | Sequence[float] = 17.5,
-                       header: Sequence[Callable[[Any], Any]] = (), cell_titles=None):
+def plot_ablation_grid(
+    cells: Sequence[Sequence[Any]],
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    train_x=None,
+    val_x=None,
+    memorized: Sequence[Sequence[Any]] | None = None,
+    title: str | None = None,
+    extent: float | Sequence[float] = 17.5,
+    header: Sequence[Callable[[Any], Any]] = (),
+    cell_titles=None,
+):
     """Ablation grid: rows a hyperparameter, columns snapshots (or any second setting).
 
     Each cell is a :class:`~toyflow.fields.FlowField` (drawn as arrows) or samples ``(n, 2)``
@@ -341,8 +474,15 @@ def plot_ablation_grid(cells: Sequence[Sequence[Any]], *, row_labels: Sequence[s
     return fig
 
 
-def plot_samples(samples, train_x=None, val_x=None, memorized=None, *, title: str | None = None,
-                 extent: float | None = 17.5):
+def plot_samples(
+    samples,
+    train_x=None,
+    val_x=None,
+    memorized=None,
+    *,
+    title: str | None = None,
+    extent: float | None = 17.5,
+):
     """Samples coloured by memorized (orange) or novel (green), with the data."""
     fig = _new_figure(4.2, 4.2)
     ax = fig.subplots()
@@ -358,9 +498,19 @@ def plot_samples(samples, train_x=None, val_x=None, memorized=None, *, title: st
     return fig
 
 
-def plot_lines(x, series: Mapping[str, Any], *, xlabel: str, ylabel: str = "", title: str | None = None,
-               logx: bool = False, logy: bool = False, ax=None, markers: bool = True,
-               label_x_values: bool = False):
+def plot_lines(
+    x,
+    series: Mapping[str, Any],
+    *,
+    xlabel: str,
+    ylabel: str = "",
+    title: str | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    ax=None,
+    markers: bool = True,
+    label_x_values: bool = False,
+):
     """Several named series over a shared ``x`` (a small helper for headline panels);
     ``label_x_values`` puts a tick at every ``x`` (for widths, sizes, weights)."""
     fig = None
@@ -387,7 +537,9 @@ def plot_lines(x, series: Mapping[str, Any], *, xlabel: str, ylabel: str = "", t
     return fig if fig is not None else ax.figure
 
 
-def panel_figure(n_panels: int, *, ncols: int | None = None, width: float = 4.0, height: float = 3.3):
+def panel_figure(
+    n_panels: int, *, ncols: int | None = None, width: float = 4.0, height: float = 3.3
+):
     """An empty figure with ``n_panels`` axes in a grid; returns ``(fig, axes_list)``."""
     ncols = ncols or min(n_panels, 3)
     nrows = -(-n_panels // ncols)

@@ -21,7 +21,8 @@ points ``y + σ_i n``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -55,8 +56,9 @@ def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "schedule", "record"))
-def _integrate(denoiser, x_init, ts, labels, key, churn, *, solver: str, schedule: Schedule,
-               record: bool):
+def _integrate(
+    denoiser, x_init, ts, labels, key, churn, *, solver: str, schedule: Schedule, record: bool
+):
     """Run the solver over times ``ts`` (``steps + 1``). Returns (samples, trajectory|None)."""
     steps = ts.shape[0] - 1
     s_churn, s_tmin, s_tmax, s_noise = churn[0], churn[1], churn[2], churn[3]
@@ -71,11 +73,15 @@ def _integrate(denoiser, x_init, ts, labels, key, churn, *, solver: str, schedul
             sig_cur = schedule.sigma(t_cur)
             sig_next = schedule.sigma(t_next)
             y = x / s_cur
-            gamma = jnp.where((sig_cur >= s_tmin) & (sig_cur <= s_tmax),
-                              jnp.minimum(s_churn / steps, jnp.sqrt(2.0) - 1.0), 0.0)
+            gamma = jnp.where(
+                (sig_cur >= s_tmin) & (sig_cur <= s_tmax),
+                jnp.minimum(s_churn / steps, jnp.sqrt(2.0) - 1.0),
+                0.0,
+            )
             sig_hat = sig_cur * (1.0 + gamma)
-            y_hat = y + jnp.sqrt(jnp.maximum(sig_hat**2 - sig_cur**2, 0.0)) * s_noise * \
-                jax.random.normal(k, y.shape)
+            y_hat = y + jnp.sqrt(
+                jnp.maximum(sig_hat**2 - sig_cur**2, 0.0)
+            ) * s_noise * jax.random.normal(k, y.shape)
             n = y.shape[0]
             d_cur = (y_hat - denoiser.denoise(y_hat, jnp.full((n,), sig_hat), labels)) / sig_hat
             y_next = y_hat + (sig_next - sig_hat) * d_cur
@@ -91,6 +97,7 @@ def _integrate(denoiser, x_init, ts, labels, key, churn, *, solver: str, schedul
             f_cur = _ode_drift(denoiser, schedule, x, t_cur, labels)
             x_next = x + (t_next - t_cur) * f_cur
             if solver == "heun":
+
                 def correct(xn):
                     f_next = _ode_drift(denoiser, schedule, xn, t_next, labels)
                     return x + (t_next - t_cur) * 0.5 * (f_cur + f_next)
@@ -106,11 +113,25 @@ def _integrate(denoiser, x_init, ts, labels, key, churn, *, solver: str, schedul
     return samples, traj
 
 
-def sample(denoiser: Denoiser, n: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0,
-           rho: float = 7.0, steps: int = 40, solver: str = "euler", labels: Any = None,
-           seed: int = 0, x_init: Any = None, return_trajectory: bool = False,
-           schedule: str | Schedule = "edm", s_churn: float = 40.0, s_tmin: float = 0.05,
-           s_tmax: float = 50.0, s_noise: float = 1.003):
+def sample(
+    denoiser: Denoiser,
+    n: int,
+    *,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
+    steps: int = 40,
+    solver: str = "euler",
+    labels: Any = None,
+    seed: int = 0,
+    x_init: Any = None,
+    return_trajectory: bool = False,
+    schedule: str | Schedule = "edm",
+    s_churn: float = 40.0,
+    s_tmin: float = 0.05,
+    s_tmax: float = 50.0,
+    s_noise: float = 1.003,
+):
     """Generate ``n`` samples by integrating from ``σ_max`` to 0.
 
     Args:
@@ -150,21 +171,38 @@ def sample(denoiser: Denoiser, n: int, *, sigma_min: float = 0.002, sigma_max: f
             x0 = jnp.asarray(as_points(x_init, "x_init", event_shape=event))
         n = x0.shape[0]
     lab = denoiser.check_labels(labels, n)
-    churn = jnp.asarray([check_float(s_churn, "s_churn", 0.0), check_float(s_tmin, "s_tmin", 0.0),
-                         check_float(s_tmax, "s_tmax", 0.0), check_float(s_noise, "s_noise", 0.0)],
-                        jnp.float32)
+    churn = jnp.asarray(
+        [
+            check_float(s_churn, "s_churn", 0.0),
+            check_float(s_tmin, "s_tmin", 0.0),
+            check_float(s_tmax, "s_tmax", 0.0),
+            check_float(s_noise, "s_noise", 0.0),
+        ],
+        jnp.float32,
+    )
     x_start = x0 * sched.s(jnp.float32(ts[0]))
-    samples, traj = _integrate(denoiser, x_start, jnp.asarray(ts, jnp.float32),
-                               None if lab is None else jnp.asarray(lab), key_churn, churn,
-                               solver=solver, schedule=sched, record=bool(return_trajectory))
+    samples, traj = _integrate(
+        denoiser,
+        x_start,
+        jnp.asarray(ts, jnp.float32),
+        None if lab is None else jnp.asarray(lab),
+        key_churn,
+        churn,
+        solver=solver,
+        schedule=sched,
+        record=bool(return_trajectory),
+    )
     if return_trajectory:
         return samples, traj, sigmas
     return samples
 
 
-def sample_fn(solver: str = "euler", schedule: str | Schedule = "edm",
-              record: bool = True) -> Callable:
+def sample_fn(
+    solver: str = "euler", schedule: str | Schedule = "edm", record: bool = True
+) -> Callable:
     """A jitted ``f(denoiser, x_init, ts, labels, key, churn)`` for callers that manage grids
     themselves (the app): every argument is traced, so it compiles once per shape."""
     lookup(SOLVERS, solver, "solver")
-    return functools.partial(_integrate, solver=solver, schedule=get_schedule(schedule), record=record)
+    return functools.partial(
+        _integrate, solver=solver, schedule=get_schedule(schedule), record=record
+    )

@@ -36,8 +36,9 @@ import numpy as np
 from toyflow._validation import check_float, check_int, lookup
 
 
-def edm_sigmas(steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0,
-               rho: float = 7.0) -> np.ndarray:
+def edm_sigmas(
+    steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+) -> np.ndarray:
     """The EDM sampling grid ``σ_0 > … > σ_{N−1}``, followed by ``σ_N = 0`` (``steps + 1`` values)."""
     steps, sigma_min, sigma_max, rho = check_grid(steps, sigma_min, sigma_max, rho)
     i = np.arange(steps, dtype=np.float64)
@@ -80,8 +81,9 @@ class Schedule:
         return jnp.zeros_like(jnp.asarray(t, jnp.float32))
 
     # --- grids -------------------------------------------------------------------------
-    def time_steps(self, steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0,
-                   rho: float = 7.0) -> np.ndarray:
+    def time_steps(
+        self, steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+    ) -> np.ndarray:
         """Sampling times ``t_0 … t_{N−1}`` plus ``t_N`` with ``σ(t_N) = 0`` (float64)."""
         sig = edm_sigmas(steps, sigma_min, sigma_max, rho)
         return np.append(np.asarray(self.sigma_inv(sig[:-1]), np.float64), self.t_zero)
@@ -133,7 +135,11 @@ class VE(Schedule):
         return jnp.sqrt(jnp.maximum(jnp.asarray(t, jnp.float32), 0.0))
 
     def sigma_inv(self, sigma):
-        return np.asarray(sigma, np.float64) ** 2 if isinstance(sigma, np.ndarray) else jnp.square(sigma)
+        return (
+            np.asarray(sigma, np.float64) ** 2
+            if isinstance(sigma, np.ndarray)
+            else jnp.square(sigma)
+        )
 
     def sigma_deriv(self, t):
         return 0.5 / jnp.sqrt(jnp.maximum(jnp.asarray(t, jnp.float32), 1e-30))

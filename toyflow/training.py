@@ -96,8 +96,13 @@ def snapshot_schedule(steps: int, n_snapshots: int) -> list[int]:
     return sorted(set(int(p) for p in pts) | {steps})
 
 
-def make_optimizer(learning_rate: float, *, grad_clip: float | None = 1.0,
-                   weight_decay: float = 0.0, warmup_steps: int = 0):
+def make_optimizer(
+    learning_rate: float,
+    *,
+    grad_clip: float | None = 1.0,
+    weight_decay: float = 0.0,
+    warmup_steps: int = 0,
+):
     """Adam(W) with clipping, the learning rate injected as a state hyperparameter (so a sweep
     can give each model its own)."""
 
@@ -114,9 +119,16 @@ def make_optimizer(learning_rate: float, *, grad_clip: float | None = 1.0,
     return optax.inject_hyperparams(factory)(learning_rate=learning_rate)
 
 
-def make_train_step(config, optimizer, schedule: Schedule, *, batch_size: int,
-                    label_dropout: float = 0.1, ema_decay: float | None = None,
-                    max_chunk: int = 1000) -> Callable:
+def make_train_step(
+    config,
+    optimizer,
+    schedule: Schedule,
+    *,
+    batch_size: int,
+    label_dropout: float = 0.1,
+    ema_decay: float | None = None,
+    max_chunk: int = 1000,
+) -> Callable:
     """Factory (optax style) for ``run(state, key, sigma_data, data_x, data_labels, idx, count,
     n_steps) -> (state, losses)``.
 
@@ -151,7 +163,9 @@ def make_train_step(config, optimizer, schedule: Schedule, *, batch_size: int,
         params = optax.apply_updates(state.params, updates)
         ema = state.ema
         if ema_decay is not None:
-            ema = jax.tree_util.tree_map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
+            ema = jax.tree_util.tree_map(
+                lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params
+            )
         return TrainState(state.step + 1, params, opt_state, ema), loss
 
     def run(state, key, sigma_data, data_x, data_labels, idx, count, n_steps):
@@ -194,7 +208,7 @@ class TrainResult:
         save_result(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TrainResult":
+    def load(cls, path: str | os.PathLike) -> TrainResult:
         return load_result(path)
 
 
@@ -223,8 +237,15 @@ class SweepResult:
 def _net_config(config, dim, width, depth, activation, embedding, embed_dim, num_classes):
     if config is not None:
         return config
-    return MLPConfig(dim=dim, width=width, depth=depth, activation=activation, embedding=embedding,
-                     embed_dim=embed_dim, num_classes=num_classes)
+    return MLPConfig(
+        dim=dim,
+        width=width,
+        depth=depth,
+        activation=activation,
+        embedding=embedding,
+        embed_dim=embed_dim,
+        num_classes=num_classes,
+    )
 
 
 def _prepare_data(train_x, train_labels, config):
@@ -250,7 +271,9 @@ def _num_classes(lab: np.ndarray | None, config) -> int | None:
         if k is None:
             raise ValueError("train_labels were given but the config has num_classes=None")
         if int(lab.max()) >= k:
-            raise ValueError(f"train_labels go up to {int(lab.max())} but the config has num_classes={k}")
+            raise ValueError(
+                f"train_labels go up to {int(lab.max())} but the config has num_classes={k}"
+            )
     return int(lab.max()) + 1
 
 
@@ -265,14 +288,39 @@ def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
     return a if pad <= 0 else np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)])
 
 
-def _compiled_run(config, optimizer_key, schedule, batch_size, label_dropout, ema_decay, max_chunk,
-                  vectorized: bool, optimizer):
+def _compiled_run(
+    config,
+    optimizer_key,
+    schedule,
+    batch_size,
+    label_dropout,
+    ema_decay,
+    max_chunk,
+    vectorized: bool,
+    optimizer,
+):
     """Share compiled runners across calls with equal settings (the app retrains often)."""
-    key = (config, optimizer_key, schedule, batch_size, label_dropout, ema_decay, max_chunk, vectorized)
+    key = (
+        config,
+        optimizer_key,
+        schedule,
+        batch_size,
+        label_dropout,
+        ema_decay,
+        max_chunk,
+        vectorized,
+    )
     fn = _COMPILED.get(key)
     if fn is None:
-        run = make_train_step(config, optimizer, schedule, batch_size=batch_size,
-                              label_dropout=label_dropout, ema_decay=ema_decay, max_chunk=max_chunk)
+        run = make_train_step(
+            config,
+            optimizer,
+            schedule,
+            batch_size=batch_size,
+            label_dropout=label_dropout,
+            ema_decay=ema_decay,
+            max_chunk=max_chunk,
+        )
         if vectorized:
             run = jax.vmap(run, in_axes=(0, 0, 0, None, None, 0, 0, None))
         fn = jax.jit(run)
@@ -309,12 +357,27 @@ def _pad_models(a, total: int):
     return xp.concatenate([a, xp.repeat(a[-1:], extra, axis=0)])
 
 
-def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[int],
-         learning_rates: Sequence[float], subsets: Sequence[np.ndarray], steps: int, batch_size: int,
-         schedule: Schedule, ema_decay: float | None, label_dropout: float, n_snapshots: int,
-         steps_per_call: int, grad_clip: float | None, weight_decay: float,
-         callback: Callable[[Progress], Any] | None, settings: dict[str, Any],
-         groups: int = 1) -> SweepResult:
+def _fit(
+    x: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    config,
+    seeds: Sequence[int],
+    learning_rates: Sequence[float],
+    subsets: Sequence[np.ndarray],
+    steps: int,
+    batch_size: int,
+    schedule: Schedule,
+    ema_decay: float | None,
+    label_dropout: float,
+    n_snapshots: int,
+    steps_per_call: int,
+    grad_clip: float | None,
+    weight_decay: float,
+    callback: Callable[[Progress], Any] | None,
+    settings: dict[str, Any],
+    groups: int = 1,
+) -> SweepResult:
     """Train ``M = len(seeds)`` models together (``M = 1`` for :func:`train`), in ``groups``
     equal groups whose compiled calls run at once from separate threads (the last model is
     repeated to fill the last group; the copies are dropped)."""
@@ -350,18 +413,33 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
         init_fn = _COMPILED[init_key] = jax.jit(jax.vmap(init_one))
     state = init_fn(init_keys, _pad_models(jnp.asarray(learning_rates, jnp.float32), total))
     max_chunk = int(min(steps_per_call, steps))
-    run = _compiled_run(config, (grad_clip, weight_decay), schedule, batch_size, label_dropout,
-                        ema_decay, max_chunk, True, optimizer)
+    run = _compiled_run(
+        config,
+        (grad_clip, weight_decay),
+        schedule,
+        batch_size,
+        label_dropout,
+        ema_decay,
+        max_chunk,
+        True,
+        optimizer,
+    )
     data_x = jnp.asarray(_pad_rows(x, _bucket(x.shape[0])))
     data_labels = None if labels is None else jnp.asarray(_pad_rows(labels, _bucket(x.shape[0])))
 
     def split(a):  # the leading (model) axis into the groups
-        return [jax.tree_util.tree_map(lambda v: v[i * g:(i + 1) * g], a) for i in range(groups)]
+        return [jax.tree_util.tree_map(lambda v: v[i * g : (i + 1) * g], a) for i in range(groups)]
 
     # Per group: (state, run key, σ_data, subset indices, subset sizes).
-    parts = list(zip(split(state), split(run_keys), split(jnp.asarray(_pad_models(sigma_data, total))),
-                     split(jnp.asarray(_pad_models(idx, total))),
-                     split(jnp.asarray(_pad_models(counts, total)))))
+    parts = list(
+        zip(
+            split(state),
+            split(run_keys),
+            split(jnp.asarray(_pad_models(sigma_data, total))),
+            split(jnp.asarray(_pad_models(idx, total))),
+            split(jnp.asarray(_pad_models(counts, total))),
+        )
+    )
 
     def run_group(i, n):
         st, k, sd, ix, cnt = parts[i]
@@ -402,12 +480,23 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
                 snaps.append((done, weights))
                 if callback is not None:
                     snap_denoisers = tuple(
-                        config.make_denoiser(jax.tree_util.tree_map(lambda a, i=i: a[i], weights),
-                                             sigma_data[i], step=done) for i in range(m))
+                        config.make_denoiser(
+                            jax.tree_util.tree_map(lambda a, i=i: a[i], weights),
+                            sigma_data[i],
+                            step=done,
+                        )
+                        for i in range(m)
+                    )
             if callback is not None:
-                prog = Progress(step=done, total=steps, loss=float(np.mean(chunk_losses)),
-                                elapsed=time.perf_counter() - t_start, snapshot=took_snapshot,
-                                losses=chunk_losses, denoisers=snap_denoisers)
+                prog = Progress(
+                    step=done,
+                    total=steps,
+                    loss=float(np.mean(chunk_losses)),
+                    elapsed=time.perf_counter() - t_start,
+                    snapshot=took_snapshot,
+                    losses=chunk_losses,
+                    denoisers=snap_denoisers,
+                )
                 try:
                     keep_going = callback(prog)
                 except TrainingCancelled:
@@ -422,8 +511,10 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
     all_losses = np.concatenate(losses, axis=1) if losses else np.zeros((m, 0), np.float32)
     if not np.all(np.isfinite(all_losses)):
         bad = int(np.argmax(~np.all(np.isfinite(all_losses), axis=0)))
-        raise FloatingPointError(f"training diverged (non-finite loss at step {bad + 1}); "
-                                 f"try a smaller learning_rate than {max(learning_rates):g}")
+        raise FloatingPointError(
+            f"training diverged (non-finite loss at step {bad + 1}); "
+            f"try a smaller learning_rate than {max(learning_rates):g}"
+        )
     final = merged(weights_field)
     if not snaps or snaps[-1][0] != done:
         snaps.append((done, final))
@@ -434,17 +525,31 @@ def _fit(x: np.ndarray, labels: np.ndarray | None, *, config, seeds: Sequence[in
     results = []
     for i in range(m):
         snapshots = [config.make_denoiser(take(w, i), sigma_data[i], step=s) for s, w in snaps]
-        s_i = dict(settings, seed=int(seeds[i]), learning_rate=float(learning_rates[i]),
-                   n_train=int(counts[i]))
-        results.append(TrainResult(denoiser=snapshots[-1], losses=all_losses[i], snapshots=snapshots,
-                                   snapshot_steps=[s for s, _ in snaps], settings=s_i,
-                                   sigma_data=float(sigma_data[i]), steps_done=done,
-                                   cancelled=cancelled, wall_time=wall))
+        s_i = dict(
+            settings,
+            seed=int(seeds[i]),
+            learning_rate=float(learning_rates[i]),
+            n_train=int(counts[i]),
+        )
+        results.append(
+            TrainResult(
+                denoiser=snapshots[-1],
+                losses=all_losses[i],
+                snapshots=snapshots,
+                snapshot_steps=[s for s, _ in snaps],
+                settings=s_i,
+                sigma_data=float(sigma_data[i]),
+                steps_done=done,
+                cancelled=cancelled,
+                wall_time=wall,
+            )
+        )
     return SweepResult(results, wall_time=wall)
 
 
-def _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip,
-                  weight_decay):
+def _check_common(
+    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay
+):
     steps = check_int(steps, "steps", 1, MAX_STEPS)
     batch_size = check_int(batch_size, "batch_size", 1, MAX_BATCH)
     ema = None if ema in (None, 0, 0.0, False) else check_float(ema, "ema", 0.0, 0.99999)
@@ -453,20 +558,45 @@ def _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_
     steps_per_call = check_int(steps_per_call, "steps_per_call", 1, 100_000)
     grad_clip = None if not grad_clip else check_float(grad_clip, "grad_clip", 0.0, lo_open=True)
     weight_decay = check_float(weight_decay, "weight_decay", 0.0, 1.0)
-    return steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay
+    return (
+        steps,
+        batch_size,
+        ema,
+        label_dropout,
+        n_snapshots,
+        steps_per_call,
+        grad_clip,
+        weight_decay,
+    )
 
 
 def _check_lr(lr):
     return check_float(lr, "learning_rate", 0.0, 1.0, lo_open=True)
 
 
-def train(train_x, train_labels=None, *, width: int = 128, depth: int = 3, steps: int = 2000,
-          batch_size: int = 512, learning_rate: float = 2e-3, seed: int = 0,
-          activation: str = "silu", embedding: str = "fourier", embed_dim: int = 32,
-          schedule: str | Schedule = "edm", ema: float | None = None, label_dropout: float = 0.1,
-          n_snapshots: int = 8, steps_per_call: int = 250, grad_clip: float | None = 1.0,
-          weight_decay: float = 0.0, config=None,
-          callback: Callable[[Progress], Any] | None = None) -> TrainResult:
+def train(
+    train_x,
+    train_labels=None,
+    *,
+    width: int = 128,
+    depth: int = 3,
+    steps: int = 2000,
+    batch_size: int = 512,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+    activation: str = "silu",
+    embedding: str = "fourier",
+    embed_dim: int = 32,
+    schedule: str | Schedule = "edm",
+    ema: float | None = None,
+    label_dropout: float = 0.1,
+    n_snapshots: int = 8,
+    steps_per_call: int = 250,
+    grad_clip: float | None = 1.0,
+    weight_decay: float = 0.0,
+    config=None,
+    callback: Callable[[Progress], Any] | None = None,
+) -> TrainResult:
     """Train one denoiser by denoising score matching.
 
     Args:
@@ -487,35 +617,85 @@ def train(train_x, train_labels=None, *, width: int = 128, depth: int = 3, steps
     """
     x, lab = _prepare_data(train_x, train_labels, config)
     num_classes = _num_classes(lab, config)
-    cfg = _net_config(config, x.shape[1] if x.ndim == 2 else None, width, depth, activation,
-                      embedding, embed_dim, num_classes)
-    common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
-                           grad_clip, weight_decay)
-    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = common
+    cfg = _net_config(
+        config,
+        x.shape[1] if x.ndim == 2 else None,
+        width,
+        depth,
+        activation,
+        embedding,
+        embed_dim,
+        num_classes,
+    )
+    common = _check_common(
+        steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay
+    )
+    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = (
+        common
+    )
     lr = _check_lr(learning_rate)
     seed = check_int(seed, "seed", 0, 2**31 - 1)
     sched = get_schedule(schedule)
-    settings = dict(architecture=cfg.to_dict(), kind=cfg.kind, steps=steps, batch_size=batch_size,
-                    schedule=sched.name, ema=ema, label_dropout=label_dropout,
-                    grad_clip=grad_clip, weight_decay=weight_decay, n_snapshots=n_snapshots)
-    out = _fit(x, lab, config=cfg, seeds=[seed], learning_rates=[lr],
-               subsets=[np.arange(x.shape[0])], steps=steps, batch_size=batch_size, schedule=sched,
-               ema_decay=ema, label_dropout=label_dropout, n_snapshots=n_snapshots,
-               steps_per_call=steps_per_call, grad_clip=grad_clip, weight_decay=weight_decay,
-               callback=callback, settings=settings)
+    settings = dict(
+        architecture=cfg.to_dict(),
+        kind=cfg.kind,
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched.name,
+        ema=ema,
+        label_dropout=label_dropout,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        n_snapshots=n_snapshots,
+    )
+    out = _fit(
+        x,
+        lab,
+        config=cfg,
+        seeds=[seed],
+        learning_rates=[lr],
+        subsets=[np.arange(x.shape[0])],
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched,
+        ema_decay=ema,
+        label_dropout=label_dropout,
+        n_snapshots=n_snapshots,
+        steps_per_call=steps_per_call,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        callback=callback,
+        settings=settings,
+    )
     return out.results[0]
 
 
-def train_sweep(train_x, train_labels=None, *, seeds: Sequence[int] | None = None,
-                learning_rates: Sequence[float] | float | None = None,
-                subsets: Sequence[Sequence[int]] | None = None, width: int = 128, depth: int = 3,
-                steps: int = 2000, batch_size: int = 512, learning_rate: float = 2e-3,
-                activation: str = "silu", embedding: str = "fourier", embed_dim: int = 32,
-                schedule: str | Schedule = "edm", ema: float | None = None,
-                label_dropout: float = 0.1, n_snapshots: int = 8, steps_per_call: int = 250,
-                grad_clip: float | None = 1.0, weight_decay: float = 0.0, config=None,
-                callback: Callable[[Progress], Any] | None = None,
-                groups: int | None = None) -> SweepResult:
+def train_sweep(
+    train_x,
+    train_labels=None,
+    *,
+    seeds: Sequence[int] | None = None,
+    learning_rates: Sequence[float] | float | None = None,
+    subsets: Sequence[Sequence[int]] | None = None,
+    width: int = 128,
+    depth: int = 3,
+    steps: int = 2000,
+    batch_size: int = 512,
+    learning_rate: float = 2e-3,
+    activation: str = "silu",
+    embedding: str = "fourier",
+    embed_dim: int = 32,
+    schedule: str | Schedule = "edm",
+    ema: float | None = None,
+    label_dropout: float = 0.1,
+    n_snapshots: int = 8,
+    steps_per_call: int = 250,
+    grad_clip: float | None = 1.0,
+    weight_decay: float = 0.0,
+    config=None,
+    callback: Callable[[Progress], Any] | None = None,
+    groups: int | None = None,
+) -> SweepResult:
     """Train many models of one architecture together under ``vmap`` (one compiled step).
 
     The sweep's size ``M`` is the common length of ``seeds``, ``learning_rates`` and ``subsets``
@@ -531,9 +711,13 @@ def train_sweep(train_x, train_labels=None, *, seeds: Sequence[int] | None = Non
     if learning_rates is not None and np.ndim(learning_rates) == 1:
         lens.add(len(learning_rates))
     if not lens:
-        raise ValueError("train_sweep needs seeds, learning_rates or subsets to know how many models to train")
+        raise ValueError(
+            "train_sweep needs seeds, learning_rates or subsets to know how many models to train"
+        )
     if len(lens) > 1:
-        raise ValueError(f"seeds, learning_rates and subsets must have the same length, got lengths {sorted(lens)}")
+        raise ValueError(
+            f"seeds, learning_rates and subsets must have the same length, got lengths {sorted(lens)}"
+        )
     m = lens.pop()
     if m < 1 or m > 4096:
         raise ValueError(f"a sweep trains between 1 and 4096 models, got {m}")
@@ -556,19 +740,55 @@ def train_sweep(train_x, train_labels=None, *, seeds: Sequence[int] | None = Non
                 raise ValueError(f"subsets[{i}] has indices outside [0, {x.shape[0]})")
             subs.append(s.astype(np.int32))
     num_classes = _num_classes(lab, config)
-    cfg = _net_config(config, x.shape[1] if x.ndim == 2 else None, width, depth, activation,
-                      embedding, embed_dim, num_classes)
-    common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
-                           grad_clip, weight_decay)
-    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = common
+    cfg = _net_config(
+        config,
+        x.shape[1] if x.ndim == 2 else None,
+        width,
+        depth,
+        activation,
+        embedding,
+        embed_dim,
+        num_classes,
+    )
+    common = _check_common(
+        steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay
+    )
+    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = (
+        common
+    )
     sched = get_schedule(schedule)
-    settings = dict(architecture=cfg.to_dict(), kind=cfg.kind, steps=steps, batch_size=batch_size,
-                    schedule=sched.name, ema=ema, label_dropout=label_dropout,
-                    grad_clip=grad_clip, weight_decay=weight_decay, n_snapshots=n_snapshots)
-    return _fit(x, lab, config=cfg, seeds=seeds, learning_rates=lrs, subsets=subs, steps=steps,
-                batch_size=batch_size, schedule=sched, ema_decay=ema, label_dropout=label_dropout,
-                n_snapshots=n_snapshots, steps_per_call=steps_per_call, grad_clip=grad_clip,
-                weight_decay=weight_decay, callback=callback, settings=settings, groups=n_groups)
+    settings = dict(
+        architecture=cfg.to_dict(),
+        kind=cfg.kind,
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched.name,
+        ema=ema,
+        label_dropout=label_dropout,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        n_snapshots=n_snapshots,
+    )
+    return _fit(
+        x,
+        lab,
+        config=cfg,
+        seeds=seeds,
+        learning_rates=lrs,
+        subsets=subs,
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched,
+        ema_decay=ema,
+        label_dropout=label_dropout,
+        n_snapshots=n_snapshots,
+        steps_per_call=steps_per_call,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        callback=callback,
+        settings=settings,
+        groups=n_groups,
+    )
 
 
 # --- save / load ------------------------------------------------------------------------------
@@ -647,14 +867,26 @@ def load_result(path: str | os.PathLike) -> TrainResult:
         raise ValueError(f"{os.fspath(path)!r} is not a toyflow model file (format {FORMAT})")
     kind = payload["kind"]
     if kind not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {kind!r} in {os.fspath(path)!r}; known: {sorted(ARCHITECTURES)}")
+        raise ValueError(
+            f"unknown architecture {kind!r} in {os.fspath(path)!r}; known: {sorted(ARCHITECTURES)}"
+        )
     cfg = ARCHITECTURES[kind](json.loads(payload["config"]))
     sd = float(payload["sigma_data"])
-    to_j = lambda t: jax.tree_util.tree_map(jnp.asarray, t)  # noqa: E731
+    to_j = lambda t: jax.tree_util.tree_map(jnp.asarray, t)
     steps = [int(s) for s in np.asarray(payload["snapshot_steps"])]
-    snaps = [cfg.make_denoiser(to_j(payload["snapshots"][str(i)]), sd, step=s) for i, s in enumerate(steps)]
+    snaps = [
+        cfg.make_denoiser(to_j(payload["snapshots"][str(i)]), sd, step=s)
+        for i, s in enumerate(steps)
+    ]
     final = cfg.make_denoiser(to_j(payload["final"]), sd, step=int(payload["steps_done"]))
-    return TrainResult(denoiser=final, losses=np.asarray(payload["losses"]), snapshots=snaps,
-                       snapshot_steps=steps, settings=json.loads(payload["settings"]), sigma_data=sd,
-                       steps_done=int(payload["steps_done"]), cancelled=bool(payload["cancelled"]),
-                       wall_time=float(payload["wall_time"]))
+    return TrainResult(
+        denoiser=final,
+        losses=np.asarray(payload["losses"]),
+        snapshots=snaps,
+        snapshot_steps=steps,
+        settings=json.loads(payload["settings"]),
+        sigma_data=sd,
+        steps_done=int(payload["steps_done"]),
+        cancelled=bool(payload["cancelled"]),
+        wall_time=float(payload["wall_time"]),
+    )

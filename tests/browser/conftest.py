@@ -19,8 +19,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TOYFLOW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,8 +42,10 @@ def browser_type_launch_args(browser_type_launch_args):
     if not Path(CHROMIUM).exists():
         # The browser tests are part of the suite: a missing browser is a failure, not a skip
         # (scripts/test.sh installs Debian's chromium).
-        pytest.fail(f"no chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) "
-                    "or point TOYFLOW_CHROMIUM at one")
+        pytest.fail(
+            f"no chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) "
+            "or point TOYFLOW_CHROMIUM at one"
+        )
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
@@ -56,23 +65,38 @@ def serve(tmp_dir: Path, *extra: str, env_extra: dict | None = None, timeout: fl
     if shutil.which("panel") is None and not (Path(sys.executable).parent / "panel").exists():
         pytest.fail("the `panel` command is not installed (pip install -e .)")
     port = free_port()
-    env = dict(os.environ, TOYFLOW_CACHE=str(tmp_dir / "cache"), TOYFLOW_WARMUP="0",
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ, TOYFLOW_CACHE=str(tmp_dir / "cache"), TOYFLOW_WARMUP="0", PYTHONUNBUFFERED="1"
+    )
     # Compiled programs may persist between test runs (the folder is git-ignored).
     env.setdefault("TOYFLOW_JAX_CACHE", str(ROOT / ".toyflow_cache" / "jax"))
     env.update(env_extra or {})
     panel = str(Path(sys.executable).parent / "panel")
-    cmd = [panel if Path(panel).exists() else "panel", "serve", "app/explorer.py", "--port", str(port),
-           "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}", *extra]
+    cmd = [
+        panel if Path(panel).exists() else "panel",
+        "serve",
+        "app/explorer.py",
+        "--port",
+        str(port),
+        "--address",
+        "127.0.0.1",
+        "--allow-websocket-origin",
+        f"127.0.0.1:{port}",
+        *extra,
+    ]
     log = open(tmp_dir / f"serve-{port}.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/explorer"
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"panel serve exited: {(tmp_dir / f'serve-{port}.log').read_text()[-2000:]}")
+            raise RuntimeError(
+                f"panel serve exited: {(tmp_dir / f'serve-{port}.log').read_text()[-2000:]}"
+            )
         try:  # a static file: asking for the app itself would open a session
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/js/bokeh.min.js", timeout=5):
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/static/js/bokeh.min.js", timeout=5
+            ):
                 break
         except OSError:
             time.sleep(0.3)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, serve, stop  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, serve, stop
 
 
 def main(argv=None) -> int:
@@ -36,7 +36,9 @@ def main(argv=None) -> int:
                 page.wait_for_selector(".flow-field canvas", timeout=120_000)
                 if args.train:
                     page.locator(".train-button button").click()
-                    expect(page.get_by_text(re.compile(r"Trained \d+ steps"))).to_be_visible(timeout=300_000)
+                    expect(page.get_by_text(re.compile(r"Trained \d+ steps"))).to_be_visible(
+                        timeout=300_000
+                    )
                 expect(page.get_by_text(re.compile(r"\d+\.\d%"))).to_be_visible(timeout=120_000)
                 time.sleep(20)  # the curves of the final model
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
-import playwright  # noqa: E402,F401  (a test extra: its absence is an error)
-
-from playwright.sync_api import expect  # noqa: E402
+import playwright  # noqa: F401  (a test extra: its absence is an error)
+from playwright.sync_api import expect
 
 READY = re.compile(r"σ = \d")  # the σ read-out appears once the session's store has computed
 
@@ -27,8 +24,15 @@ def test_page_loads_without_console_errors(page, served_app):
     wait_ready(page)
     # The headline numbers arrive with the trajectories: the optimal denoiser memorizes.
     expect(page.get_by_text("100.0%")).to_be_visible(timeout=60_000)
-    for cls in ("sigma-slider", "train-button", "cancel-button", "flow-field", "model-kind",
-                "width-input", "n-train-input"):
+    for cls in (
+        "sigma-slider",
+        "train-button",
+        "cancel-button",
+        "flow-field",
+        "model-kind",
+        "width-input",
+        "n-train-input",
+    ):
         assert page.locator(f".{cls}").count() >= 1, cls
     # The trajectory and curve figures follow the first view (deferred while the page loads).
     for cls in ("trajectory-plot", "gap-plot", "error-plot", "overlap-plot"):
@@ -89,8 +93,12 @@ def test_twenty_sessions_render(browser, served_app):
         elapsed = time.time() - t0
         for p in pages:
             assert p.locator(".flow-field canvas").count() >= 3
-        ids = {p.evaluate("Bokeh.documents[0].id") if p.evaluate("typeof Bokeh") != "undefined" else None
-               for p in pages}
+        ids = {
+            p.evaluate("Bokeh.documents[0].id")
+            if p.evaluate("typeof Bokeh") != "undefined"
+            else None
+            for p in pages
+        }
         assert len(ids) == 20 or ids == {None}  # one session (document) per tab
         print(f"20 sessions rendered in {elapsed:.1f} s")
     finally:

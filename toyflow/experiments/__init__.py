@@ -23,13 +23,15 @@ import os
 from typing import Any
 
 from toyflow._validation import lookup
-from toyflow.experiments._common import Experiment, ProgressFn, result_json, write_result
 from toyflow.experiments import learned, paper
+from toyflow.experiments._common import Experiment, ProgressFn, result_json, write_result
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(name: str, description: str, fn, *, paper: bool, family: str, figure=None) -> Experiment:
+def register(
+    name: str, description: str, fn, *, paper: bool, family: str, figure=None
+) -> Experiment:
     """Add an experiment to :data:`EXPERIMENTS` (names are unique). ``figure(result)`` redraws
     its PNG from a result (defaults to ``figure_<name>`` in ``fn``'s module)."""
     if name in EXPERIMENTS:
@@ -45,48 +47,116 @@ def register(name: str, description: str, fn, *, paper: bool, family: str, figur
 
 
 # The paper's toy experiments (DESIGN §6).
-register("gap-vs-delta", "relative gap over σ for δ from 2.2 to 1.2 on the symmetric circle",
-         paper.gap_vs_delta, paper=True, family="paper")
-register("gap-vs-guidance", "autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2",
-         paper.gap_vs_guidance, paper=True, family="paper")
-register("gap-vs-density", "relative gap for 8 to 15 training points at δ = 1.6",
-         paper.gap_vs_density, paper=True, family="paper")
-register("flow-fields", "optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model",
-         paper.flow_fields, paper=True, family="paper")
-register("error-vs-angle", "denoising error along the circle between training points",
-         paper.error_vs_angle, paper=True, family="paper")
-register("fd-vs-delta", "Fréchet distance of samples to train and validation as δ shrinks",
-         paper.fd_vs_delta, paper=True, family="paper")
+register(
+    "gap-vs-delta",
+    "relative gap over σ for δ from 2.2 to 1.2 on the symmetric circle",
+    paper.gap_vs_delta,
+    paper=True,
+    family="paper",
+)
+register(
+    "gap-vs-guidance",
+    "autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2",
+    paper.gap_vs_guidance,
+    paper=True,
+    family="paper",
+)
+register(
+    "gap-vs-density",
+    "relative gap for 8 to 15 training points at δ = 1.6",
+    paper.gap_vs_density,
+    paper=True,
+    family="paper",
+)
+register(
+    "flow-fields",
+    "optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model",
+    paper.flow_fields,
+    paper=True,
+    family="paper",
+)
+register(
+    "error-vs-angle",
+    "denoising error along the circle between training points",
+    paper.error_vs_angle,
+    paper=True,
+    family="paper",
+)
+register(
+    "fd-vs-delta",
+    "Fréchet distance of samples to train and validation as δ shrinks",
+    paper.fd_vs_delta,
+    paper=True,
+    family="paper",
+)
 
 # The same questions with learned MLPs.
-register("width-sweep", "model width against gap, memorized fraction and sample Fréchet overfit",
-         learned.width_sweep, paper=False, family="learned")
-register("training-time", "gap per σ and memorized samples across training snapshots",
-         learned.training_time, paper=False, family="learned")
-register("dataset-size", "from a handful of points to dense support: where the learned field "
-         "stops localizing", learned.dataset_size, paper=False, family="learned")
-register("condition-granularity", "unconditional, coarse labels, k-means K, one label per point",
-         learned.condition_granularity, paper=False, family="learned")
-register("guidance-scale", "classifier-free and autoguidance weights with learned models",
-         learned.guidance_scale, paper=False, family="learned")
-register("noise-schedule", "EDM, VP, VE and cosine trained and sampled on the same data",
-         learned.noise_schedule, paper=False, family="learned")
-register("trajectory-overlap", "claim 3: model error on noisy training data vs on sampling "
-         "trajectories, per σ", learned.trajectory_overlap, paper=False, family="learned")
+register(
+    "width-sweep",
+    "model width against gap, memorized fraction and sample Fréchet overfit",
+    learned.width_sweep,
+    paper=False,
+    family="learned",
+)
+register(
+    "training-time",
+    "gap per σ and memorized samples across training snapshots",
+    learned.training_time,
+    paper=False,
+    family="learned",
+)
+register(
+    "dataset-size",
+    "from a handful of points to dense support: where the learned field stops localizing",
+    learned.dataset_size,
+    paper=False,
+    family="learned",
+)
+register(
+    "condition-granularity",
+    "unconditional, coarse labels, k-means K, one label per point",
+    learned.condition_granularity,
+    paper=False,
+    family="learned",
+)
+register(
+    "guidance-scale",
+    "classifier-free and autoguidance weights with learned models",
+    learned.guidance_scale,
+    paper=False,
+    family="learned",
+)
+register(
+    "noise-schedule",
+    "EDM, VP, VE and cosine trained and sampled on the same data",
+    learned.noise_schedule,
+    paper=False,
+    family="learned",
+)
+register(
+    "trajectory-overlap",
+    "claim 3: model error on noisy training data vs on sampling trajectories, per σ",
+    learned.trajectory_overlap,
+    paper=False,
+    family="learned",
+)
 
 # Image experiments, written elsewhere: registered only when their module exists, imported on use.
 IMAGE_EXPERIMENTS = {
     "image-gap": ("image_gap", "per-σ generalization gap of a U-Net on images"),
     "image-memorization": ("image_memorization", "memorized fraction of generated images"),
     "image-training-time": ("image_training_time", "image gap and memorization over training"),
-    "image-condition-granularity": ("image_condition_granularity",
-                                    "image gap for k-means pseudo-labels of growing K"),
+    "image-condition-granularity": (
+        "image_condition_granularity",
+        "image gap for k-means pseudo-labels of growing K",
+    ),
 }
 
 
 def _image_module_path() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "images",
-                        "experiments.py")
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "images", "experiments.py"
+    )
 
 
 def _lazy_image(function_name: str):
@@ -111,8 +181,14 @@ def _lazy_image_figure(function_name: str):
 
 if os.path.exists(_image_module_path()):
     for _name, (_fn, _desc) in IMAGE_EXPERIMENTS.items():
-        register(_name, _desc, _lazy_image(_fn), paper=False, family="images",
-                 figure=_lazy_image_figure(_fn))
+        register(
+            _name,
+            _desc,
+            _lazy_image(_fn),
+            paper=False,
+            family="images",
+            figure=_lazy_image_figure(_fn),
+        )
 
 
 def load_result(path: str | os.PathLike) -> dict:
@@ -123,8 +199,10 @@ def load_result(path: str | os.PathLike) -> dict:
 
     with open(path) as f:
         result = json.load(f)
-    result["arrays"] = {k: np.asarray(v, dtype=float) if _numeric(v) else np.asarray(v)
-                        for k, v in result["arrays"].items()}
+    result["arrays"] = {
+        k: np.asarray(v, dtype=float) if _numeric(v) else np.asarray(v)
+        for k, v in result["arrays"].items()
+    }
     return result
 
 
@@ -153,8 +231,14 @@ def list_experiments(family: str | None = None) -> list[Experiment]:
     return [e for e in EXPERIMENTS.values() if family is None or e.family == family]
 
 
-def run_experiment(name: str, *, quick: bool = False, outdir: str | os.PathLike | None = None,
-                   progress: ProgressFn | None = None, **overrides: Any) -> dict:
+def run_experiment(
+    name: str,
+    *,
+    quick: bool = False,
+    outdir: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
+    **overrides: Any,
+) -> dict:
     """Run a registered experiment by name (``ValueError`` lists the valid names).
 
     ``quick`` shrinks it to well under a minute on 2 CPU cores; ``outdir`` receives
@@ -165,5 +249,15 @@ def run_experiment(name: str, *, quick: bool = False, outdir: str | os.PathLike 
     return exp.fn(quick=quick, outdir=outdir, progress=progress, **overrides)
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "IMAGE_EXPERIMENTS", "list_experiments", "load_result",
-           "plot_result", "register", "result_json", "run_experiment", "write_result"]
+__all__ = [
+    "EXPERIMENTS",
+    "IMAGE_EXPERIMENTS",
+    "Experiment",
+    "list_experiments",
+    "load_result",
+    "plot_result",
+    "register",
+    "result_json",
+    "run_experiment",
+    "write_result",
+]

@@ -54,8 +54,13 @@ class Experiment:
 # --- settings ---------------------------------------------------------------------------------
 
 
-def resolve_settings(name: str, full: Mapping[str, Any], quick_changes: Mapping[str, Any],
-                     quick: bool, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_settings(
+    name: str,
+    full: Mapping[str, Any],
+    quick_changes: Mapping[str, Any],
+    quick: bool,
+    overrides: Mapping[str, Any],
+) -> dict[str, Any]:
     """The full settings, shrunk by ``quick_changes`` in quick mode, then ``overrides`` applied.
 
     An override that is not a setting of this experiment raises ``ValueError`` naming the valid ones.
@@ -65,8 +70,10 @@ def resolve_settings(name: str, full: Mapping[str, Any], quick_changes: Mapping[
         settings.update(quick_changes)
     unknown = sorted(set(overrides) - set(settings))
     if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)} for experiment {name!r}; "
-                         f"valid: {', '.join(sorted(settings))}")
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)} for experiment {name!r}; "
+            f"valid: {', '.join(sorted(settings))}"
+        )
     settings.update(overrides)
     return settings
 
@@ -125,19 +132,33 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
-def check_shapes(arrays: Mapping[str, Any], shapes: Mapping[str, Any], dims: Mapping[str, int]) -> None:
+def check_shapes(
+    arrays: Mapping[str, Any], shapes: Mapping[str, Any], dims: Mapping[str, int]
+) -> None:
     """Raise ``AssertionError`` if an array does not have its documented shape."""
     for key, spec in shapes.items():
         want = tuple(int(dims[d]) if isinstance(d, str) else int(d) for d in spec)
         got = np.shape(arrays[key])
         if got != want:
-            raise AssertionError(f"array {key!r} has shape {got}, documented {tuple(spec)} = {want}")
+            raise AssertionError(
+                f"array {key!r} has shape {got}, documented {tuple(spec)} = {want}"
+            )
 
 
-def make_result(name: str, description: str, *, paper: bool, quick: bool, config: Mapping[str, Any],
-                arrays: Mapping[str, Any], shapes: Mapping[str, Any], dims: Mapping[str, int],
-                headline: Mapping[str, Any], checks: Mapping[str, bool] | None = None,
-                started: float | None = None) -> dict:
+def make_result(
+    name: str,
+    description: str,
+    *,
+    paper: bool,
+    quick: bool,
+    config: Mapping[str, Any],
+    arrays: Mapping[str, Any],
+    shapes: Mapping[str, Any],
+    dims: Mapping[str, int],
+    headline: Mapping[str, Any],
+    checks: Mapping[str, bool] | None = None,
+    started: float | None = None,
+) -> dict:
     """Assemble the tidy result dictionary (arrays as NumPy; :func:`write_result` makes JSON)."""
     from toyflow import __version__
 
@@ -164,8 +185,9 @@ def result_json(result: Mapping[str, Any]) -> str:
     return json.dumps(_to_jsonable(result), indent=1, allow_nan=False)
 
 
-def write_result(result: dict, outdir: str | os.PathLike | None,
-                 figure: Callable[[dict], Any] | None = None) -> dict:
+def write_result(
+    result: dict, outdir: str | os.PathLike | None, figure: Callable[[dict], Any] | None = None
+) -> dict:
     """Write ``NAME.json`` (and ``NAME.png`` from ``figure(result)``) into ``outdir``, atomically.
 
     Adds ``result["files"]`` with the paths written. Returns ``result``.

@@ -51,45 +51,115 @@ GAP_THRESHOLD = 0.1
 #: Samples count as "mostly non-memorized" when at most this share is memorized.
 MEMORIZED_LIMIT = 0.5
 
-BASE = dict(data="gaussian_mixture", n_train=64, n_val=1000, data_seed=0, width=128, depth=3,
-            steps=6000, batch_size=256, learning_rate=2e-3, seed=0, n_sigma=64, n_noise=50,
-            n_gap_val=256, n_samples=2000, sample_steps=40)
-QUICK = dict(n_val=200, width=32, steps=300, batch_size=128, n_sigma=16, n_noise=4, n_gap_val=64,
-             n_samples=300, sample_steps=16)
+BASE = dict(
+    data="gaussian_mixture",
+    n_train=64,
+    n_val=1000,
+    data_seed=0,
+    width=128,
+    depth=3,
+    steps=6000,
+    batch_size=256,
+    learning_rate=2e-3,
+    seed=0,
+    n_sigma=64,
+    n_noise=50,
+    n_gap_val=256,
+    n_samples=2000,
+    sample_steps=40,
+)
+QUICK = dict(
+    n_val=200,
+    width=32,
+    steps=300,
+    batch_size=128,
+    n_sigma=16,
+    n_noise=4,
+    n_gap_val=64,
+    n_samples=300,
+    sample_steps=16,
+)
 
 
 def _data(s: dict[str, Any], n_train: int | None = None):
-    return make_dataset(s["data"], s["n_train"] if n_train is None else n_train, s["n_val"],
-                        seed=s["data_seed"])
+    return make_dataset(
+        s["data"], s["n_train"] if n_train is None else n_train, s["n_val"], seed=s["data_seed"]
+    )
 
 
 def _sigmas(s):
     return log_sigmas(s["n_sigma"])
 
 
-def evaluate(denoiser, train_x, val_x, sigmas, *, n_noise: int, n_samples: int, sample_steps: int,
-             seed: int = 0, train_labels=None, val_labels=None, sample_labels=None,
-             schedule: str = "edm", n_gap_val: int | None = None) -> dict[str, Any]:
+def evaluate(
+    denoiser,
+    train_x,
+    val_x,
+    sigmas,
+    *,
+    n_noise: int,
+    n_samples: int,
+    sample_steps: int,
+    seed: int = 0,
+    train_labels=None,
+    val_labels=None,
+    sample_labels=None,
+    schedule: str = "edm",
+    n_gap_val: int | None = None,
+) -> dict[str, Any]:
     """Gap curve, samples, memorized fraction and Fréchet overfit of one denoiser."""
     vx = val_x if n_gap_val is None else val_x[:n_gap_val]
-    vl = None if val_labels is None else (val_labels if n_gap_val is None else val_labels[:n_gap_val])
-    curve = metrics.gap_curve(denoiser, train_x, vx, sigmas, n_noise=n_noise, seed=seed,
-                              train_labels=train_labels, val_labels=vl)
-    x = np.asarray(sample(denoiser, n_samples, steps=sample_steps, seed=seed, labels=sample_labels,
-                          schedule=schedule))
+    vl = (
+        None
+        if val_labels is None
+        else (val_labels if n_gap_val is None else val_labels[:n_gap_val])
+    )
+    curve = metrics.gap_curve(
+        denoiser,
+        train_x,
+        vx,
+        sigmas,
+        n_noise=n_noise,
+        seed=seed,
+        train_labels=train_labels,
+        val_labels=vl,
+    )
+    x = np.asarray(
+        sample(
+            denoiser,
+            n_samples,
+            steps=sample_steps,
+            seed=seed,
+            labels=sample_labels,
+            schedule=schedule,
+        )
+    )
     mask = metrics.memorized_mask(x, train_x)
     fd = metrics.sample_overfit(x, train_x, val_x)
     pk, pk_sigma, pk_index = peak(sigmas, curve.gap)
-    return dict(gap=curve.gap, e_train=curve.e_train, e_val=curve.e_val, peak_gap=pk,
-                peak_sigma=pk_sigma, peak_index=pk_index, memorized_fraction=float(np.mean(mask)),
-                fd_train=fd["fd_train"], fd_val=fd["fd_val"], relative_overfit=fd["relative_overfit"],
-                samples=x, memorized=mask)
+    return dict(
+        gap=curve.gap,
+        e_train=curve.e_train,
+        e_val=curve.e_val,
+        peak_gap=pk,
+        peak_sigma=pk_sigma,
+        peak_index=pk_index,
+        memorized_fraction=float(np.mean(mask)),
+        fd_train=fd["fd_train"],
+        fd_val=fd["fd_val"],
+        relative_overfit=fd["relative_overfit"],
+        samples=x,
+        memorized=mask,
+    )
 
 
 def in_regime(ev: dict[str, Any], n_sigma: int) -> bool:
     """Objective-level gap clearly positive at an intermediate σ, samples mostly non-memorized."""
-    return bool(ev["peak_gap"] >= GAP_THRESHOLD and is_intermediate(ev["peak_index"], n_sigma)
-                and ev["memorized_fraction"] <= MEMORIZED_LIMIT)
+    return bool(
+        ev["peak_gap"] >= GAP_THRESHOLD
+        and is_intermediate(ev["peak_index"], n_sigma)
+        and ev["memorized_fraction"] <= MEMORIZED_LIMIT
+    )
 
 
 def _stack(evals, key):
@@ -127,13 +197,23 @@ def _downsample(losses, n: int = 200) -> np.ndarray:
 
 
 def _train_kwargs(s):
-    return dict(width=s["width"], depth=s["depth"], steps=s["steps"], batch_size=s["batch_size"],
-                learning_rate=s["learning_rate"])
+    return dict(
+        width=s["width"],
+        depth=s["depth"],
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        learning_rate=s["learning_rate"],
+    )
 
 
 def _eval_kwargs(s):
-    return dict(n_noise=s["n_noise"], n_samples=s["n_samples"], sample_steps=s["sample_steps"],
-                seed=s["seed"], n_gap_val=s["n_gap_val"])
+    return dict(
+        n_noise=s["n_noise"],
+        n_samples=s["n_samples"],
+        sample_steps=s["sample_steps"],
+        seed=s["seed"],
+        n_gap_val=s["n_gap_val"],
+    )
 
 
 def _show(x, k: int = 400):
@@ -157,9 +237,13 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
       grid_memorized ``(n_width, n_cols, n_show)`` (seed 0 at snapshot columns), train_x ``(n_train, 2)``.
     """
     started = time.perf_counter()
-    s = resolve_settings("width-sweep", dict(BASE, widths=(16, 32, 64, 128, 256), n_seeds=2, n_cols=4,
-                                             n_show=300),
-                         dict(QUICK, widths=(16, 32), n_seeds=2, n_cols=2, n_show=100), quick, overrides)
+    s = resolve_settings(
+        "width-sweep",
+        dict(BASE, widths=(16, 32, 64, 128, 256), n_seeds=2, n_cols=4, n_show=300),
+        dict(QUICK, widths=(16, 32), n_seeds=2, n_cols=2, n_show=100),
+        quick,
+        overrides,
+    )
     data = _data(s)
     sigmas = _sigmas(s)
     widths = [int(w) for w in s["widths"]]
@@ -169,9 +253,13 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
     rows = []
     for w in widths:
         start = rep.done
-        sweep = train_sweep(data.train_x, seeds=[s["seed"] + i for i in range(n_seeds)],
-                            **dict(_train_kwargs(s), width=w), n_snapshots=8,
-                            callback=rep.training(3, f"width {w}"))
+        sweep = train_sweep(
+            data.train_x,
+            seeds=[s["seed"] + i for i in range(n_seeds)],
+            **dict(_train_kwargs(s), width=w),
+            n_snapshots=8,
+            callback=rep.training(3, f"width {w}"),
+        )
         rep.finish_training(3, start)
         evals = []
         for r in sweep.results:
@@ -183,63 +271,118 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
         grid_x, grid_m = [], []
         for c in cols:
             # Same sample count as the evaluation, so the sampler compiles once per width.
-            x = np.asarray(sample(first.snapshots[c], s["n_samples"], steps=s["sample_steps"],
-                                  seed=s["seed"]))
+            x = np.asarray(
+                sample(first.snapshots[c], s["n_samples"], steps=s["sample_steps"], seed=s["seed"])
+            )
             grid_x.append(x[: s["n_show"]])
             grid_m.append(metrics.memorized_mask(x, data.train_x)[: s["n_show"]])
-        rows.append(dict(evals=evals, sweep=sweep, cols=cols, grid_x=grid_x, grid_m=grid_m,
-                         steps=[first.snapshot_steps[c] for c in cols]))
+        rows.append(
+            dict(
+                evals=evals,
+                sweep=sweep,
+                cols=cols,
+                grid_x=grid_x,
+                grid_m=grid_m,
+                steps=[first.snapshot_steps[c] for c in cols],
+            )
+        )
     gap_seeds = np.asarray([[e["gap"] for e in r["evals"]] for r in rows])
     gap = gap_seeds.mean(axis=1)
-    mean = lambda key: np.asarray([np.mean([e[key] for e in r["evals"]]) for r in rows])  # noqa: E731
+    mean = lambda key: np.asarray([np.mean([e[key] for e in r["evals"]]) for r in rows])
     mem_seeds = np.asarray([[e["memorized_fraction"] for e in r["evals"]] for r in rows])
     regime = np.asarray([[in_regime(e, len(sigmas)) for e in r["evals"]] for r in rows], np.int8)
     peaks = [peak(sigmas, g) for g in gap]
     num_params = np.asarray([r["sweep"].results[0].denoiser.num_params for r in rows])
-    final_loss = np.asarray([np.mean(r["sweep"].losses[:, -max(1, s["steps"] // 10):]) for r in rows])
+    final_loss = np.asarray(
+        [np.mean(r["sweep"].losses[:, -max(1, s["steps"] // 10) :]) for r in rows]
+    )
     headline = {
         "baseline_memorized_fraction": baseline,
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "optimal_memorized_fraction": _optimal_memorization(data, s),
-        "per_width": {str(w): {"peak_gap": peaks[i][0], "peak_sigma": peaks[i][1],
-                               "memorized_fraction": float(mem_seeds[i].mean()),
-                               "relative_fd_overfit": float(mean("relative_overfit")[i]),
-                               "models_in_regime": int(regime[i].sum())}
-                      for i, w in enumerate(widths)},
+        "per_width": {
+            str(w): {
+                "peak_gap": peaks[i][0],
+                "peak_sigma": peaks[i][1],
+                "memorized_fraction": float(mem_seeds[i].mean()),
+                "relative_fd_overfit": float(mean("relative_overfit")[i]),
+                "models_in_regime": int(regime[i].sum()),
+            }
+            for i, w in enumerate(widths)
+        },
         "gap_vs_width_rank_correlation": spearman(widths, [p[0] for p in peaks]),
         "memorization_vs_width_rank_correlation": spearman(widths, mem_seeds.mean(axis=1)),
         "widths_in_regime": [w for i, w in enumerate(widths) if regime[i].any()],
     }
     checks = {"regime_found": bool(regime.any())}
     result = make_result(
-        "width-sweep", "model width against gap, memorized fraction and Fréchet overfit",
-        paper=False, quick=quick, config=dict(s, widths=widths), started=started,
-        headline=headline, checks=checks,
-        arrays=dict(widths=widths, num_params=num_params, sigmas=sigmas, gap=gap, gap_seeds=gap_seeds,
-                    peak_gap=[p[0] for p in peaks], peak_sigma=[p[1] for p in peaks],
-                    memorized_fraction=mem_seeds.mean(axis=1), memorized_fraction_seeds=mem_seeds,
-                    fd_train=mean("fd_train"), fd_val=mean("fd_val"),
-                    relative_overfit=mean("relative_overfit"), final_loss=final_loss, in_regime=regime,
-                    snapshot_steps=rows[0]["steps"],
-                    grid_samples=[r["grid_x"] for r in rows],
-                    grid_memorized=np.asarray([r["grid_m"] for r in rows], np.int8),
-                    train_x=data.train_x),
-        shapes=dict(widths=["n_width"], num_params=["n_width"], sigmas=["n_sigma"],
-                    gap=["n_width", "n_sigma"], gap_seeds=["n_width", "n_seeds", "n_sigma"],
-                    peak_gap=["n_width"], peak_sigma=["n_width"], memorized_fraction=["n_width"],
-                    memorized_fraction_seeds=["n_width", "n_seeds"], fd_train=["n_width"],
-                    fd_val=["n_width"], relative_overfit=["n_width"], final_loss=["n_width"],
-                    in_regime=["n_width", "n_seeds"], snapshot_steps=["n_cols"],
-                    grid_samples=["n_width", "n_cols", "n_show", 2],
-                    grid_memorized=["n_width", "n_cols", "n_show"], train_x=["n_train", 2]),
-        dims=dict(n_width=len(widths), n_sigma=len(sigmas), n_seeds=n_seeds, n_cols=n_cols,
-                  n_show=s["n_show"], n_train=data.n_train))
+        "width-sweep",
+        "model width against gap, memorized fraction and Fréchet overfit",
+        paper=False,
+        quick=quick,
+        config=dict(s, widths=widths),
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            widths=widths,
+            num_params=num_params,
+            sigmas=sigmas,
+            gap=gap,
+            gap_seeds=gap_seeds,
+            peak_gap=[p[0] for p in peaks],
+            peak_sigma=[p[1] for p in peaks],
+            memorized_fraction=mem_seeds.mean(axis=1),
+            memorized_fraction_seeds=mem_seeds,
+            fd_train=mean("fd_train"),
+            fd_val=mean("fd_val"),
+            relative_overfit=mean("relative_overfit"),
+            final_loss=final_loss,
+            in_regime=regime,
+            snapshot_steps=rows[0]["steps"],
+            grid_samples=[r["grid_x"] for r in rows],
+            grid_memorized=np.asarray([r["grid_m"] for r in rows], np.int8),
+            train_x=data.train_x,
+        ),
+        shapes=dict(
+            widths=["n_width"],
+            num_params=["n_width"],
+            sigmas=["n_sigma"],
+            gap=["n_width", "n_sigma"],
+            gap_seeds=["n_width", "n_seeds", "n_sigma"],
+            peak_gap=["n_width"],
+            peak_sigma=["n_width"],
+            memorized_fraction=["n_width"],
+            memorized_fraction_seeds=["n_width", "n_seeds"],
+            fd_train=["n_width"],
+            fd_val=["n_width"],
+            relative_overfit=["n_width"],
+            final_loss=["n_width"],
+            in_regime=["n_width", "n_seeds"],
+            snapshot_steps=["n_cols"],
+            grid_samples=["n_width", "n_cols", "n_show", 2],
+            grid_memorized=["n_width", "n_cols", "n_show"],
+            train_x=["n_train", 2],
+        ),
+        dims=dict(
+            n_width=len(widths),
+            n_sigma=len(sigmas),
+            n_seeds=n_seeds,
+            n_cols=n_cols,
+            n_show=s["n_show"],
+            n_train=data.n_train,
+        ),
+    )
     return write_result(result, outdir, figure_width_sweep)
 
 
 def _optimal_memorization(data, s) -> float:
-    x = sample(OptimalDenoiser(data.train_x), min(s["n_samples"], 500), steps=s["sample_steps"],
-               seed=s["seed"])
+    x = sample(
+        OptimalDenoiser(data.train_x),
+        min(s["n_samples"], 500),
+        steps=s["sample_steps"],
+        seed=s["seed"],
+    )
     return metrics.memorized_fraction(x, data.train_x)
 
 
@@ -254,14 +397,30 @@ def figure_width_sweep(result: dict):
         ax.set_title("gap per σ (mean over seeds)", fontsize=8)
 
     def lines(ax):
-        plot_lines(widths, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
-                            "baseline memorized": [h["baseline_memorized_fraction"]] * len(widths)},
-                   xlabel="width", logx=True, label_x_values=True, ax=ax, title="objective vs samples")
+        plot_lines(
+            widths,
+            {
+                "peak gap": a["peak_gap"],
+                "memorized fraction": a["memorized_fraction"],
+                "baseline memorized": [h["baseline_memorized_fraction"]] * len(widths),
+            },
+            xlabel="width",
+            logx=True,
+            label_x_values=True,
+            ax=ax,
+            title="objective vs samples",
+        )
 
-    return plot_ablation_grid(a["grid_samples"], row_labels=[f"width {w}" for w in widths],
-                              col_labels=[f"step {t}" for t in a["snapshot_steps"]], train_x=a["train_x"],
-                              memorized=a["grid_memorized"], extent=10.0, header=[gaps, lines],
-                              title="width sweep: samples over training (orange: memorized)")
+    return plot_ablation_grid(
+        a["grid_samples"],
+        row_labels=[f"width {w}" for w in widths],
+        col_labels=[f"step {t}" for t in a["snapshot_steps"]],
+        train_x=a["train_x"],
+        memorized=a["grid_memorized"],
+        extent=10.0,
+        header=[gaps, lines],
+        title="width sweep: samples over training (orange: memorized)",
+    )
 
 
 # --- training time ------------------------------------------------------------------------------
@@ -279,13 +438,23 @@ def training_time(*, quick: bool = False, outdir=None, progress=None, **override
       ``(n_snap, n_show, 2)``, grid_memorized ``(n_snap, n_show)``, train_x ``(n_train, 2)``.
     """
     started = time.perf_counter()
-    s = resolve_settings("training-time", dict(BASE, steps=12000, n_snapshots=10, n_show=300),
-                         dict(QUICK, steps=400, n_snapshots=3, n_show=100), quick, overrides)
+    s = resolve_settings(
+        "training-time",
+        dict(BASE, steps=12000, n_snapshots=10, n_show=300),
+        dict(QUICK, steps=400, n_snapshots=3, n_show=100),
+        quick,
+        overrides,
+    )
     data = _data(s)
     sigmas = _sigmas(s)
     rep = Reporter(progress, 6 + s["n_snapshots"] + 1, "training-time")
-    result_t = train(data.train_x, **_train_kwargs(s), seed=s["seed"], n_snapshots=s["n_snapshots"],
-                     callback=rep.training(6))
+    result_t = train(
+        data.train_x,
+        **_train_kwargs(s),
+        seed=s["seed"],
+        n_snapshots=s["n_snapshots"],
+        callback=rep.training(6),
+    )
     rep.finish_training(6, 0)
     evals = []
     for snap, step in zip(result_t.snapshots, result_t.snapshot_steps):
@@ -311,35 +480,74 @@ def training_time(*, quick: bool = False, outdir=None, progress=None, **override
         "gap_vs_step_rank_correlation": spearman(steps, peak_gap),
         "memorization_vs_step_rank_correlation": spearman(steps, mem),
         "snapshots_in_regime": steps[regime.astype(bool)].tolist(),
-        "regime_example": None if best is None else {
-            "step": int(steps[best]), "peak_gap": float(peak_gap[best]),
+        "regime_example": None
+        if best is None
+        else {
+            "step": int(steps[best]),
+            "peak_gap": float(peak_gap[best]),
             "peak_sigma": float(evals[best]["peak_sigma"]),
             "memorized_fraction": float(mem[best]),
-            "relative_fd_overfit": float(evals[best]["relative_overfit"])},
+            "relative_fd_overfit": float(evals[best]["relative_overfit"]),
+        },
     }
     rep.advance(1, "done")
-    checks = {"regime_found": bool(regime.any()),
-              "gap_grows_with_training": headline["gap_vs_step_rank_correlation"] > 0}
+    checks = {
+        "regime_found": bool(regime.any()),
+        "gap_grows_with_training": headline["gap_vs_step_rank_correlation"] > 0,
+    }
     result = make_result(
-        "training-time", "gap per σ and memorized samples across training snapshots", paper=False,
-        quick=quick, config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(steps=steps, sigmas=sigmas, gap=_stack(evals, "gap"),
-                    e_train=_stack(evals, "e_train"), e_val=_stack(evals, "e_val"),
-                    peak_gap=peak_gap, peak_sigma=_stack(evals, "peak_sigma"), memorized_fraction=mem,
-                    fd_train=_stack(evals, "fd_train"), fd_val=_stack(evals, "fd_val"),
-                    relative_overfit=_stack(evals, "relative_overfit"), in_regime=regime,
-                    losses=_downsample(result_t.losses),
-                    grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-                    grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-                    train_x=data.train_x),
-        shapes=dict(steps=["n_snap"], sigmas=["n_sigma"], gap=["n_snap", "n_sigma"],
-                    e_train=["n_snap", "n_sigma"], e_val=["n_snap", "n_sigma"], peak_gap=["n_snap"],
-                    peak_sigma=["n_snap"], memorized_fraction=["n_snap"], fd_train=["n_snap"],
-                    fd_val=["n_snap"], relative_overfit=["n_snap"], in_regime=["n_snap"],
-                    losses=["n_loss"], grid_samples=["n_snap", "n_show", 2],
-                    grid_memorized=["n_snap", "n_show"], train_x=["n_train", 2]),
-        dims=dict(n_snap=len(steps), n_sigma=len(sigmas), n_loss=len(_downsample(result_t.losses)),
-                  n_show=s["n_show"], n_train=data.n_train))
+        "training-time",
+        "gap per σ and memorized samples across training snapshots",
+        paper=False,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            steps=steps,
+            sigmas=sigmas,
+            gap=_stack(evals, "gap"),
+            e_train=_stack(evals, "e_train"),
+            e_val=_stack(evals, "e_val"),
+            peak_gap=peak_gap,
+            peak_sigma=_stack(evals, "peak_sigma"),
+            memorized_fraction=mem,
+            fd_train=_stack(evals, "fd_train"),
+            fd_val=_stack(evals, "fd_val"),
+            relative_overfit=_stack(evals, "relative_overfit"),
+            in_regime=regime,
+            losses=_downsample(result_t.losses),
+            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
+            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
+            train_x=data.train_x,
+        ),
+        shapes=dict(
+            steps=["n_snap"],
+            sigmas=["n_sigma"],
+            gap=["n_snap", "n_sigma"],
+            e_train=["n_snap", "n_sigma"],
+            e_val=["n_snap", "n_sigma"],
+            peak_gap=["n_snap"],
+            peak_sigma=["n_snap"],
+            memorized_fraction=["n_snap"],
+            fd_train=["n_snap"],
+            fd_val=["n_snap"],
+            relative_overfit=["n_snap"],
+            in_regime=["n_snap"],
+            losses=["n_loss"],
+            grid_samples=["n_snap", "n_show", 2],
+            grid_memorized=["n_snap", "n_show"],
+            train_x=["n_train", 2],
+        ),
+        dims=dict(
+            n_snap=len(steps),
+            n_sigma=len(sigmas),
+            n_loss=len(_downsample(result_t.losses)),
+            n_show=s["n_show"],
+            n_train=data.n_train,
+        ),
+    )
     return write_result(result, outdir, figure_training_time)
 
 
@@ -355,9 +563,18 @@ def figure_training_time(result: dict):
         ax.set_title("gap per σ over training (claim 2)", fontsize=8)
 
     def lines(ax):
-        plot_lines(steps, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
-                           "baseline memorized": [h["baseline_memorized_fraction"]] * len(steps)},
-                   xlabel="training step", logx=True, ax=ax, title="objective vs samples (claim 3)")
+        plot_lines(
+            steps,
+            {
+                "peak gap": a["peak_gap"],
+                "memorized fraction": a["memorized_fraction"],
+                "baseline memorized": [h["baseline_memorized_fraction"]] * len(steps),
+            },
+            xlabel="training step",
+            logx=True,
+            ax=ax,
+            title="objective vs samples (claim 3)",
+        )
 
     def loss(ax):
         n = len(a["losses"])
@@ -366,9 +583,16 @@ def figure_training_time(result: dict):
 
     cells = [[a["grid_samples"][c] for c in cols]]
     titles = [[f"step {steps[c]}: {100 * a['memorized_fraction'][c]:.0f}% memorized" for c in cols]]
-    return plot_ablation_grid(cells, row_labels=["samples"], col_labels=[""] * len(cols),
-                              train_x=a["train_x"], memorized=[[a["grid_memorized"][c] for c in cols]],
-                              extent=10.0, header=[gaps, lines, loss], cell_titles=titles)
+    return plot_ablation_grid(
+        cells,
+        row_labels=["samples"],
+        col_labels=[""] * len(cols),
+        train_x=a["train_x"],
+        memorized=[[a["grid_memorized"][c] for c in cols]],
+        extent=10.0,
+        header=[gaps, lines, loss],
+        cell_titles=titles,
+    )
 
 
 # --- dataset size -------------------------------------------------------------------------------
@@ -391,25 +615,36 @@ def dataset_size(*, quick: bool = False, outdir=None, progress=None, **overrides
       pool_x ``(n_pool, 2)``.
     """
     started = time.perf_counter()
-    s = resolve_settings("dataset-size",
-                         dict(BASE, data="circle", sizes=(4, 8, 16, 32, 64, 128, 256), n_show=300,
-                              steps=4000),
-                         dict(QUICK, sizes=(4, 16, 64), n_show=100), quick, overrides)
+    s = resolve_settings(
+        "dataset-size",
+        dict(BASE, data="circle", sizes=(4, 8, 16, 32, 64, 128, 256), n_show=300, steps=4000),
+        dict(QUICK, sizes=(4, 16, 64), n_show=100),
+        quick,
+        overrides,
+    )
     sizes = [int(n) for n in s["sizes"]]
     pool = make_dataset(s["data"], max(sizes), s["n_val"], seed=s["data_seed"], layout="random")
     sigmas = _sigmas(s)
     rep = Reporter(progress, 4 + 2 * len(sizes), "dataset-size")
     subsets = [np.arange(n) for n in sizes]
     start = rep.done
-    sweep = train_sweep(pool.train_x, subsets=subsets, seeds=[s["seed"]] * len(sizes), **_train_kwargs(s),
-                        n_snapshots=0, callback=rep.training(4, "sweep over sizes"))
+    sweep = train_sweep(
+        pool.train_x,
+        subsets=subsets,
+        seeds=[s["seed"]] * len(sizes),
+        **_train_kwargs(s),
+        n_snapshots=0,
+        callback=rep.training(4, "sweep over sizes"),
+    )
     rep.finish_training(4, start)
     evals, opt_mem, base = [], [], []
     for n, r in zip(sizes, sweep.results):
         tx = pool.train_x[:n]
         evals.append(evaluate(r.denoiser, tx, pool.val_x, sigmas, **_eval_kwargs(s)))
         rep.advance(1, f"{n} points: learned")
-        x = sample(OptimalDenoiser(tx), min(s["n_samples"], 1000), steps=s["sample_steps"], seed=s["seed"])
+        x = sample(
+            OptimalDenoiser(tx), min(s["n_samples"], 1000), steps=s["sample_steps"], seed=s["seed"]
+        )
         opt_mem.append(metrics.memorized_fraction(x, tx))
         base.append(metrics.memorized_fraction(pool.val_x, tx))
         rep.advance(1, f"{n} points: optimal")
@@ -426,27 +661,53 @@ def dataset_size(*, quick: bool = False, outdir=None, progress=None, **overrides
         "peak_gap": dict(zip(map(str, sizes), _stack(evals, "peak_gap").round(4).tolist())),
         "sizes_in_regime": [n for n, r in zip(sizes, regime) if r],
     }
-    checks = {"optimal_always_localizes": bool(np.all(opt_loc > 0.8)),
-              "learned_localization_falls_with_size": spearman(sizes, loc) < 0}
+    checks = {
+        "optimal_always_localizes": bool(np.all(opt_loc > 0.8)),
+        "learned_localization_falls_with_size": spearman(sizes, loc) < 0,
+    }
     result = make_result(
-        "dataset-size", "where the learned field stops localizing as the support gets denser",
-        paper=False, quick=quick, config=dict(s, sizes=sizes), started=started, headline=headline,
+        "dataset-size",
+        "where the learned field stops localizing as the support gets denser",
+        paper=False,
+        quick=quick,
+        config=dict(s, sizes=sizes),
+        started=started,
+        headline=headline,
         checks=checks,
-        arrays=dict(n_train=sizes, sigmas=sigmas, gap=_stack(evals, "gap"),
-                    peak_gap=_stack(evals, "peak_gap"), peak_sigma=_stack(evals, "peak_sigma"),
-                    memorized_fraction=mem, optimal_memorized_fraction=opt_mem,
-                    baseline_memorized_fraction=base, localization=loc, optimal_localization=opt_loc,
-                    in_regime=regime,
-                    grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-                    grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-                    pool_x=pool.train_x),
-        shapes=dict(n_train=["n_sizes"], sigmas=["n_sigma"], gap=["n_sizes", "n_sigma"],
-                    peak_gap=["n_sizes"], peak_sigma=["n_sizes"], memorized_fraction=["n_sizes"],
-                    optimal_memorized_fraction=["n_sizes"], baseline_memorized_fraction=["n_sizes"],
-                    localization=["n_sizes"], optimal_localization=["n_sizes"], in_regime=["n_sizes"],
-                    grid_samples=["n_sizes", "n_show", 2], grid_memorized=["n_sizes", "n_show"],
-                    pool_x=["n_pool", 2]),
-        dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas), n_show=s["n_show"], n_pool=max(sizes)))
+        arrays=dict(
+            n_train=sizes,
+            sigmas=sigmas,
+            gap=_stack(evals, "gap"),
+            peak_gap=_stack(evals, "peak_gap"),
+            peak_sigma=_stack(evals, "peak_sigma"),
+            memorized_fraction=mem,
+            optimal_memorized_fraction=opt_mem,
+            baseline_memorized_fraction=base,
+            localization=loc,
+            optimal_localization=opt_loc,
+            in_regime=regime,
+            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
+            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
+            pool_x=pool.train_x,
+        ),
+        shapes=dict(
+            n_train=["n_sizes"],
+            sigmas=["n_sigma"],
+            gap=["n_sizes", "n_sigma"],
+            peak_gap=["n_sizes"],
+            peak_sigma=["n_sizes"],
+            memorized_fraction=["n_sizes"],
+            optimal_memorized_fraction=["n_sizes"],
+            baseline_memorized_fraction=["n_sizes"],
+            localization=["n_sizes"],
+            optimal_localization=["n_sizes"],
+            in_regime=["n_sizes"],
+            grid_samples=["n_sizes", "n_show", 2],
+            grid_memorized=["n_sizes", "n_show"],
+            pool_x=["n_pool", 2],
+        ),
+        dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas), n_show=s["n_show"], n_pool=max(sizes)),
+    )
     return write_result(result, outdir, figure_dataset_size)
 
 
@@ -457,9 +718,15 @@ def figure_dataset_size(result: dict):
     sizes = [int(n) for n in a["n_train"]]
     fig, axes = panel_figure(2 + len(sizes), ncols=4, width=3.2, height=3.0)
     draw_gap_curves(axes[0], a["sigmas"], a["gap"], [f"n = {n}" for n in sizes])
-    plot_lines(sizes, {"learned": a["localization"], "optimal": a["optimal_localization"]},
-               xlabel="training points", ylabel="localization (m − b)/(1 − b)", logx=True,
-               label_x_values=True, ax=axes[1])
+    plot_lines(
+        sizes,
+        {"learned": a["localization"], "optimal": a["optimal_localization"]},
+        xlabel="training points",
+        ylabel="localization (m − b)/(1 − b)",
+        logx=True,
+        label_x_values=True,
+        ax=axes[1],
+    )
     pool = np.asarray(a["pool_x"])
     for i, n in enumerate(sizes):
         ax = axes[2 + i]
@@ -510,11 +777,26 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
       ``(n_gran, n_show)``, train_x ``(n_train, 2)``. The names are ``config["granularities"]``.
     """
     started = time.perf_counter()
-    s = resolve_settings("condition-granularity",
-                         dict(BASE, granularities=("none", "coarse", "kmeans-2", "kmeans-4", "kmeans-16",
-                                                   "kmeans-32", "point"), n_show=300, steps=4000),
-                         dict(QUICK, granularities=("none", "coarse", "kmeans-4", "point"), n_show=100),
-                         quick, overrides)
+    s = resolve_settings(
+        "condition-granularity",
+        dict(
+            BASE,
+            granularities=(
+                "none",
+                "coarse",
+                "kmeans-2",
+                "kmeans-4",
+                "kmeans-16",
+                "kmeans-32",
+                "point",
+            ),
+            n_show=300,
+            steps=4000,
+        ),
+        dict(QUICK, granularities=("none", "coarse", "kmeans-4", "point"), n_show=100),
+        quick,
+        overrides,
+    )
     data = _data(s)
     sigmas = _sigmas(s)
     sets = _granularity_sets(data, s["granularities"], s["data_seed"])
@@ -527,15 +809,33 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
     subsets = [np.arange(i * n, (i + 1) * n) for i in range(m)]
     cfg = MLPConfig(dim=2, width=s["width"], depth=s["depth"], num_classes=num_classes)
     start = rep.done
-    sweep = train_sweep(big_x, big_labels, subsets=subsets, seeds=[s["seed"]] * m,
-                        steps=s["steps"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
-                        config=cfg, n_snapshots=0, callback=rep.training(4, "sweep over label sets"))
+    sweep = train_sweep(
+        big_x,
+        big_labels,
+        subsets=subsets,
+        seeds=[s["seed"]] * m,
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        learning_rate=s["learning_rate"],
+        config=cfg,
+        n_snapshots=0,
+        callback=rep.training(4, "sweep over label sets"),
+    )
     rep.finish_training(4, start)
     evals = []
     for (name, tl, vl), r in zip(sets, sweep.results):
-        evals.append(evaluate(r.denoiser, data.train_x, data.val_x, sigmas, train_labels=tl, val_labels=vl,
-                              sample_labels=_sample_labels(tl, s["n_samples"], s["seed"]),
-                              **_eval_kwargs(s)))
+        evals.append(
+            evaluate(
+                r.denoiser,
+                data.train_x,
+                data.val_x,
+                sigmas,
+                train_labels=tl,
+                val_labels=vl,
+                sample_labels=_sample_labels(tl, s["n_samples"], s["seed"]),
+                **_eval_kwargs(s),
+            )
+        )
         rep.advance(1, name)
     regime = np.asarray([in_regime(e, len(sigmas)) for e in evals], np.int8)
     num_labels = np.asarray([len(np.unique(t)) for _, t, _ in sets])
@@ -543,32 +843,61 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
     headline = {
         "baseline_memorized_fraction": _baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
-        "per_granularity": {name: {"labels": int(k), "peak_gap": float(e["peak_gap"]),
-                                   "peak_sigma": float(e["peak_sigma"]),
-                                   "memorized_fraction": float(e["memorized_fraction"])}
-                            for name, k, e in zip(names, num_labels, evals)},
+        "per_granularity": {
+            name: {
+                "labels": int(k),
+                "peak_gap": float(e["peak_gap"]),
+                "peak_sigma": float(e["peak_sigma"]),
+                "memorized_fraction": float(e["memorized_fraction"]),
+            }
+            for name, k, e in zip(names, num_labels, evals)
+        },
         "memorization_vs_labels_rank_correlation": spearman(num_labels, mem),
         "gap_vs_labels_rank_correlation": spearman(num_labels, _stack(evals, "peak_gap")),
         "granularities_in_regime": [nm for nm, r in zip(names, regime) if r],
     }
     checks = {"finer_labels_memorize_more": bool(mem[-1] > mem[0])}
     result = make_result(
-        "condition-granularity", "unconditional → coarse → k-means K → one label per point",
-        paper=False, quick=quick, config=dict(s, granularities=names), started=started,
-        headline=headline, checks=checks,
-        arrays=dict(num_labels=num_labels, sigmas=sigmas, gap=_stack(evals, "gap"),
-                    peak_gap=_stack(evals, "peak_gap"), peak_sigma=_stack(evals, "peak_sigma"),
-                    memorized_fraction=mem, fd_train=_stack(evals, "fd_train"),
-                    fd_val=_stack(evals, "fd_val"), relative_overfit=_stack(evals, "relative_overfit"),
-                    in_regime=regime, grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-                    grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-                    train_x=data.train_x),
-        shapes=dict(num_labels=["n_gran"], sigmas=["n_sigma"], gap=["n_gran", "n_sigma"],
-                    peak_gap=["n_gran"], peak_sigma=["n_gran"], memorized_fraction=["n_gran"],
-                    fd_train=["n_gran"], fd_val=["n_gran"], relative_overfit=["n_gran"],
-                    in_regime=["n_gran"], grid_samples=["n_gran", "n_show", 2],
-                    grid_memorized=["n_gran", "n_show"], train_x=["n_train", 2]),
-        dims=dict(n_gran=m, n_sigma=len(sigmas), n_show=s["n_show"], n_train=data.n_train))
+        "condition-granularity",
+        "unconditional → coarse → k-means K → one label per point",
+        paper=False,
+        quick=quick,
+        config=dict(s, granularities=names),
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            num_labels=num_labels,
+            sigmas=sigmas,
+            gap=_stack(evals, "gap"),
+            peak_gap=_stack(evals, "peak_gap"),
+            peak_sigma=_stack(evals, "peak_sigma"),
+            memorized_fraction=mem,
+            fd_train=_stack(evals, "fd_train"),
+            fd_val=_stack(evals, "fd_val"),
+            relative_overfit=_stack(evals, "relative_overfit"),
+            in_regime=regime,
+            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
+            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
+            train_x=data.train_x,
+        ),
+        shapes=dict(
+            num_labels=["n_gran"],
+            sigmas=["n_sigma"],
+            gap=["n_gran", "n_sigma"],
+            peak_gap=["n_gran"],
+            peak_sigma=["n_gran"],
+            memorized_fraction=["n_gran"],
+            fd_train=["n_gran"],
+            fd_val=["n_gran"],
+            relative_overfit=["n_gran"],
+            in_regime=["n_gran"],
+            grid_samples=["n_gran", "n_show", 2],
+            grid_memorized=["n_gran", "n_show"],
+            train_x=["n_train", 2],
+        ),
+        dims=dict(n_gran=m, n_sigma=len(sigmas), n_show=s["n_show"], n_train=data.n_train),
+    )
     return write_result(result, outdir, figure_condition_granularity)
 
 
@@ -584,15 +913,29 @@ def figure_condition_granularity(result: dict):
 
     def lines(ax):
         order = np.argsort(np.asarray(a["num_labels"]), kind="stable")
-        plot_lines(np.asarray(a["num_labels"])[order],
-                   {"peak gap": np.asarray(a["peak_gap"])[order],
-                    "memorized fraction": np.asarray(a["memorized_fraction"])[order]},
-                   xlabel="distinct labels", logx=True, label_x_values=True, ax=ax)
+        plot_lines(
+            np.asarray(a["num_labels"])[order],
+            {
+                "peak gap": np.asarray(a["peak_gap"])[order],
+                "memorized fraction": np.asarray(a["memorized_fraction"])[order],
+            },
+            xlabel="distinct labels",
+            logx=True,
+            label_x_values=True,
+            ax=ax,
+        )
 
     titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]
-    return plot_ablation_grid([list(a["grid_samples"])], row_labels=["samples"], col_labels=names,
-                              train_x=a["train_x"], memorized=[list(a["grid_memorized"])], extent=10.0,
-                              header=[gaps, lines], cell_titles=titles)
+    return plot_ablation_grid(
+        [list(a["grid_samples"])],
+        row_labels=["samples"],
+        col_labels=names,
+        train_x=a["train_x"],
+        memorized=[list(a["grid_memorized"])],
+        extent=10.0,
+        header=[gaps, lines],
+        cell_titles=titles,
+    )
 
 
 # --- guidance scale -------------------------------------------------------------------------------
@@ -610,15 +953,26 @@ def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrid
       autoguidance), grid_memorized ``(2, n_w, n_show)``, train_x ``(n_train, 2)``.
     """
     started = time.perf_counter()
-    s = resolve_settings("guidance-scale", dict(BASE, ws=(0.0, 0.5, 1.0, 2.0, 3.0), n_show=300),
-                         dict(QUICK, ws=(0.0, 1.0, 2.0), n_show=100), quick, overrides)
+    s = resolve_settings(
+        "guidance-scale",
+        dict(BASE, ws=(0.0, 0.5, 1.0, 2.0, 3.0), n_show=300),
+        dict(QUICK, ws=(0.0, 1.0, 2.0), n_show=100),
+        quick,
+        overrides,
+    )
     data = _data(s)
     sigmas = _sigmas(s)
     ws = [float(w) for w in s["ws"]]
     rep = Reporter(progress, 4 + 2 * len(ws), "guidance-scale")
     tl, vl = data.train_coarse, data.val_coarse
-    r = train(data.train_x, tl, **_train_kwargs(s), seed=s["seed"], n_snapshots=12,
-              callback=rep.training(4))
+    r = train(
+        data.train_x,
+        tl,
+        **_train_kwargs(s),
+        seed=s["seed"],
+        n_snapshots=12,
+        callback=rep.training(4),
+    )
     rep.finish_training(4, 0)
     target = s["steps"] / 16
     bad_index = int(np.argmin([abs(np.log(st / target)) for st in r.snapshot_steps]))
@@ -626,43 +980,94 @@ def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrid
     labels = _sample_labels(tl, s["n_samples"], s["seed"])
     out = {"cfg": [], "auto": []}
     for w in ws:
-        for key, den in (("cfg", classifier_free(r.denoiser, w)), ("auto", autoguidance(r.denoiser, bad, w))):
-            out[key].append(evaluate(den, data.train_x, data.val_x, sigmas, train_labels=tl, val_labels=vl,
-                                     sample_labels=labels, **_eval_kwargs(s)))
+        for key, den in (
+            ("cfg", classifier_free(r.denoiser, w)),
+            ("auto", autoguidance(r.denoiser, bad, w)),
+        ):
+            out[key].append(
+                evaluate(
+                    den,
+                    data.train_x,
+                    data.val_x,
+                    sigmas,
+                    train_labels=tl,
+                    val_labels=vl,
+                    sample_labels=labels,
+                    **_eval_kwargs(s),
+                )
+            )
             rep.advance(1, f"{key} w = {w:g}")
     cfg, auto = out["cfg"], out["auto"]
     headline = {
         "baseline_memorized_fraction": _baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "autoguidance_negative_step": int(r.snapshot_steps[bad_index]),
-        "cfg": {f"{w:g}": {"peak_gap": float(e["peak_gap"]), "peak_sigma": float(e["peak_sigma"]),
-                            "memorized_fraction": float(e["memorized_fraction"])} for w, e in zip(ws, cfg)},
-        "autoguidance": {f"{w:g}": {"peak_gap": float(e["peak_gap"]), "peak_sigma": float(e["peak_sigma"]),
-                                    "memorized_fraction": float(e["memorized_fraction"])}
-                         for w, e in zip(ws, auto)},
+        "cfg": {
+            f"{w:g}": {
+                "peak_gap": float(e["peak_gap"]),
+                "peak_sigma": float(e["peak_sigma"]),
+                "memorized_fraction": float(e["memorized_fraction"]),
+            }
+            for w, e in zip(ws, cfg)
+        },
+        "autoguidance": {
+            f"{w:g}": {
+                "peak_gap": float(e["peak_gap"]),
+                "peak_sigma": float(e["peak_sigma"]),
+                "memorized_fraction": float(e["memorized_fraction"]),
+            }
+            for w, e in zip(ws, auto)
+        },
         "cfg_memorization_vs_w_rank_correlation": spearman(ws, _stack(cfg, "memorized_fraction")),
         "auto_memorization_vs_w_rank_correlation": spearman(ws, _stack(auto, "memorized_fraction")),
         "cfg_gap_vs_w_rank_correlation": spearman(ws, _stack(cfg, "peak_gap")),
         "auto_gap_vs_w_rank_correlation": spearman(ws, _stack(auto, "peak_gap")),
     }
     shown = [[_show(e["samples"], s["n_show"]) for e in row] for row in (cfg, auto)]
-    shown_m = np.asarray([[_show(e["memorized"], s["n_show"]) for e in row] for row in (cfg, auto)], np.int8)
+    shown_m = np.asarray(
+        [[_show(e["memorized"], s["n_show"]) for e in row] for row in (cfg, auto)], np.int8
+    )
     result = make_result(
-        "guidance-scale", "classifier-free and autoguidance weights with learned models", paper=False,
-        quick=quick, config=dict(s, ws=ws), started=started, headline=headline, checks={},
-        arrays=dict(ws=ws, sigmas=sigmas, gap_cfg=_stack(cfg, "gap"), gap_auto=_stack(auto, "gap"),
-                    peak_gap_cfg=_stack(cfg, "peak_gap"), peak_gap_auto=_stack(auto, "peak_gap"),
-                    memorized_cfg=_stack(cfg, "memorized_fraction"),
-                    memorized_auto=_stack(auto, "memorized_fraction"),
-                    relative_overfit_cfg=_stack(cfg, "relative_overfit"),
-                    relative_overfit_auto=_stack(auto, "relative_overfit"),
-                    grid_samples=shown, grid_memorized=shown_m, train_x=data.train_x),
-        shapes=dict(ws=["n_w"], sigmas=["n_sigma"], gap_cfg=["n_w", "n_sigma"], gap_auto=["n_w", "n_sigma"],
-                    peak_gap_cfg=["n_w"], peak_gap_auto=["n_w"], memorized_cfg=["n_w"],
-                    memorized_auto=["n_w"], relative_overfit_cfg=["n_w"], relative_overfit_auto=["n_w"],
-                    grid_samples=[2, "n_w", "n_show", 2], grid_memorized=[2, "n_w", "n_show"],
-                    train_x=["n_train", 2]),
-        dims=dict(n_w=len(ws), n_sigma=len(sigmas), n_show=s["n_show"], n_train=data.n_train))
+        "guidance-scale",
+        "classifier-free and autoguidance weights with learned models",
+        paper=False,
+        quick=quick,
+        config=dict(s, ws=ws),
+        started=started,
+        headline=headline,
+        checks={},
+        arrays=dict(
+            ws=ws,
+            sigmas=sigmas,
+            gap_cfg=_stack(cfg, "gap"),
+            gap_auto=_stack(auto, "gap"),
+            peak_gap_cfg=_stack(cfg, "peak_gap"),
+            peak_gap_auto=_stack(auto, "peak_gap"),
+            memorized_cfg=_stack(cfg, "memorized_fraction"),
+            memorized_auto=_stack(auto, "memorized_fraction"),
+            relative_overfit_cfg=_stack(cfg, "relative_overfit"),
+            relative_overfit_auto=_stack(auto, "relative_overfit"),
+            grid_samples=shown,
+            grid_memorized=shown_m,
+            train_x=data.train_x,
+        ),
+        shapes=dict(
+            ws=["n_w"],
+            sigmas=["n_sigma"],
+            gap_cfg=["n_w", "n_sigma"],
+            gap_auto=["n_w", "n_sigma"],
+            peak_gap_cfg=["n_w"],
+            peak_gap_auto=["n_w"],
+            memorized_cfg=["n_w"],
+            memorized_auto=["n_w"],
+            relative_overfit_cfg=["n_w"],
+            relative_overfit_auto=["n_w"],
+            grid_samples=[2, "n_w", "n_show", 2],
+            grid_memorized=[2, "n_w", "n_show"],
+            train_x=["n_train", 2],
+        ),
+        dims=dict(n_w=len(ws), n_sigma=len(sigmas), n_show=s["n_show"], n_train=data.n_train),
+    )
     return write_result(result, outdir, figure_guidance_scale)
 
 
@@ -681,16 +1086,35 @@ def figure_guidance_scale(result: dict):
         ax.set_title("autoguidance: gap per σ", fontsize=8)
 
     def lines(ax):
-        plot_lines(ws, {"CFG peak gap": a["peak_gap_cfg"], "auto peak gap": a["peak_gap_auto"],
-                        "CFG memorized": a["memorized_cfg"], "auto memorized": a["memorized_auto"]},
-                   xlabel="guidance weight w", ax=ax)
+        plot_lines(
+            ws,
+            {
+                "CFG peak gap": a["peak_gap_cfg"],
+                "auto peak gap": a["peak_gap_auto"],
+                "CFG memorized": a["memorized_cfg"],
+                "auto memorized": a["memorized_auto"],
+            },
+            xlabel="guidance weight w",
+            ax=ax,
+        )
 
-    titles = [[f"{name} w = {w:g}: {100 * np.mean(m):.0f}% mem." for w, m in zip(ws, a["grid_memorized"][r])]
-              for r, name in enumerate(("CFG", "auto"))]
-    return plot_ablation_grid(a["grid_samples"], row_labels=["classifier-free", "autoguidance"],
-                              col_labels=[f"w = {w:g}" for w in ws], train_x=a["train_x"],
-                              memorized=a["grid_memorized"], extent=10.0, header=[gap_cfg, gap_auto, lines],
-                              cell_titles=titles)
+    titles = [
+        [
+            f"{name} w = {w:g}: {100 * np.mean(m):.0f}% mem."
+            for w, m in zip(ws, a["grid_memorized"][r])
+        ]
+        for r, name in enumerate(("CFG", "auto"))
+    ]
+    return plot_ablation_grid(
+        a["grid_samples"],
+        row_labels=["classifier-free", "autoguidance"],
+        col_labels=[f"w = {w:g}" for w in ws],
+        train_x=a["train_x"],
+        memorized=a["grid_memorized"],
+        extent=10.0,
+        header=[gap_cfg, gap_auto, lines],
+        cell_titles=titles,
+    )
 
 
 # --- noise schedule -------------------------------------------------------------------------------
@@ -710,8 +1134,13 @@ def noise_schedule(*, quick: bool = False, outdir=None, progress=None, **overrid
     from toyflow.schedules import SCHEDULES
 
     started = time.perf_counter()
-    s = resolve_settings("noise-schedule", dict(BASE, schedules=tuple(SCHEDULES), n_show=300, steps=4000),
-                         dict(QUICK, schedules=tuple(SCHEDULES), n_show=100), quick, overrides)
+    s = resolve_settings(
+        "noise-schedule",
+        dict(BASE, schedules=tuple(SCHEDULES), n_show=300, steps=4000),
+        dict(QUICK, schedules=tuple(SCHEDULES), n_show=100),
+        quick,
+        overrides,
+    )
     data = _data(s)
     sigmas = _sigmas(s)
     names = list(s["schedules"])
@@ -719,40 +1148,82 @@ def noise_schedule(*, quick: bool = False, outdir=None, progress=None, **overrid
     evals, losses = [], []
     for name in names:
         start = rep.done
-        r = train(data.train_x, **_train_kwargs(s), seed=s["seed"], schedule=name, n_snapshots=0,
-                  callback=rep.training(3, f"train {name}"))
+        r = train(
+            data.train_x,
+            **_train_kwargs(s),
+            seed=s["seed"],
+            schedule=name,
+            n_snapshots=0,
+            callback=rep.training(3, f"train {name}"),
+        )
         rep.finish_training(3, start)
-        evals.append(evaluate(r.denoiser, data.train_x, data.val_x, sigmas, schedule=name, **_eval_kwargs(s)))
+        evals.append(
+            evaluate(r.denoiser, data.train_x, data.val_x, sigmas, schedule=name, **_eval_kwargs(s))
+        )
         losses.append(_downsample(r.losses))
         rep.advance(1, f"evaluate {name}")
     regime = np.asarray([in_regime(e, len(sigmas)) for e in evals], np.int8)
     headline = {
         "baseline_memorized_fraction": _baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
-        "per_schedule": {n: {"peak_gap": float(e["peak_gap"]), "peak_sigma": float(e["peak_sigma"]),
-                             "memorized_fraction": float(e["memorized_fraction"]),
-                             "relative_fd_overfit": float(e["relative_overfit"])}
-                         for n, e in zip(names, evals)},
+        "per_schedule": {
+            n: {
+                "peak_gap": float(e["peak_gap"]),
+                "peak_sigma": float(e["peak_sigma"]),
+                "memorized_fraction": float(e["memorized_fraction"]),
+                "relative_fd_overfit": float(e["relative_overfit"]),
+            }
+            for n, e in zip(names, evals)
+        },
         "schedules_in_regime": [n for n, r in zip(names, regime) if r],
     }
     result = make_result(
-        "noise-schedule", "EDM, VP, VE and cosine trained and sampled on the same data", paper=False,
-        quick=quick, config=dict(s, schedules=names), started=started, headline=headline, checks={},
-        arrays=dict(sigmas=sigmas, gap=_stack(evals, "gap"), peak_gap=_stack(evals, "peak_gap"),
-                    peak_sigma=_stack(evals, "peak_sigma"), memorized_fraction=_stack(evals, "memorized_fraction"),
-                    fd_train=_stack(evals, "fd_train"), fd_val=_stack(evals, "fd_val"),
-                    relative_overfit=_stack(evals, "relative_overfit"), in_regime=regime,
-                    losses=np.asarray(losses),
-                    grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-                    grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-                    train_x=data.train_x),
-        shapes=dict(sigmas=["n_sigma"], gap=["n_sched", "n_sigma"], peak_gap=["n_sched"],
-                    peak_sigma=["n_sched"], memorized_fraction=["n_sched"], fd_train=["n_sched"],
-                    fd_val=["n_sched"], relative_overfit=["n_sched"], in_regime=["n_sched"],
-                    losses=["n_sched", "n_loss"], grid_samples=["n_sched", "n_show", 2],
-                    grid_memorized=["n_sched", "n_show"], train_x=["n_train", 2]),
-        dims=dict(n_sched=len(names), n_sigma=len(sigmas), n_loss=np.shape(losses)[1],
-                  n_show=s["n_show"], n_train=data.n_train))
+        "noise-schedule",
+        "EDM, VP, VE and cosine trained and sampled on the same data",
+        paper=False,
+        quick=quick,
+        config=dict(s, schedules=names),
+        started=started,
+        headline=headline,
+        checks={},
+        arrays=dict(
+            sigmas=sigmas,
+            gap=_stack(evals, "gap"),
+            peak_gap=_stack(evals, "peak_gap"),
+            peak_sigma=_stack(evals, "peak_sigma"),
+            memorized_fraction=_stack(evals, "memorized_fraction"),
+            fd_train=_stack(evals, "fd_train"),
+            fd_val=_stack(evals, "fd_val"),
+            relative_overfit=_stack(evals, "relative_overfit"),
+            in_regime=regime,
+            losses=np.asarray(losses),
+            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
+            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
+            train_x=data.train_x,
+        ),
+        shapes=dict(
+            sigmas=["n_sigma"],
+            gap=["n_sched", "n_sigma"],
+            peak_gap=["n_sched"],
+            peak_sigma=["n_sched"],
+            memorized_fraction=["n_sched"],
+            fd_train=["n_sched"],
+            fd_val=["n_sched"],
+            relative_overfit=["n_sched"],
+            in_regime=["n_sched"],
+            losses=["n_sched", "n_loss"],
+            grid_samples=["n_sched", "n_show", 2],
+            grid_memorized=["n_sched", "n_show"],
+            train_x=["n_train", 2],
+        ),
+        dims=dict(
+            n_sched=len(names),
+            n_sigma=len(sigmas),
+            n_loss=np.shape(losses)[1],
+            n_show=s["n_show"],
+            n_train=data.n_train,
+        ),
+    )
     return write_result(result, outdir, figure_noise_schedule)
 
 
@@ -771,9 +1242,16 @@ def figure_noise_schedule(result: dict):
         ax.set_xlabel("training (window means)")
 
     titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]
-    return plot_ablation_grid([list(a["grid_samples"])], row_labels=["samples"], col_labels=names,
-                              train_x=a["train_x"], memorized=[list(a["grid_memorized"])], extent=10.0,
-                              header=[gaps, losses], cell_titles=titles)
+    return plot_ablation_grid(
+        [list(a["grid_samples"])],
+        row_labels=["samples"],
+        col_labels=names,
+        train_x=a["train_x"],
+        memorized=[list(a["grid_memorized"])],
+        extent=10.0,
+        header=[gaps, losses],
+        cell_titles=titles,
+    )
 
 
 # --- trajectory overlap ---------------------------------------------------------------------------
@@ -795,40 +1273,68 @@ def trajectory_overlap(*, quick: bool = False, outdir=None, progress=None, **ove
     ``(n_sigma + 1, n_show, 2)``, train_x ``(n_train, 2)``.
     """
     started = time.perf_counter()
-    s = resolve_settings("trajectory-overlap", dict(BASE, n_traj=1000, n_overlap_noise=4, n_show=60),
-                         dict(QUICK, n_traj=200, n_overlap_noise=2, n_show=30), quick, overrides)
+    s = resolve_settings(
+        "trajectory-overlap",
+        dict(BASE, n_traj=1000, n_overlap_noise=4, n_show=60),
+        dict(QUICK, n_traj=200, n_overlap_noise=2, n_show=30),
+        quick,
+        overrides,
+    )
     data = _data(s)
     rep = Reporter(progress, 7, "trajectory-overlap")
-    r = train(data.train_x, **_train_kwargs(s), seed=s["seed"], n_snapshots=0, callback=rep.training(4))
+    r = train(
+        data.train_x, **_train_kwargs(s), seed=s["seed"], n_snapshots=0, callback=rep.training(4)
+    )
     rep.finish_training(4, 0)
     model = r.denoiser
-    _, traj, grid = sample(model, s["n_traj"], steps=s["sample_steps"], seed=s["seed"], return_trajectory=True)
+    _, traj, grid = sample(
+        model, s["n_traj"], steps=s["sample_steps"], seed=s["seed"], return_trajectory=True
+    )
     traj = np.asarray(traj)
     sigmas = np.asarray(grid[:-1], float)
     rep.advance(1, "sampled trajectories")
-    ov = metrics.trajectory_overlap(model, traj, grid, data.train_x, val_x=data.val_x[: s["n_gap_val"]],
-                                    n_noise=s["n_overlap_noise"], seed=s["seed"])
+    ov = metrics.trajectory_overlap(
+        model,
+        traj,
+        grid,
+        data.train_x,
+        val_x=data.val_x[: s["n_gap_val"]],
+        n_noise=s["n_overlap_noise"],
+        seed=s["seed"],
+    )
     rep.advance(1, "overlap")
-    curve = metrics.gap_curve(model, data.train_x, data.val_x[: s["n_gap_val"]], sigmas,
-                              n_noise=s["n_noise"], seed=s["seed"])
+    curve = metrics.gap_curve(
+        model,
+        data.train_x,
+        data.val_x[: s["n_gap_val"]],
+        sigmas,
+        n_noise=s["n_noise"],
+        seed=s["seed"],
+    )
     rep.advance(1, "gap")
     gap = curve.gap
     pk, pk_sigma, pk_index = peak(sigmas, gap)
     split = gap >= 0.5 * pk if pk > 0 else np.zeros_like(gap, bool)
-    mean_in = lambda v: float(np.mean(np.asarray(v)[split])) if split.any() else None  # noqa: E731
+    mean_in = lambda v: float(np.mean(np.asarray(v)[split])) if split.any() else None
     err_tr, err_va, err_tj = ov.error_noisy_train, ov.error_noisy_val, ov.error_traj
-    closer_to_val = (np.abs(err_tj - err_va) < np.abs(err_tj - err_tr))
+    closer_to_val = np.abs(err_tj - err_va) < np.abs(err_tj - err_tr)
     headline = {
-        "peak_gap": pk, "peak_sigma": pk_sigma,
-        "split_sigma_range": [float(sigmas[split].min()), float(sigmas[split].max())] if split.any() else None,
+        "peak_gap": pk,
+        "peak_sigma": pk_sigma,
+        "split_sigma_range": [float(sigmas[split].min()), float(sigmas[split].max())]
+        if split.any()
+        else None,
         "in_split_region": {
-            "error_noisy_train": mean_in(err_tr), "error_noisy_val": mean_in(err_va),
+            "error_noisy_train": mean_in(err_tr),
+            "error_noisy_val": mean_in(err_va),
             "error_traj": mean_in(err_tj),
             "traj_nn_distance": mean_in(ov.traj_nn_distance),
             "noisy_nn_distance": mean_in(ov.noisy_nn_distance),
             "traj_max_weight": mean_in(ov.traj_max_weight),
             "noisy_max_weight": mean_in(ov.noisy_max_weight),
-            "share_of_sigmas_where_traj_error_is_closer_to_validation": mean_in(closer_to_val.astype(float)),
+            "share_of_sigmas_where_traj_error_is_closer_to_validation": mean_in(
+                closer_to_val.astype(float)
+            ),
         },
         "memorized_fraction": metrics.memorized_fraction(traj[-1], data.train_x),
         "baseline_memorized_fraction": _baseline(data),
@@ -836,22 +1342,57 @@ def trajectory_overlap(*, quick: bool = False, outdir=None, progress=None, **ove
     checks = {"gap_peak_intermediate": is_intermediate(pk_index, len(sigmas))}
     rep.advance(1, "done")
     result = make_result(
-        "trajectory-overlap", "model error on noisy training data vs on trajectories, per σ",
-        paper=False, quick=quick, config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(sigmas=sigmas, gap=gap, e_train=curve.e_train, e_val=curve.e_val, error_traj=err_tj,
-                    error_noisy_train=err_tr, error_noisy_val=err_va,
-                    traj_nn_distance=ov.traj_nn_distance, noisy_nn_distance=ov.noisy_nn_distance,
-                    traj_max_weight=ov.traj_max_weight, noisy_max_weight=ov.noisy_max_weight,
-                    traj_log_density=ov.traj_log_density, noisy_log_density=ov.noisy_log_density,
-                    overlap=ov.overlap, trajectories=traj[:, : s["n_show"]], train_x=data.train_x),
-        shapes=dict(sigmas=["n_sigma"], gap=["n_sigma"], e_train=["n_sigma"], e_val=["n_sigma"],
-                    error_traj=["n_sigma"], error_noisy_train=["n_sigma"], error_noisy_val=["n_sigma"],
-                    traj_nn_distance=["n_sigma"], noisy_nn_distance=["n_sigma"],
-                    traj_max_weight=["n_sigma"], noisy_max_weight=["n_sigma"],
-                    traj_log_density=["n_sigma"], noisy_log_density=["n_sigma"], overlap=["n_sigma"],
-                    trajectories=["n_sigma_plus_1", "n_show", 2], train_x=["n_train", 2]),
-        dims=dict(n_sigma=len(sigmas), n_sigma_plus_1=len(sigmas) + 1, n_show=s["n_show"],
-                  n_train=data.n_train))
+        "trajectory-overlap",
+        "model error on noisy training data vs on trajectories, per σ",
+        paper=False,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            sigmas=sigmas,
+            gap=gap,
+            e_train=curve.e_train,
+            e_val=curve.e_val,
+            error_traj=err_tj,
+            error_noisy_train=err_tr,
+            error_noisy_val=err_va,
+            traj_nn_distance=ov.traj_nn_distance,
+            noisy_nn_distance=ov.noisy_nn_distance,
+            traj_max_weight=ov.traj_max_weight,
+            noisy_max_weight=ov.noisy_max_weight,
+            traj_log_density=ov.traj_log_density,
+            noisy_log_density=ov.noisy_log_density,
+            overlap=ov.overlap,
+            trajectories=traj[:, : s["n_show"]],
+            train_x=data.train_x,
+        ),
+        shapes=dict(
+            sigmas=["n_sigma"],
+            gap=["n_sigma"],
+            e_train=["n_sigma"],
+            e_val=["n_sigma"],
+            error_traj=["n_sigma"],
+            error_noisy_train=["n_sigma"],
+            error_noisy_val=["n_sigma"],
+            traj_nn_distance=["n_sigma"],
+            noisy_nn_distance=["n_sigma"],
+            traj_max_weight=["n_sigma"],
+            noisy_max_weight=["n_sigma"],
+            traj_log_density=["n_sigma"],
+            noisy_log_density=["n_sigma"],
+            overlap=["n_sigma"],
+            trajectories=["n_sigma_plus_1", "n_show", 2],
+            train_x=["n_train", 2],
+        ),
+        dims=dict(
+            n_sigma=len(sigmas),
+            n_sigma_plus_1=len(sigmas) + 1,
+            n_show=s["n_show"],
+            n_train=data.n_train,
+        ),
+    )
     return write_result(result, outdir, figure_trajectory_overlap)
 
 
@@ -861,15 +1402,32 @@ def figure_trajectory_overlap(result: dict):
     a = result["arrays"]
     fig, axes = panel_figure(4, ncols=4, width=3.6, height=3.2)
     s = a["sigmas"]
-    plot_lines(s, {"noisy train": a["error_noisy_train"], "noisy validation": a["error_noisy_val"],
-                   "trajectory states": a["error_traj"]},
-               xlabel="σ", ylabel="‖D − D*‖ (model vs optimal)", logx=True, logy=True, ax=axes[0],
-               title="model error where it is measured")
+    plot_lines(
+        s,
+        {
+            "noisy train": a["error_noisy_train"],
+            "noisy validation": a["error_noisy_val"],
+            "trajectory states": a["error_traj"],
+        },
+        xlabel="σ",
+        ylabel="‖D − D*‖ (model vs optimal)",
+        logx=True,
+        logy=True,
+        ax=axes[0],
+        title="model error where it is measured",
+    )
     draw_gap_curves(axes[1], s, [a["gap"]], ["gap"], cmap="viridis")
     axes[1].set_title("train/validation gap on the sampling grid", fontsize=8)
-    plot_lines(s, {"trajectory": a["traj_nn_distance"], "noisy train": a["noisy_nn_distance"]},
-               xlabel="σ", ylabel="nearest training point / (σ√d)", logx=True, logy=True, ax=axes[2],
-               title="distance to training data")
+    plot_lines(
+        s,
+        {"trajectory": a["traj_nn_distance"], "noisy train": a["noisy_nn_distance"]},
+        xlabel="σ",
+        ylabel="nearest training point / (σ√d)",
+        logx=True,
+        logy=True,
+        ax=axes[2],
+        title="distance to training data",
+    )
     ax = axes[3]
     draw_trajectories(ax, a["trajectories"])
     t = np.asarray(a["train_x"])

@@ -54,14 +54,14 @@ def _gap_rows(denoisers, train_x, val_x, sigmas, n_noise, seed, reporter, label)
 
 def _peaks(sigmas, gaps):
     rows = [peak(sigmas, g) for g in gaps]
-    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-            [r[2] for r in rows])
+    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows])
 
 
 # --- gap vs delta -----------------------------------------------------------------------------
 
-GAP_VS_DELTA = dict(n_train=10, delta_max=2.2, delta_min=1.2, n_delta=11, sigma_steps=120,
-                    n_noise=50, seed=0)
+GAP_VS_DELTA = dict(
+    n_train=10, delta_max=2.2, delta_min=1.2, n_delta=11, sigma_steps=120, n_noise=50, seed=0
+)
 
 
 def gap_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
@@ -73,15 +73,24 @@ def gap_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides
     Checks: the peak gap grows as δ shrinks; every peak lies at an intermediate σ.
     """
     started = time.perf_counter()
-    s = resolve_settings("gap-vs-delta", GAP_VS_DELTA, dict(n_delta=6, sigma_steps=40, n_noise=10),
-                         quick, overrides)
+    s = resolve_settings(
+        "gap-vs-delta", GAP_VS_DELTA, dict(n_delta=6, sigma_steps=40, n_noise=10), quick, overrides
+    )
     data = make_dataset("circle", s["n_train"], seed=s["seed"])
     sigmas = edm_gap_sigmas(s["sigma_steps"])
     deltas = np.linspace(s["delta_max"], s["delta_min"], s["n_delta"])
     rep = Reporter(progress, len(deltas), "gap-vs-delta")
     optimal = OptimalDenoiser(data.train_x)
-    e_tr, e_va, gaps = _gap_rows([(f"δ={d:.2f}", ErrorProneDenoiser(optimal, d)) for d in deltas],
-                                 data.train_x, data.val_x, sigmas, s["n_noise"], s["seed"], rep, "δ")
+    e_tr, e_va, gaps = _gap_rows(
+        [(f"δ={d:.2f}", ErrorProneDenoiser(optimal, d)) for d in deltas],
+        data.train_x,
+        data.val_x,
+        sigmas,
+        s["n_noise"],
+        s["seed"],
+        rep,
+        "δ",
+    )
     peak_gap, peak_sigma, idx = _peaks(sigmas, gaps)
     headline = {
         "peak_gap_at_delta_max": float(peak_gap[0]),
@@ -94,14 +103,34 @@ def gap_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides
         "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
     }
     result = make_result(
-        "gap-vs-delta", "relative gap over σ for δ from 2.2 to 1.2 (symmetric circle)", paper=True,
-        quick=quick, config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(deltas=deltas, sigmas=sigmas, gap=gaps, e_train=e_tr, e_val=e_va,
-                    peak_gap=peak_gap, peak_sigma=peak_sigma),
-        shapes=dict(deltas=["n_delta"], sigmas=["n_sigma"], gap=["n_delta", "n_sigma"],
-                    e_train=["n_delta", "n_sigma"], e_val=["n_delta", "n_sigma"],
-                    peak_gap=["n_delta"], peak_sigma=["n_delta"]),
-        dims=dict(n_delta=len(deltas), n_sigma=len(sigmas)))
+        "gap-vs-delta",
+        "relative gap over σ for δ from 2.2 to 1.2 (symmetric circle)",
+        paper=True,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            deltas=deltas,
+            sigmas=sigmas,
+            gap=gaps,
+            e_train=e_tr,
+            e_val=e_va,
+            peak_gap=peak_gap,
+            peak_sigma=peak_sigma,
+        ),
+        shapes=dict(
+            deltas=["n_delta"],
+            sigmas=["n_sigma"],
+            gap=["n_delta", "n_sigma"],
+            e_train=["n_delta", "n_sigma"],
+            e_val=["n_delta", "n_sigma"],
+            peak_gap=["n_delta"],
+            peak_sigma=["n_delta"],
+        ),
+        dims=dict(n_delta=len(deltas), n_sigma=len(sigmas)),
+    )
     return write_result(result, outdir, figure_gap_vs_delta)
 
 
@@ -109,15 +138,31 @@ def figure_gap_vs_delta(result: dict):
     from toyflow.plotting import plot_gap_curves
 
     a = result["arrays"]
-    return plot_gap_curves(a["sigmas"], a["gap"], [f"{d:.2f}" for d in a["deltas"]],
-                           title="error-prone model on the symmetric circle", legend_title="δ",
-                           cmap="plasma", summary=(a["deltas"], a["peak_gap"], "δ", "peak gap"))
+    return plot_gap_curves(
+        a["sigmas"],
+        a["gap"],
+        [f"{d:.2f}" for d in a["deltas"]],
+        title="error-prone model on the symmetric circle",
+        legend_title="δ",
+        cmap="plasma",
+        summary=(a["deltas"], a["peak_gap"], "δ", "peak gap"),
+    )
 
 
 # --- gap vs guidance --------------------------------------------------------------------------
 
-GAP_VS_GUIDANCE = dict(n_train=10, delta_pos=1.8, delta_neg=2.2, w_max=2.0, n_w=11,
-                       sigma_steps=120, n_noise=50, n_samples=1000, sample_steps=40, seed=0)
+GAP_VS_GUIDANCE = dict(
+    n_train=10,
+    delta_pos=1.8,
+    delta_neg=2.2,
+    w_max=2.0,
+    n_w=11,
+    sigma_steps=120,
+    n_noise=50,
+    n_samples=1000,
+    sample_steps=40,
+    seed=0,
+)
 
 
 def gap_vs_guidance(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
@@ -130,18 +175,26 @@ def gap_vs_guidance(*, quick: bool = False, outdir=None, progress=None, **overri
     at an intermediate σ.
     """
     started = time.perf_counter()
-    s = resolve_settings("gap-vs-guidance", GAP_VS_GUIDANCE,
-                         dict(n_w=6, sigma_steps=40, n_noise=10, n_samples=300, sample_steps=20),
-                         quick, overrides)
+    s = resolve_settings(
+        "gap-vs-guidance",
+        GAP_VS_GUIDANCE,
+        dict(n_w=6, sigma_steps=40, n_noise=10, n_samples=300, sample_steps=20),
+        quick,
+        overrides,
+    )
     data = make_dataset("circle", s["n_train"], seed=s["seed"])
     sigmas = edm_gap_sigmas(s["sigma_steps"])
     ws = np.linspace(0.0, s["w_max"], s["n_w"])
     rep = Reporter(progress, 2 * len(ws), "gap-vs-guidance")
     optimal = OptimalDenoiser(data.train_x)
-    pos, neg = ErrorProneDenoiser(optimal, s["delta_pos"]), ErrorProneDenoiser(optimal, s["delta_neg"])
+    pos, neg = (
+        ErrorProneDenoiser(optimal, s["delta_pos"]),
+        ErrorProneDenoiser(optimal, s["delta_neg"]),
+    )
     guided = [(f"w={w:.1f}", autoguidance(pos, neg, w)) for w in ws]
-    e_tr, e_va, gaps = _gap_rows(guided, data.train_x, data.val_x, sigmas, s["n_noise"], s["seed"],
-                                 rep, "w")
+    e_tr, e_va, gaps = _gap_rows(
+        guided, data.train_x, data.val_x, sigmas, s["n_noise"], s["seed"], rep, "w"
+    )
     mem = []
     for name, d in guided:
         x = sample(d, s["n_samples"], steps=s["sample_steps"], seed=s["seed"])
@@ -161,14 +214,36 @@ def gap_vs_guidance(*, quick: bool = False, outdir=None, progress=None, **overri
         "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
     }
     result = make_result(
-        "gap-vs-guidance", "autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2", paper=True,
-        quick=quick, config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(ws=ws, sigmas=sigmas, gap=gaps, e_train=e_tr, e_val=e_va, peak_gap=peak_gap,
-                    peak_sigma=peak_sigma, memorized_fraction=mem),
-        shapes=dict(ws=["n_w"], sigmas=["n_sigma"], gap=["n_w", "n_sigma"],
-                    e_train=["n_w", "n_sigma"], e_val=["n_w", "n_sigma"], peak_gap=["n_w"],
-                    peak_sigma=["n_w"], memorized_fraction=["n_w"]),
-        dims=dict(n_w=len(ws), n_sigma=len(sigmas)))
+        "gap-vs-guidance",
+        "autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2",
+        paper=True,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            ws=ws,
+            sigmas=sigmas,
+            gap=gaps,
+            e_train=e_tr,
+            e_val=e_va,
+            peak_gap=peak_gap,
+            peak_sigma=peak_sigma,
+            memorized_fraction=mem,
+        ),
+        shapes=dict(
+            ws=["n_w"],
+            sigmas=["n_sigma"],
+            gap=["n_w", "n_sigma"],
+            e_train=["n_w", "n_sigma"],
+            e_val=["n_w", "n_sigma"],
+            peak_gap=["n_w"],
+            peak_sigma=["n_w"],
+            memorized_fraction=["n_w"],
+        ),
+        dims=dict(n_w=len(ws), n_sigma=len(sigmas)),
+    )
     return write_result(result, outdir, figure_gap_vs_guidance)
 
 
@@ -177,11 +252,16 @@ def figure_gap_vs_guidance(result: dict):
 
     a = result["arrays"]
     fig, (ax0, ax1) = panel_figure(2, width=4.6)
-    draw_gap_curves(ax0, a["sigmas"], a["gap"], [f"{w:.1f}" for w in a["ws"]], cmap="cividis",
-                    legend_title="w")
+    draw_gap_curves(
+        ax0, a["sigmas"], a["gap"], [f"{w:.1f}" for w in a["ws"]], cmap="cividis", legend_title="w"
+    )
     ax0.set_title("autoguidance, δ_pos 1.8 / δ_neg 2.2", fontsize=9)
-    plot_lines(a["ws"], {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"]},
-               xlabel="guidance weight w", ax=ax1)
+    plot_lines(
+        a["ws"],
+        {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"]},
+        xlabel="guidance weight w",
+        ax=ax1,
+    )
     return fig
 
 
@@ -199,8 +279,9 @@ def gap_vs_density(*, quick: bool = False, outdir=None, progress=None, **overrid
     Checks: more training points shrink the peak gap; peaks at intermediate σ.
     """
     started = time.perf_counter()
-    s = resolve_settings("gap-vs-density", GAP_VS_DENSITY, dict(sigma_steps=40, n_noise=10),
-                         quick, overrides)
+    s = resolve_settings(
+        "gap-vs-density", GAP_VS_DENSITY, dict(sigma_steps=40, n_noise=10), quick, overrides
+    )
     sizes = np.arange(s["n_min"], s["n_max"] + 1)
     if quick and "n_min" not in overrides and "n_max" not in overrides:
         sizes = np.array([8, 10, 12, 15])
@@ -209,8 +290,14 @@ def gap_vs_density(*, quick: bool = False, outdir=None, progress=None, **overrid
     e_tr, e_va = [], []
     for n in sizes:
         data = make_dataset("circle", int(n), seed=s["seed"])
-        curve = metrics.gap_curve(ErrorProneDenoiser(data.train_x, s["delta"]), data.train_x,
-                                  data.val_x, sigmas, n_noise=s["n_noise"], seed=s["seed"])
+        curve = metrics.gap_curve(
+            ErrorProneDenoiser(data.train_x, s["delta"]),
+            data.train_x,
+            data.val_x,
+            sigmas,
+            n_noise=s["n_noise"],
+            seed=s["seed"],
+        )
         e_tr.append(curve.e_train)
         e_va.append(curve.e_val)
         rep.advance(1, f"{n} training points")
@@ -228,15 +315,34 @@ def gap_vs_density(*, quick: bool = False, outdir=None, progress=None, **overrid
         "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
     }
     result = make_result(
-        "gap-vs-density", "relative gap for 8 to 15 training points at δ = 1.6", paper=True,
-        quick=quick, config=dict(s, sizes=sizes.tolist()), started=started, headline=headline,
+        "gap-vs-density",
+        "relative gap for 8 to 15 training points at δ = 1.6",
+        paper=True,
+        quick=quick,
+        config=dict(s, sizes=sizes.tolist()),
+        started=started,
+        headline=headline,
         checks=checks,
-        arrays=dict(n_train=sizes, sigmas=sigmas, gap=gaps, e_train=e_tr, e_val=e_va,
-                    peak_gap=peak_gap, peak_sigma=peak_sigma),
-        shapes=dict(n_train=["n_sizes"], sigmas=["n_sigma"], gap=["n_sizes", "n_sigma"],
-                    e_train=["n_sizes", "n_sigma"], e_val=["n_sizes", "n_sigma"],
-                    peak_gap=["n_sizes"], peak_sigma=["n_sizes"]),
-        dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas)))
+        arrays=dict(
+            n_train=sizes,
+            sigmas=sigmas,
+            gap=gaps,
+            e_train=e_tr,
+            e_val=e_va,
+            peak_gap=peak_gap,
+            peak_sigma=peak_sigma,
+        ),
+        shapes=dict(
+            n_train=["n_sizes"],
+            sigmas=["n_sigma"],
+            gap=["n_sizes", "n_sigma"],
+            e_train=["n_sizes", "n_sigma"],
+            e_val=["n_sizes", "n_sigma"],
+            peak_gap=["n_sizes"],
+            peak_sigma=["n_sizes"],
+        ),
+        dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas)),
+    )
     return write_result(result, outdir, figure_gap_vs_density)
 
 
@@ -244,15 +350,28 @@ def figure_gap_vs_density(result: dict):
     from toyflow.plotting import plot_gap_curves
 
     a = result["arrays"]
-    return plot_gap_curves(a["sigmas"], a["gap"], [str(int(n)) for n in a["n_train"]],
-                           title="δ = 1.6, symmetric circle", legend_title="training points",
-                           summary=(a["n_train"], a["peak_gap"], "training points", "peak gap"))
+    return plot_gap_curves(
+        a["sigmas"],
+        a["gap"],
+        [str(int(n)) for n in a["n_train"]],
+        title="δ = 1.6, symmetric circle",
+        legend_title="training points",
+        summary=(a["n_train"], a["peak_gap"], "training points", "peak gap"),
+    )
 
 
 # --- flow fields --------------------------------------------------------------------------------
 
-FLOW_FIELDS = dict(n_train=10, sigma_targets=(28.0, 2.8, 0.63), delta=1.6, resolution=50,
-                   extent=17.5, n_samples=1000, sample_steps=40, seed=0)
+FLOW_FIELDS = dict(
+    n_train=10,
+    sigma_targets=(28.0, 2.8, 0.63),
+    delta=1.6,
+    resolution=50,
+    extent=17.5,
+    n_samples=1000,
+    sample_steps=40,
+    seed=0,
+)
 
 
 def flow_fields(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
@@ -268,8 +387,13 @@ def flow_fields(*, quick: bool = False, outdir=None, progress=None, **overrides)
       optimal_memorized / model_memorized ``(n_samples,)`` (1 = memorized).
     """
     started = time.perf_counter()
-    s = resolve_settings("flow-fields", FLOW_FIELDS, dict(resolution=20, n_samples=200, sample_steps=20),
-                         quick, overrides)
+    s = resolve_settings(
+        "flow-fields",
+        FLOW_FIELDS,
+        dict(resolution=20, n_samples=200, sample_steps=20),
+        quick,
+        overrides,
+    )
     data = make_dataset("circle", s["n_train"], seed=s["seed"])
     sigmas = nearest_on_grid(s["sigma_targets"], edm_sigmas(40))
     rep = Reporter(progress, len(sigmas) + 2, "flow-fields")
@@ -278,7 +402,9 @@ def flow_fields(*, quick: bool = False, outdir=None, progress=None, **overrides)
     grid = make_grid(s["extent"], s["resolution"])
     opt_d, mod_d, diff, opt_r, mod_r = [], [], [], [], []
     for sig in sigmas:
-        cmp = compare_fields(model, optimal, float(sig), extent=s["extent"], resolution=s["resolution"])
+        cmp = compare_fields(
+            model, optimal, float(sig), extent=s["extent"], resolution=s["resolution"]
+        )
         mod_d.append(cmp.model.displacement)
         opt_d.append(cmp.reference.displacement)
         diff.append(cmp.difference_norm)
@@ -304,24 +430,48 @@ def flow_fields(*, quick: bool = False, outdir=None, progress=None, **overrides)
     checks = {"optimal_memorizes": float(np.mean(mems["optimal"])) > 0.9}
     r = s["resolution"]
     result = make_result(
-        "flow-fields", "optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model", paper=True,
-        quick=quick, config=dict(s, sigma_targets=list(s["sigma_targets"]), grid_cells=n_cells),
-        started=started, headline=headline, checks=checks,
-        arrays=dict(sigmas=sigmas, grid_x=grid.xs, grid_y=grid.ys, optimal_displacement=opt_d,
-                    model_displacement=mod_d, difference_norm=diff,
-                    optimal_region=np.asarray(opt_r, np.int8), model_region=np.asarray(mod_r, np.int8),
-                    optimal_samples=samples["optimal"], model_samples=samples["model"],
-                    optimal_memorized=mems["optimal"].astype(np.int8),
-                    model_memorized=mems["model"].astype(np.int8),
-                    train_x=data.train_x, val_x=data.val_x),
-        shapes=dict(sigmas=["n_sigma"], grid_x=["r"], grid_y=["r"],
-                    optimal_displacement=["n_sigma", "r", "r", 2],
-                    model_displacement=["n_sigma", "r", "r", 2], difference_norm=["n_sigma", "r", "r"],
-                    optimal_region=["n_sigma", "r", "r"], model_region=["n_sigma", "r", "r"],
-                    optimal_samples=["n_samples", 2], model_samples=["n_samples", 2],
-                    optimal_memorized=["n_samples"], model_memorized=["n_samples"],
-                    train_x=["n_train", 2], val_x=["n_train", 2]),
-        dims=dict(n_sigma=len(sigmas), r=r, n_samples=s["n_samples"], n_train=s["n_train"]))
+        "flow-fields",
+        "optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model",
+        paper=True,
+        quick=quick,
+        config=dict(s, sigma_targets=list(s["sigma_targets"]), grid_cells=n_cells),
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            sigmas=sigmas,
+            grid_x=grid.xs,
+            grid_y=grid.ys,
+            optimal_displacement=opt_d,
+            model_displacement=mod_d,
+            difference_norm=diff,
+            optimal_region=np.asarray(opt_r, np.int8),
+            model_region=np.asarray(mod_r, np.int8),
+            optimal_samples=samples["optimal"],
+            model_samples=samples["model"],
+            optimal_memorized=mems["optimal"].astype(np.int8),
+            model_memorized=mems["model"].astype(np.int8),
+            train_x=data.train_x,
+            val_x=data.val_x,
+        ),
+        shapes=dict(
+            sigmas=["n_sigma"],
+            grid_x=["r"],
+            grid_y=["r"],
+            optimal_displacement=["n_sigma", "r", "r", 2],
+            model_displacement=["n_sigma", "r", "r", 2],
+            difference_norm=["n_sigma", "r", "r"],
+            optimal_region=["n_sigma", "r", "r"],
+            model_region=["n_sigma", "r", "r"],
+            optimal_samples=["n_samples", 2],
+            model_samples=["n_samples", 2],
+            optimal_memorized=["n_samples"],
+            model_memorized=["n_samples"],
+            train_x=["n_train", 2],
+            val_x=["n_train", 2],
+        ),
+        dims=dict(n_sigma=len(sigmas), r=r, n_samples=s["n_samples"], n_train=s["n_train"]),
+    )
     return write_result(result, outdir, figure_flow_fields)
 
 
@@ -339,24 +489,36 @@ def figure_flow_fields(result: dict):
     from toyflow.plotting import plot_field_grid
 
     a = result["arrays"]
-    opt, mod = _fields_from_arrays(a, "optimal_displacement"), _fields_from_arrays(a, "model_displacement")
+    opt, mod = (
+        _fields_from_arrays(a, "optimal_displacement"),
+        _fields_from_arrays(a, "model_displacement"),
+    )
     delta = result["config"]["delta"]
-    fig = plot_field_grid([opt, mod], row_labels=["optimal D*", f"δ = {delta:g}"],
-                          col_labels=[f"σ = {s:.3g}" for s in a["sigmas"]], train_x=a["train_x"],
-                          val_x=a["val_x"], difference_row=list(zip(mod, opt)),
-                          title="flow fields D(x; σ) − x (shaded: ‖D − x‖ ≤ σ)")
+    fig = plot_field_grid(
+        [opt, mod],
+        row_labels=["optimal D*", f"δ = {delta:g}"],
+        col_labels=[f"σ = {s:.3g}" for s in a["sigmas"]],
+        train_x=a["train_x"],
+        val_x=a["val_x"],
+        difference_row=list(zip(mod, opt)),
+        title="flow fields D(x; σ) − x (shaded: ‖D − x‖ ≤ σ)",
+    )
     # The memorized fractions of both models' samples go into the title.
     h = result["headline"]
-    fig.suptitle(f"flow fields D(x; σ) − x (shaded: ‖D − x‖ ≤ σ); memorized samples: optimal "
-                 f"{100 * h['optimal_memorized_fraction']:.0f}%, δ model "
-                 f"{100 * h['model_memorized_fraction']:.0f}%", fontsize=10)
+    fig.suptitle(
+        f"flow fields D(x; σ) − x (shaded: ‖D − x‖ ≤ σ); memorized samples: optimal "
+        f"{100 * h['optimal_memorized_fraction']:.0f}%, δ model "
+        f"{100 * h['model_memorized_fraction']:.0f}%",
+        fontsize=10,
+    )
     return fig
 
 
 # --- error vs angle -----------------------------------------------------------------------------
 
-ERROR_VS_ANGLE = dict(n_train=10, sigma_target=1.0, deltas=(2.0, 1.6, 1.2), n_angles=200,
-                      n_noise=50, seed=0)
+ERROR_VS_ANGLE = dict(
+    n_train=10, sigma_target=1.0, deltas=(2.0, 1.6, 1.2), n_angles=200, n_noise=50, seed=0
+)
 
 
 def _errors_at(denoiser, points, sigma, n_noise, seed):
@@ -379,8 +541,9 @@ def error_vs_angle(*, quick: bool = False, outdir=None, progress=None, **overrid
     contrast grows as δ shrinks.
     """
     started = time.perf_counter()
-    s = resolve_settings("error-vs-angle", ERROR_VS_ANGLE, dict(n_angles=60, n_noise=10),
-                         quick, overrides)
+    s = resolve_settings(
+        "error-vs-angle", ERROR_VS_ANGLE, dict(n_angles=60, n_noise=10), quick, overrides
+    )
     data = make_dataset("circle", s["n_train"], seed=s["seed"])
     sigma = float(nearest_on_grid([s["sigma_target"]], edm_sigmas(120))[0])
     radius = float(data.params["radius"])
@@ -391,7 +554,9 @@ def error_vs_angle(*, quick: bool = False, outdir=None, progress=None, **overrid
     optimal = OptimalDenoiser(data.train_x)
     errors = []
     for d in deltas:
-        errors.append(_errors_at(ErrorProneDenoiser(optimal, d), points, sigma, s["n_noise"], s["seed"]))
+        errors.append(
+            _errors_at(ErrorProneDenoiser(optimal, d), points, sigma, s["n_noise"], s["seed"])
+        )
         rep.advance(1, f"δ = {d:g}")
     opt_err = _errors_at(optimal, points, sigma, s["n_noise"], s["seed"])
     rep.advance(1, "optimal")
@@ -419,16 +584,36 @@ def error_vs_angle(*, quick: bool = False, outdir=None, progress=None, **overrid
         "contrast_grows_as_delta_shrinks": monotone(contrast[order], increasing=True),
     }
     result = make_result(
-        "error-vs-angle", "denoising error along the circle at σ ≈ 1 for δ ∈ {2.0, 1.6, 1.2}",
-        paper=True, quick=quick, config=dict(s, deltas=list(s["deltas"]), sigma=sigma),
-        started=started, headline=headline, checks=checks,
-        arrays=dict(angles=angles, error=errors, optimal_error=opt_err, deltas=deltas,
-                    train_angles=train_angles, val_angles=val_angles, error_at_train=e_train,
-                    error_at_val=e_val),
-        shapes=dict(angles=["n_angles"], error=["n_delta", "n_angles"], optimal_error=["n_angles"],
-                    deltas=["n_delta"], train_angles=["n_train"], val_angles=["n_train"],
-                    error_at_train=["n_delta"], error_at_val=["n_delta"]),
-        dims=dict(n_angles=len(angles), n_delta=len(deltas), n_train=s["n_train"]))
+        "error-vs-angle",
+        "denoising error along the circle at σ ≈ 1 for δ ∈ {2.0, 1.6, 1.2}",
+        paper=True,
+        quick=quick,
+        config=dict(s, deltas=list(s["deltas"]), sigma=sigma),
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            angles=angles,
+            error=errors,
+            optimal_error=opt_err,
+            deltas=deltas,
+            train_angles=train_angles,
+            val_angles=val_angles,
+            error_at_train=e_train,
+            error_at_val=e_val,
+        ),
+        shapes=dict(
+            angles=["n_angles"],
+            error=["n_delta", "n_angles"],
+            optimal_error=["n_angles"],
+            deltas=["n_delta"],
+            train_angles=["n_train"],
+            val_angles=["n_train"],
+            error_at_train=["n_delta"],
+            error_at_val=["n_delta"],
+        ),
+        dims=dict(n_angles=len(angles), n_delta=len(deltas), n_train=s["n_train"]),
+    )
     return write_result(result, outdir, figure_error_vs_angle)
 
 
@@ -448,15 +633,18 @@ def figure_error_vs_angle(result: dict):
         ax.axvline(v, color="#1f77b4", lw=0.6, alpha=0.4, ls=":")
     ax.set_xlabel("angle on the circle (degrees); red: training, blue: validation")
     ax.set_ylabel("mean ‖D(y + σn; σ) − y‖")
-    ax.set_title(f"denoising error along the manifold, σ = {result['config']['sigma']:.3g}", fontsize=9)
+    ax.set_title(
+        f"denoising error along the manifold, σ = {result['config']['sigma']:.3g}", fontsize=9
+    )
     ax.legend(fontsize=7)
     return fig
 
 
 # --- Frechet distance vs delta -------------------------------------------------------------------
 
-FD_VS_DELTA = dict(n_points=1000, delta_max=3.0, delta_min=0.1, n_delta=7, n_samples=1000,
-                   sample_steps=40, seed=0)
+FD_VS_DELTA = dict(
+    n_points=1000, delta_max=3.0, delta_min=0.1, n_delta=7, n_samples=1000, sample_steps=40, seed=0
+)
 
 
 def fd_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
@@ -468,8 +656,13 @@ def fd_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides)
       ``(n_delta,)``; the optimal denoiser's values are in the headline.
     """
     started = time.perf_counter()
-    s = resolve_settings("fd-vs-delta", FD_VS_DELTA,
-                         dict(n_points=400, n_delta=4, n_samples=300, sample_steps=20), quick, overrides)
+    s = resolve_settings(
+        "fd-vs-delta",
+        FD_VS_DELTA,
+        dict(n_points=400, n_delta=4, n_samples=300, sample_steps=20),
+        quick,
+        overrides,
+    )
     n_train = s["n_points"] // 2
     data = make_dataset("circle", n_train, s["n_points"] - n_train, seed=s["seed"], layout="random")
     deltas = np.linspace(s["delta_max"], s["delta_min"], s["n_delta"])
@@ -480,32 +673,58 @@ def fd_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides)
         den = optimal if d == 0.0 else ErrorProneDenoiser(optimal, d)
         x = sample(den, s["n_samples"], steps=s["sample_steps"], seed=s["seed"])
         fd = metrics.sample_overfit(x, data.train_x, data.val_x)
-        rows.append((fd["fd_train"], fd["fd_val"], fd["relative_overfit"],
-                     metrics.memorized_fraction(x, data.train_x)))
+        rows.append(
+            (
+                fd["fd_train"],
+                fd["fd_val"],
+                fd["relative_overfit"],
+                metrics.memorized_fraction(x, data.train_x),
+            )
+        )
         rep.advance(1, f"δ = {d:g}")
     rows = np.asarray(rows)
     fd_tr, fd_va, rel, mem = rows[:-1].T
     baseline = metrics.memorized_fraction(data.val_x, data.train_x)
     headline = {
-        "fd_train_at_delta_max": float(fd_tr[0]), "fd_val_at_delta_max": float(fd_va[0]),
-        "fd_train_at_delta_min": float(fd_tr[-1]), "fd_val_at_delta_min": float(fd_va[-1]),
+        "fd_train_at_delta_max": float(fd_tr[0]),
+        "fd_val_at_delta_max": float(fd_va[0]),
+        "fd_train_at_delta_min": float(fd_tr[-1]),
+        "fd_val_at_delta_min": float(fd_va[-1]),
         "relative_overfit_at_delta_min": float(rel[-1]),
         "memorized_fraction_at_delta_max": float(mem[0]),
         "memorized_fraction_at_delta_min": float(mem[-1]),
-        "optimal_fd_train": float(rows[-1, 0]), "optimal_fd_val": float(rows[-1, 1]),
+        "optimal_fd_train": float(rows[-1, 0]),
+        "optimal_fd_val": float(rows[-1, 1]),
         "optimal_memorized_fraction": float(rows[-1, 3]),
         "validation_memorized_fraction": float(baseline),
         "fd_train_vs_val_sets": float(metrics.frechet_distance(data.train_x, data.val_x)),
     }
     checks = {"memorization_grows_as_delta_shrinks": bool(mem[-1] > mem[0])}
     result = make_result(
-        "fd-vs-delta", "Fréchet distance of samples to train and validation as δ shrinks",
-        paper=True, quick=quick, config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(deltas=deltas, fd_train=fd_tr, fd_val=fd_va, relative_overfit=rel,
-                    memorized_fraction=mem),
-        shapes=dict(deltas=["n_delta"], fd_train=["n_delta"], fd_val=["n_delta"],
-                    relative_overfit=["n_delta"], memorized_fraction=["n_delta"]),
-        dims=dict(n_delta=len(deltas)))
+        "fd-vs-delta",
+        "Fréchet distance of samples to train and validation as δ shrinks",
+        paper=True,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            deltas=deltas,
+            fd_train=fd_tr,
+            fd_val=fd_va,
+            relative_overfit=rel,
+            memorized_fraction=mem,
+        ),
+        shapes=dict(
+            deltas=["n_delta"],
+            fd_train=["n_delta"],
+            fd_val=["n_delta"],
+            relative_overfit=["n_delta"],
+            memorized_fraction=["n_delta"],
+        ),
+        dims=dict(n_delta=len(deltas)),
+    )
     return write_result(result, outdir, figure_fd_vs_delta)
 
 
@@ -514,12 +733,24 @@ def figure_fd_vs_delta(result: dict):
 
     a = result["arrays"]
     fig, (ax0, ax1) = panel_figure(2, width=4.4)
-    plot_lines(a["deltas"], {"FD(samples, train)": a["fd_train"], "FD(samples, val)": a["fd_val"]},
-               xlabel="δ", ylabel="Fréchet distance", logy=True, ax=ax0,
-               title="random circle, 500 train / 500 val")
+    plot_lines(
+        a["deltas"],
+        {"FD(samples, train)": a["fd_train"], "FD(samples, val)": a["fd_val"]},
+        xlabel="δ",
+        ylabel="Fréchet distance",
+        logy=True,
+        ax=ax0,
+        title="random circle, 500 train / 500 val",
+    )
     ax0.invert_xaxis()
-    plot_lines(a["deltas"], {"memorized fraction": a["memorized_fraction"],
-                             "relative overfit (FD_val − FD_train)/FD_train": a["relative_overfit"]},
-               xlabel="δ", ax=ax1)
+    plot_lines(
+        a["deltas"],
+        {
+            "memorized fraction": a["memorized_fraction"],
+            "relative overfit (FD_val − FD_train)/FD_train": a["relative_overfit"],
+        },
+        xlabel="δ",
+        ax=ax1,
+    )
     ax1.invert_xaxis()
     return fig

@@ -31,5 +31,17 @@ from toyflow.training import register_architecture
 
 register_architecture("unet", UNetConfig.from_dict)
 
-__all__ = ["IMAGE_DATASETS", "ImageDataset", "PRESETS", "UNetConfig", "UNetDenoiser", "digits",
-           "load_cifar", "load_folder", "load_image_dataset", "load_npz", "procedural", "unet_config"]
+__all__ = [
+    "IMAGE_DATASETS",
+    "PRESETS",
+    "ImageDataset",
+    "UNetConfig",
+    "UNetDenoiser",
+    "digits",
+    "load_cifar",
+    "load_folder",
+    "load_image_dataset",
+    "load_npz",
+    "procedural",
+    "unet_config",
+]

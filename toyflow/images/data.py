@@ -62,27 +62,47 @@ class ImageDataset:
 
     def __post_init__(self):
         tx = check_images(self.train_x, "train_x")
-        vx = check_images(self.val_x, "val_x", allow_empty=True) if np.asarray(self.val_x).size else \
-            np.zeros((0,) + tx.shape[1:], np.float32)
+        vx = (
+            check_images(self.val_x, "val_x", allow_empty=True)
+            if np.asarray(self.val_x).size
+            else np.zeros((0,) + tx.shape[1:], np.float32)
+        )
         if vx.shape[1:] != tx.shape[1:]:
-            raise ValueError(f"val_x images have shape {vx.shape[1:]} but train_x images {tx.shape[1:]}")
+            raise ValueError(
+                f"val_x images have shape {vx.shape[1:]} but train_x images {tx.shape[1:]}"
+            )
         if (self.train_labels is None) != (self.val_labels is None) and vx.shape[0] > 0:
-            raise ValueError("give labels for both the training and the validation images, or for neither")
-        tl = None if self.train_labels is None else check_labels(self.train_labels, tx.shape[0], "train_labels")
+            raise ValueError(
+                "give labels for both the training and the validation images, or for neither"
+            )
+        tl = (
+            None
+            if self.train_labels is None
+            else check_labels(self.train_labels, tx.shape[0], "train_labels")
+        )
         vl = None
         if self.val_labels is not None or tl is not None:
-            vl = check_labels(self.val_labels if self.val_labels is not None else np.zeros(0, np.int32),
-                              vx.shape[0], "val_labels")
+            vl = check_labels(
+                self.val_labels if self.val_labels is not None else np.zeros(0, np.int32),
+                vx.shape[0],
+                "val_labels",
+            )
         object.__setattr__(self, "train_x", tx)
         object.__setattr__(self, "val_x", vx)
         object.__setattr__(self, "train_labels", tl)
         object.__setattr__(self, "val_labels", vl)
         if self.class_names is not None:
             names = tuple(str(c) for c in self.class_names)
-            top = max([int(tl.max()) if tl is not None and tl.size else -1,
-                       int(vl.max()) if vl is not None and vl.size else -1])
+            top = max(
+                [
+                    int(tl.max()) if tl is not None and tl.size else -1,
+                    int(vl.max()) if vl is not None and vl.size else -1,
+                ]
+            )
             if top >= len(names):
-                raise ValueError(f"labels go up to {top} but only {len(names)} class names were given")
+                raise ValueError(
+                    f"labels go up to {top} but only {len(names)} class names were given"
+                )
             object.__setattr__(self, "class_names", names)
 
     # --- shapes and counts ---------------------------------------------------------------------
@@ -114,7 +134,7 @@ class ImageDataset:
         return f"ImageDataset({self.name!r}: {self.n_train} train + {self.n_val} val, {h}×{w}×{c}{lab})"
 
     # --- derived data sets -----------------------------------------------------------------------
-    def subset(self, n_train: int, *, n_val: int | None = None, seed: int = 0) -> "ImageDataset":
+    def subset(self, n_train: int, *, n_val: int | None = None, seed: int = 0) -> ImageDataset:
         """A random training subset of ``n_train`` images (and optionally ``n_val`` validation
         images), deterministic from ``seed``."""
         n_train = check_int(n_train, "n_train", 1, self.n_train)
@@ -122,31 +142,56 @@ class ImageDataset:
         ti = np.sort(rng.permutation(self.n_train)[:n_train])
         vi = np.arange(self.n_val)
         if n_val is not None:
-            vi = np.sort(rng.permutation(self.n_val)[:check_int(n_val, "n_val", 0, self.n_val)])
-        pick = lambda a, i: None if a is None else a[i]  # noqa: E731
-        return ImageDataset(self.train_x[ti], self.val_x[vi], pick(self.train_labels, ti),
-                            pick(self.val_labels, vi), f"{self.name}[{n_train}]", self.class_names)
+            vi = np.sort(rng.permutation(self.n_val)[: check_int(n_val, "n_val", 0, self.n_val)])
+        pick = lambda a, i: None if a is None else a[i]
+        return ImageDataset(
+            self.train_x[ti],
+            self.val_x[vi],
+            pick(self.train_labels, ti),
+            pick(self.val_labels, vi),
+            f"{self.name}[{n_train}]",
+            self.class_names,
+        )
 
-    def with_labels(self, train_labels, val_labels, class_names: Sequence[str] | None = None,
-                    name: str | None = None) -> "ImageDataset":
+    def with_labels(
+        self,
+        train_labels,
+        val_labels,
+        class_names: Sequence[str] | None = None,
+        name: str | None = None,
+    ) -> ImageDataset:
         """The same images with other labels (``None`` for both makes it unlabelled)."""
-        return ImageDataset(self.train_x, self.val_x, train_labels, val_labels,
-                            name or self.name, None if class_names is None else tuple(class_names))
+        return ImageDataset(
+            self.train_x,
+            self.val_x,
+            train_labels,
+            val_labels,
+            name or self.name,
+            None if class_names is None else tuple(class_names),
+        )
 
-    def with_kmeans_labels(self, k: int, *, seed: int = 0) -> "ImageDataset":
+    def with_kmeans_labels(self, k: int, *, seed: int = 0) -> ImageDataset:
         """k-means pseudo-labels on flattened pixels: ``K`` clusters of the training images;
         validation images get their nearest centre (:func:`toyflow.labels.make_labels`)."""
         from toyflow.labels import make_labels
 
         k = check_int(k, "k", 1, self.n_train)
         val = self.val_x.reshape(self.n_val, -1) if self.n_val else None
-        tl, vl = make_labels(self.train_x.reshape(self.n_train, -1), "kmeans", k=k, val_x=val, seed=seed)
+        tl, vl = make_labels(
+            self.train_x.reshape(self.n_train, -1), "kmeans", k=k, val_x=val, seed=seed
+        )
         if vl is None:
             vl = np.zeros(0, np.int32)
-        return ImageDataset(self.train_x, self.val_x, tl, vl, f"{self.name}/kmeans{k}",
-                            tuple(f"cluster {i}" for i in range(k)))
+        return ImageDataset(
+            self.train_x,
+            self.val_x,
+            tl,
+            vl,
+            f"{self.name}/kmeans{k}",
+            tuple(f"cluster {i}" for i in range(k)),
+        )
 
-    def unlabelled(self) -> "ImageDataset":
+    def unlabelled(self) -> ImageDataset:
         return ImageDataset(self.train_x, self.val_x, None, None, self.name, None)
 
 
@@ -159,20 +204,26 @@ def check_images(x: Any, name: str = "x", *, allow_empty: bool = False) -> np.nd
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - exotic objects
         raise ValueError(f"{name} must be an array of images, got {type(x).__name__}") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
         raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if arr.ndim != 4:
         raise ValueError(f"{name} must have shape (N, H, W, C), got shape {arr.shape}")
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty: it needs at least one image")
     if min(arr.shape[1:]) < 1:
-        raise ValueError(f"{name} images must have positive height, width and channels, got {arr.shape[1:]}")
+        raise ValueError(
+            f"{name} images must have positive height, width and channels, got {arr.shape[1:]}"
+        )
     arr = arr.astype(np.float32, copy=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
     if arr.size and (arr.min() < -1.0 - 1e-4 or arr.max() > 1.0 + 1e-4):
-        raise ValueError(f"{name} must be scaled to [-1, 1], got values in "
-                         f"[{float(arr.min()):g}, {float(arr.max()):g}]; use to_unit_range()")
+        raise ValueError(
+            f"{name} must be scaled to [-1, 1], got values in "
+            f"[{float(arr.min()):g}, {float(arr.max()):g}]; use to_unit_range()"
+        )
     return np.clip(arr, -1.0, 1.0)
 
 
@@ -180,7 +231,9 @@ def check_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray:
     """Integer labels ``(n,)`` matching ``n`` images (``ValueError`` on a mismatch)."""
     arr = np.asarray(labels)
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have one label per image, shape ({n},), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have one label per image, shape ({n},), got shape {arr.shape}"
+        )
     return as_labels(arr, n, name)
 
 
@@ -188,8 +241,11 @@ def to_unit_range(x: Any, name: str = "images") -> np.ndarray:
     """Scale images to ``[-1, 1]`` float32 (see the module docstring); adds a channel axis to
     ``(N, H, W)`` grayscale. Other ranges raise ``ValueError``."""
     arr = np.asarray(x)
-    if arr.dtype == bool or arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if (
+        arr.dtype == bool
+        or arr.dtype == object
+        or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
+    ):
         raise ValueError(f"{name} must be a numeric array (uint8 or float), got dtype {arr.dtype}")
     if arr.ndim == 3:
         arr = arr[..., None]
@@ -234,8 +290,9 @@ def resize_images(x: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 
     h, w = (size, size) if np.ndim(size) == 0 else tuple(size)
     h, w = check_int(h, "height", 1, 4096), check_int(w, "width", 1, 4096)
-    out = jax.image.resize(jnp.asarray(x, jnp.float32), (x.shape[0], h, w, x.shape[3]), "linear",
-                           antialias=True)
+    out = jax.image.resize(
+        jnp.asarray(x, jnp.float32), (x.shape[0], h, w, x.shape[3]), "linear", antialias=True
+    )
     return np.clip(np.asarray(out), -1.0, 1.0)
 
 
@@ -257,8 +314,14 @@ def _read_image(path: str, size: tuple[int, int] | None):
         raise ValueError(f"cannot read image {path!r}: {exc}") from exc
 
 
-def load_folder(path: str | os.PathLike, size: int | tuple[int, int] | None = None, *,
-                val_fraction: float = 0.1, seed: int = 0, limit: int | None = None) -> ImageDataset:
+def load_folder(
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    *,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    limit: int | None = None,
+) -> ImageDataset:
     """Images from a folder of PNG/JPEG files.
 
     Images directly in ``path`` are unlabelled; images in sub-folders (one level) are labelled by
@@ -269,9 +332,13 @@ def load_folder(path: str | os.PathLike, size: int | tuple[int, int] | None = No
     root = os.fspath(path)
     if not os.path.isdir(root):
         raise ValueError(f"image folder {root!r} does not exist or is not a folder")
-    is_img = lambda f: f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith(".")  # noqa: E731
+    is_img = lambda f: f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith(".")
     top = sorted(f for f in os.listdir(root) if is_img(f) and os.path.isfile(os.path.join(root, f)))
-    subdirs = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    subdirs = sorted(
+        d
+        for d in os.listdir(root)
+        if os.path.isdir(os.path.join(root, d)) and not d.startswith(".")
+    )
     files: list[tuple[str, int]] = [(os.path.join(root, f), -1) for f in top]
     classes: list[str] = []
     for d in subdirs:
@@ -280,33 +347,52 @@ def load_folder(path: str | os.PathLike, size: int | tuple[int, int] | None = No
             files += [(os.path.join(root, d, f), len(classes)) for f in inner]
             classes.append(d)
     if not files:
-        raise ValueError(f"no PNG or JPEG images found in {root!r} (looked for {', '.join(IMAGE_SUFFIXES)} "
-                         f"files at the top level and in sub-folders)")
+        raise ValueError(
+            f"no PNG or JPEG images found in {root!r} (looked for {', '.join(IMAGE_SUFFIXES)} "
+            f"files at the top level and in sub-folders)"
+        )
     if top and classes:
-        raise ValueError(f"{root!r} has images both at the top level and in class sub-folders; "
-                         f"put all of them in sub-folders (labelled) or at the top level (unlabelled)")
+        raise ValueError(
+            f"{root!r} has images both at the top level and in class sub-folders; "
+            f"put all of them in sub-folders (labelled) or at the top level (unlabelled)"
+        )
     if limit is not None:
-        files = files[:check_int(limit, "limit", 1, 10_000_000)]
+        files = files[: check_int(limit, "limit", 1, 10_000_000)]
     hw = None if size is None else ((size, size) if np.ndim(size) == 0 else tuple(size))
     if hw is not None:
         hw = (check_int(hw[0], "size", 1, 4096), check_int(hw[1], "size", 1, 4096))
     images = [_read_image(f, hw) for f, _ in files]
     shapes = {im.shape[:2] for im in images}
     if len(shapes) > 1:
-        raise ValueError(f"images in {root!r} have different sizes {sorted(shapes)[:4]}; pass size= "
-                         f"to resize them to one size")
+        raise ValueError(
+            f"images in {root!r} have different sizes {sorted(shapes)[:4]}; pass size= "
+            f"to resize them to one size"
+        )
     if any(im.ndim == 3 for im in images):
         images = [np.repeat(im[..., None], 3, axis=-1) if im.ndim == 2 else im for im in images]
     x = to_unit_range(np.stack(images), "images")
     labels = np.array([lab for _, lab in files], np.int32) if classes else None
     tx, vx, tl, vl = split(x, labels, val_fraction, seed)
-    return ImageDataset(tx, vx, tl, vl, os.path.basename(os.path.normpath(root)) or "folder",
-                        tuple(classes) if classes else None)
+    return ImageDataset(
+        tx,
+        vx,
+        tl,
+        vl,
+        os.path.basename(os.path.normpath(root)) or "folder",
+        tuple(classes) if classes else None,
+    )
 
 
-def load_npz(path: str | os.PathLike, key: str = "x", label_key: str | None = "y", *,
-             val_fraction: float = 0.1, seed: int = 0, val_key: str | None = None,
-             val_label_key: str | None = None) -> ImageDataset:
+def load_npz(
+    path: str | os.PathLike,
+    key: str = "x",
+    label_key: str | None = "y",
+    *,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    val_key: str | None = None,
+    val_label_key: str | None = None,
+) -> ImageDataset:
     """Images from a ``.npz`` archive: ``key`` holds ``(N, H, W)``, ``(N, H, W, C)`` or
     ``(N, C, H, W)`` (C ≤ 4) images, uint8 or float in ``[0, 1]`` / ``[-1, 1]``; ``label_key``
     optional labels (used when present). With ``val_key`` the validation images come from the
@@ -320,7 +406,9 @@ def load_npz(path: str | os.PathLike, key: str = "x", label_key: str | None = "y
         raise ValueError(f"cannot read {p!r} as a .npz archive: {exc}") from exc
     with archive:
         if not hasattr(archive, "files"):
-            raise ValueError(f"{p!r} is a single .npy array, not a .npz archive; save it with np.savez")
+            raise ValueError(
+                f"{p!r} is a single .npy array, not a .npz archive; save it with np.savez"
+            )
         if key not in archive.files:
             raise ValueError(f"{p!r} has no array {key!r}; it holds {sorted(archive.files)}")
 
@@ -339,11 +427,15 @@ def load_npz(path: str | os.PathLike, key: str = "x", label_key: str | None = "y
         lab = labels(label_key, x.shape[0])
         if val_key is not None:
             if val_key not in archive.files:
-                raise ValueError(f"{p!r} has no array {val_key!r}; it holds {sorted(archive.files)}")
+                raise ValueError(
+                    f"{p!r} has no array {val_key!r}; it holds {sorted(archive.files)}"
+                )
             vx = images(val_key)
             vl = labels(val_label_key, vx.shape[0])
             if (lab is None) != (vl is None):
-                raise ValueError("labels must be given for both the training and the validation images")
+                raise ValueError(
+                    "labels must be given for both the training and the validation images"
+                )
             return ImageDataset(x, vx, lab, vl, os.path.splitext(os.path.basename(p))[0])
     tx, vx, tl, vl = split(x, lab, val_fraction, seed)
     return ImageDataset(tx, vx, tl, vl, os.path.splitext(os.path.basename(p))[0])
@@ -352,10 +444,17 @@ def load_npz(path: str | os.PathLike, key: str = "x", label_key: str | None = "y
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, strings, numbers and NumPy arrays only (the CIFAR batches)."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-                ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
-                ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+        ("copy_reg", "_reconstructor"),
+        ("copyreg", "_reconstructor"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -386,7 +485,9 @@ def _cifar_files(path: str) -> dict[str, bytes]:
                             out[os.path.basename(m.name)] = f.read()
                 return out
         except tarfile.TarError as exc:
-            raise ValueError(f"{path!r} is neither a CIFAR folder nor a readable .tar.gz: {exc}") from exc
+            raise ValueError(
+                f"{path!r} is neither a CIFAR folder nor a readable .tar.gz: {exc}"
+            ) from exc
     if not os.path.isdir(path):
         raise ValueError(f"CIFAR path {path!r} does not exist")
     names = set(os.listdir(path))
@@ -396,14 +497,18 @@ def _cifar_files(path: str) -> dict[str, bytes]:
     out = {}
     for n in names:
         full = os.path.join(path, n)
-        if os.path.isfile(full) and (n.startswith("data_batch") or n in ("test_batch", "train", "test",
-                                                                         "batches.meta", "meta")):
+        if os.path.isfile(full) and (
+            n.startswith("data_batch")
+            or n in ("test_batch", "train", "test", "batches.meta", "meta")
+        ):
             with open(full, "rb") as f:
                 out[n] = f.read()
     return out
 
 
-def load_cifar(path: str | os.PathLike, *, label_kind: str = "fine", limit: int | None = None) -> ImageDataset:
+def load_cifar(
+    path: str | os.PathLike, *, label_kind: str = "fine", limit: int | None = None
+) -> ImageDataset:
     """CIFAR-10 or CIFAR-100 in the python-pickle layout, from the extracted folder
     (``cifar-10-batches-py`` / ``cifar-100-python`` or its parent) or the downloaded
     ``.tar.gz``. Training images come from ``data_batch_*`` (CIFAR-10) or ``train`` (CIFAR-100),
@@ -418,7 +523,12 @@ def load_cifar(path: str | os.PathLike, *, label_kind: str = "fine", limit: int 
     files = _cifar_files(p)
     train_names = sorted(n for n in files if n.startswith("data_batch"))
     if train_names:
-        test_names, meta_name, label_key, names_key = ["test_batch"], "batches.meta", "labels", "label_names"
+        test_names, meta_name, label_key, names_key = (
+            ["test_batch"],
+            "batches.meta",
+            "labels",
+            "label_names",
+        )
         kind = "cifar10"
     elif "train" in files:
         train_names, test_names, meta_name = ["train"], ["test"], "meta"
@@ -438,8 +548,10 @@ def load_cifar(path: str | os.PathLike, *, label_kind: str = "fine", limit: int 
                 raise ValueError(f"CIFAR batch {n!r} lacks 'data' or {label_key!r}")
             data = np.asarray(batch["data"])
             if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
-                raise ValueError(f"CIFAR batch {n!r} data must be uint8 of shape (n, 3072), got "
-                                 f"{data.dtype} {data.shape}")
+                raise ValueError(
+                    f"CIFAR batch {n!r} data must be uint8 of shape (n, 3072), got "
+                    f"{data.dtype} {data.shape}"
+                )
             xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             ys.append(check_labels(np.asarray(batch[label_key]), data.shape[0], f"{n} labels"))
         x, y = np.concatenate(xs), np.concatenate(ys)
@@ -449,20 +561,27 @@ def load_cifar(path: str | os.PathLike, *, label_kind: str = "fine", limit: int 
         return to_unit_range(x, "CIFAR images"), y
 
     tx, tl = read(train_names)
-    vx, vl = read(test_names) if all(n in files for n in test_names) else \
-        (np.zeros((0, 32, 32, 3), np.float32), np.zeros(0, np.int32))
+    vx, vl = (
+        read(test_names)
+        if all(n in files for n in test_names)
+        else (np.zeros((0, 32, 32, 3), np.float32), np.zeros(0, np.int32))
+    )
     class_names = None
     if meta_name in files:
         meta = _unpickle(files[meta_name], meta_name)
         if names_key in meta:
-            class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[names_key])
+            class_names = tuple(
+                n.decode() if isinstance(n, bytes) else str(n) for n in meta[names_key]
+            )
     return ImageDataset(tx, vx, tl, vl, kind, class_names)
 
 
 # --- built-in sets ---------------------------------------------------------------------------
 
 
-def digits(size: int = 8, *, mode: str = "pad", val_fraction: float = 0.2, seed: int = 0) -> ImageDataset:
+def digits(
+    size: int = 8, *, mode: str = "pad", val_fraction: float = 0.2, seed: int = 0
+) -> ImageDataset:
     """scikit-learn's bundled 8×8 handwritten digits (1797 images, labels 0–9), one channel.
 
     ``size > 8`` either pads the 8×8 digit into the middle of a black canvas (``mode="pad"``)
@@ -471,7 +590,9 @@ def digits(size: int = 8, *, mode: str = "pad", val_fraction: float = 0.2, seed:
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:  # pragma: no cover - sklearn is a test dependency
-        raise ValueError("the digits data set needs scikit-learn (pip install scikit-learn)") from exc
+        raise ValueError(
+            "the digits data set needs scikit-learn (pip install scikit-learn)"
+        ) from exc
     size = check_int(size, "size", 8, 512)
     mode = lookup({"pad": "pad", "resize": "resize"}, mode, "digits mode")
     bunch = load_digits()
@@ -480,14 +601,15 @@ def digits(size: int = 8, *, mode: str = "pad", val_fraction: float = 0.2, seed:
         if mode == "pad":
             lo = (size - 8) // 2
             canvas = np.full((x.shape[0], size, size, 1), -1.0, np.float32)
-            canvas[:, lo:lo + 8, lo:lo + 8] = x
+            canvas[:, lo : lo + 8, lo : lo + 8] = x
             x = canvas
         else:
             x = resize_images(x, size)
     y = bunch.target.astype(np.int32)
     tx, vx, tl, vl = split(x, y, val_fraction, seed)
-    return ImageDataset(tx, vx, tl, vl, f"digits{size}" if size != 8 else "digits",
-                        tuple(str(i) for i in range(10)))
+    return ImageDataset(
+        tx, vx, tl, vl, f"digits{size}" if size != 8 else "digits", tuple(str(i) for i in range(10))
+    )
 
 
 SHAPES = ("disc", "square", "triangle", "ring")
@@ -521,7 +643,10 @@ def _shapes(rng: np.random.Generator, n: int, size: int, channels: int):
     sdf[m] = (np.maximum(np.abs(u), np.abs(v)) - 0.8 * r)[m]
     m = labels == 2
     # Equilateral triangle: max over three half-plane distances.
-    k = [(np.cos(a) * u + np.sin(a) * v) for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
+    k = [
+        (np.cos(a) * u + np.sin(a) * v)
+        for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)
+    ]
     sdf[m] = (np.maximum(np.maximum(k[0], k[1]), k[2]) - 0.5 * r)[m]
     m = labels == 3
     sdf[m] = (np.abs(dist - 0.75 * r) - 0.25 * r)[m]
@@ -542,9 +667,12 @@ def _textures(rng: np.random.Generator, n: int, size: int, channels: int):
     theta = np.array([0.0, np.pi / 4, np.pi / 2, 0.0])[labels][:, None, None] + jitter
     proj = np.cos(theta) * yy[None] + np.sin(theta) * xx[None]
     wave = np.sin(2 * np.pi * freq * proj + phase[:, :1, None])
-    checker = np.sin(2 * np.pi * freq * yy[None] + phase[:, :1, None]) * \
-        np.sin(2 * np.pi * freq * xx[None] + phase[:, 1:, None])
-    pattern = np.where((labels == 3)[:, None, None], np.sign(checker) * np.abs(checker) ** 0.5, wave)
+    checker = np.sin(2 * np.pi * freq * yy[None] + phase[:, :1, None]) * np.sin(
+        2 * np.pi * freq * xx[None] + phase[:, 1:, None]
+    )
+    pattern = np.where(
+        (labels == 3)[:, None, None], np.sign(checker) * np.abs(checker) ** 0.5, wave
+    )
     a = rng.uniform(-1, 1, (n, channels))
     b = rng.uniform(-1, 1, (n, channels))
     t = (pattern[..., None] + 1) / 2
@@ -555,8 +683,15 @@ def _textures(rng: np.random.Generator, n: int, size: int, channels: int):
 PROCEDURAL_KINDS: dict[str, Callable] = {"shapes": _shapes, "textures": _textures}
 
 
-def procedural(n: int = 2000, size: int = 32, channels: int = 3, kind: str = "shapes", seed: int = 0, *,
-               val_fraction: float = 0.2) -> ImageDataset:
+def procedural(
+    n: int = 2000,
+    size: int = 32,
+    channels: int = 3,
+    kind: str = "shapes",
+    seed: int = 0,
+    *,
+    val_fraction: float = 0.2,
+) -> ImageDataset:
     """``n`` procedural images (training + validation), deterministic from ``seed``.
 
     ``kind="shapes"``: a disc, square, triangle or ring (the label) of random size, position,
@@ -568,7 +703,9 @@ def procedural(n: int = 2000, size: int = 32, channels: int = 3, kind: str = "sh
     size = check_int(size, "size", 4, 1024)
     channels = check_int(channels, "channels", 1, 4)
     if n * size * size * channels > 1 << 31:
-        raise ValueError(f"{n} images of {size}×{size}×{channels} are too many to hold in memory at once")
+        raise ValueError(
+            f"{n} images of {size}×{size}×{channels} are too many to hold in memory at once"
+        )
     make = lookup(PROCEDURAL_KINDS, kind, "procedural kind")
     rng = np.random.default_rng(check_int(seed, "seed", 0, 2**63 - 1))
     # Generate in blocks so memory stays bounded for large n.

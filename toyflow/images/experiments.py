@@ -52,13 +52,42 @@ from toyflow.sampling import sample
 from toyflow.training import train
 
 BASE: dict[str, Any] = dict(
-    data="digits", data_path=None, data_seed=0, n_train=500, n_val=None,
-    preset="tiny", model_channels=32, steps=8000, batch_size=128, learning_rate=1e-3, ema=0.999,
-    seed=0, steps_per_call=250, n_snapshots=8, n_sigma=64, n_noise=50, n_gap=256,
-    n_samples=1000, sample_steps=40, n_show=8, fd_dim=128)
+    data="digits",
+    data_path=None,
+    data_seed=0,
+    n_train=500,
+    n_val=None,
+    preset="tiny",
+    model_channels=32,
+    steps=8000,
+    batch_size=128,
+    learning_rate=1e-3,
+    ema=0.999,
+    seed=0,
+    steps_per_call=250,
+    n_snapshots=8,
+    n_sigma=64,
+    n_noise=50,
+    n_gap=256,
+    n_samples=1000,
+    sample_steps=40,
+    n_show=8,
+    fd_dim=128,
+)
 QUICK: dict[str, Any] = dict(
-    model_channels=8, steps=200, batch_size=64, learning_rate=2e-3, ema=0.99, steps_per_call=100,
-    n_snapshots=3, n_noise=1, n_gap=32, n_samples=64, sample_steps=12, fd_dim=32)
+    model_channels=8,
+    steps=200,
+    batch_size=64,
+    learning_rate=2e-3,
+    ema=0.99,
+    steps_per_call=100,
+    n_snapshots=3,
+    n_noise=1,
+    n_gap=32,
+    n_samples=64,
+    sample_steps=12,
+    fd_dim=32,
+)
 
 
 # --- shared pieces ------------------------------------------------------------------------------
@@ -85,10 +114,19 @@ def _config(s: dict[str, Any], data: ImageDataset, num_classes: int | None = Non
 
 def _train(s, data: ImageDataset, rep: Reporter, units: float, labels=None, num_classes=None):
     start = rep.done
-    result = train(data.train_x, labels, config=_config(s, data, num_classes), steps=s["steps"],
-                   batch_size=s["batch_size"], learning_rate=s["learning_rate"], ema=s["ema"],
-                   seed=s["seed"], n_snapshots=s["n_snapshots"], steps_per_call=s["steps_per_call"],
-                   callback=rep.training(units))
+    result = train(
+        data.train_x,
+        labels,
+        config=_config(s, data, num_classes),
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        learning_rate=s["learning_rate"],
+        ema=s["ema"],
+        seed=s["seed"],
+        n_snapshots=s["n_snapshots"],
+        steps_per_call=s["steps_per_call"],
+        callback=rep.training(units),
+    )
     rep.finish_training(units, start)
     return result
 
@@ -116,8 +154,14 @@ def _sample_labels(train_labels, n: int, seed: int):
 
 
 def _draw(denoiser, s, n: int | None = None, labels=None, trajectory: bool = False):
-    out = sample(denoiser, n or s["n_samples"], steps=s["sample_steps"], seed=s["seed"], labels=labels,
-                 return_trajectory=trajectory)
+    out = sample(
+        denoiser,
+        n or s["n_samples"],
+        steps=s["sample_steps"],
+        seed=s["seed"],
+        labels=labels,
+        return_trajectory=trajectory,
+    )
     return tuple(np.asarray(a) for a in out) if trajectory else np.asarray(out)
 
 
@@ -159,22 +203,25 @@ def image_gap(*, quick: bool = False, outdir=None, progress=None, **overrides) -
     for snap, step in zip(result_t.snapshots, result_t.snapshot_steps):
         curves.append(metrics.gap_curve(snap, tx, vx, sigmas, n_noise=s["n_noise"], seed=s["seed"]))
         rep.advance(1, f"gap at step {step}")
-    opt = metrics.gap_curve(optimal_denoiser(data.train_x), tx, vx, sigmas, n_noise=s["n_noise"],
-                            seed=s["seed"])
+    opt = metrics.gap_curve(
+        optimal_denoiser(data.train_x), tx, vx, sigmas, n_noise=s["n_noise"], seed=s["seed"]
+    )
     rep.advance(1, "optimal denoiser")
     steps = np.asarray(result_t.snapshot_steps)
     gap = np.stack([c.gap for c in curves])
     peaks = [peak(sigmas, g) for g in gap]
     losses = _downsample(result_t.losses)
     headline = {
-        "peak_gap_last_snapshot": peaks[-1][0], "peak_sigma_last_snapshot": peaks[-1][1],
+        "peak_gap_last_snapshot": peaks[-1][0],
+        "peak_sigma_last_snapshot": peaks[-1][1],
         "peak_gap_first_snapshot": peaks[0][0],
         "gap_vs_step_rank_correlation": _trend(steps, [p[0] for p in peaks]),
         "loss_first": float(np.mean(result_t.losses[:20])),
         "loss_last": float(np.mean(result_t.losses[-20:])),
         "optimal_gap_at_sigma_1": float(np.interp(0.0, np.log(sigmas), opt.gap)),
         "n_params": int(result_t.denoiser.num_params),
-        "data": data.name, "n_train": data.n_train,
+        "data": data.name,
+        "n_train": data.n_train,
     }
     checks = {
         "finite": bool(np.all(np.isfinite(gap))),
@@ -182,15 +229,38 @@ def image_gap(*, quick: bool = False, outdir=None, progress=None, **overrides) -
         "peak_at_intermediate_sigma": is_intermediate(peaks[-1][2], len(sigmas)),
     }
     result = make_result(
-        "image-gap", "per-σ generalization gap of a U-Net on images", paper=False, quick=quick,
-        config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(steps=steps, sigmas=sigmas, gap=gap, e_train=np.stack([c.e_train for c in curves]),
-                    e_val=np.stack([c.e_val for c in curves]), peak_gap=[p[0] for p in peaks],
-                    peak_sigma=[p[1] for p in peaks], optimal_gap=opt.gap, losses=losses),
-        shapes=dict(steps=["n_snap"], sigmas=["n_sigma"], gap=["n_snap", "n_sigma"],
-                    e_train=["n_snap", "n_sigma"], e_val=["n_snap", "n_sigma"], peak_gap=["n_snap"],
-                    peak_sigma=["n_snap"], optimal_gap=["n_sigma"], losses=["n_loss"]),
-        dims=dict(n_snap=len(steps), n_sigma=len(sigmas), n_loss=len(losses)))
+        "image-gap",
+        "per-σ generalization gap of a U-Net on images",
+        paper=False,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            steps=steps,
+            sigmas=sigmas,
+            gap=gap,
+            e_train=np.stack([c.e_train for c in curves]),
+            e_val=np.stack([c.e_val for c in curves]),
+            peak_gap=[p[0] for p in peaks],
+            peak_sigma=[p[1] for p in peaks],
+            optimal_gap=opt.gap,
+            losses=losses,
+        ),
+        shapes=dict(
+            steps=["n_snap"],
+            sigmas=["n_sigma"],
+            gap=["n_snap", "n_sigma"],
+            e_train=["n_snap", "n_sigma"],
+            e_val=["n_snap", "n_sigma"],
+            peak_gap=["n_snap"],
+            peak_sigma=["n_snap"],
+            optimal_gap=["n_sigma"],
+            losses=["n_loss"],
+        ),
+        dims=dict(n_snap=len(steps), n_sigma=len(sigmas), n_loss=len(losses)),
+    )
     return write_result(result, outdir, figure_image_gap)
 
 
@@ -199,8 +269,13 @@ def figure_image_gap(result: dict):
 
     a = result["arrays"]
     fig, (ax_gap, ax_err, ax_loss) = panel_figure(3, width=4.2, height=3.4)
-    draw_gap_curves(ax_gap, a["sigmas"], a["gap"], [f"step {int(t)}" for t in a["steps"]],
-                    legend_title="snapshot")
+    draw_gap_curves(
+        ax_gap,
+        a["sigmas"],
+        a["gap"],
+        [f"step {int(t)}" for t in a["steps"]],
+        legend_title="snapshot",
+    )
     ax_gap.set_title("U-Net: relative gap per σ (claim 2)", fontsize=9)
     s = np.asarray(a["sigmas"], float)
     ax_err.plot(s, np.asarray(a["e_train"])[-1], color="#d62728", label="U-Net, train")
@@ -248,11 +323,14 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
     fd = {}
     for who, xs in (("optimal", opt_x), ("unet", unet_x)):
         for space in ("pixels", "features"):
-            fd[f"{who}_{space}"] = frechet(xs, data.train_x, data.val_x, space=space, dim=s["fd_dim"])
+            fd[f"{who}_{space}"] = frechet(
+                xs, data.train_x, data.val_x, space=space, dim=s["fd_dim"]
+            )
     rep.advance(1, "Fréchet distances")
     _, vx, _, _ = _gap_sets(s, data)
-    ov = metrics.trajectory_overlap(unet, traj, traj_sigmas, data.train_x, val_x=vx, optimal=opt,
-                                    n_noise=1, seed=s["seed"])
+    ov = metrics.trajectory_overlap(
+        unet, traj, traj_sigmas, data.train_x, val_x=vx, optimal=opt, n_noise=1, seed=s["seed"]
+    )
     rep.advance(1, "trajectory overlap")
 
     def nearest(xs, mem):
@@ -263,9 +341,14 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
         "optimal_memorized_fraction": opt_mem["fraction"],
         "unet_memorized_fraction": unet_mem["fraction"],
         "baseline_memorized_fraction": _baseline(data),
-        **{f"fd_{k}_{part}": v[part] for k, v in fd.items() for part in ("fd_train", "fd_val", "relative_overfit")},
+        **{
+            f"fd_{k}_{part}": v[part]
+            for k, v in fd.items()
+            for part in ("fd_train", "fd_val", "relative_overfit")
+        },
         "mean_overlap": float(np.nanmean(ov.overlap)),
-        "data": data.name, "n_train": data.n_train,
+        "data": data.name,
+        "n_train": data.n_train,
     }
     checks = {
         "optimal_memorizes": opt_mem["fraction"] >= 0.99,
@@ -274,21 +357,44 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
     }
     nt = len(ov.sigmas)
     result = make_result(
-        "image-memorization", "memorized fraction of generated images", paper=False, quick=quick,
-        config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(optimal_ratio=opt_mem["ratio"], unet_ratio=unet_mem["ratio"],
-                    optimal_show=opt_x[:n_show], unet_show=unet_x[:n_show],
-                    optimal_nearest=nearest(opt_x, opt_mem), unet_nearest=nearest(unet_x, unet_mem),
-                    overlap_sigmas=ov.sigmas, traj_nn_distance=ov.traj_nn_distance,
-                    noisy_nn_distance=ov.noisy_nn_distance, error_traj=ov.error_traj,
-                    error_noisy_train=ov.error_noisy_train, error_noisy_val=ov.error_noisy_val),
-        shapes=dict(optimal_ratio=["n_samples"], unet_ratio=["n_samples"],
-                    optimal_show=["n_show", "H", "W", "C"], unet_show=["n_show", "H", "W", "C"],
-                    optimal_nearest=["n_show", 2, "H", "W", "C"], unet_nearest=["n_show", 2, "H", "W", "C"],
-                    overlap_sigmas=["n_traj_sigma"], traj_nn_distance=["n_traj_sigma"],
-                    noisy_nn_distance=["n_traj_sigma"], error_traj=["n_traj_sigma"],
-                    error_noisy_train=["n_traj_sigma"], error_noisy_val=["n_traj_sigma"]),
-        dims=dict(n_samples=len(opt_x), n_show=n_show, n_traj_sigma=nt, **_image_dims(data)))
+        "image-memorization",
+        "memorized fraction of generated images",
+        paper=False,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            optimal_ratio=opt_mem["ratio"],
+            unet_ratio=unet_mem["ratio"],
+            optimal_show=opt_x[:n_show],
+            unet_show=unet_x[:n_show],
+            optimal_nearest=nearest(opt_x, opt_mem),
+            unet_nearest=nearest(unet_x, unet_mem),
+            overlap_sigmas=ov.sigmas,
+            traj_nn_distance=ov.traj_nn_distance,
+            noisy_nn_distance=ov.noisy_nn_distance,
+            error_traj=ov.error_traj,
+            error_noisy_train=ov.error_noisy_train,
+            error_noisy_val=ov.error_noisy_val,
+        ),
+        shapes=dict(
+            optimal_ratio=["n_samples"],
+            unet_ratio=["n_samples"],
+            optimal_show=["n_show", "H", "W", "C"],
+            unet_show=["n_show", "H", "W", "C"],
+            optimal_nearest=["n_show", 2, "H", "W", "C"],
+            unet_nearest=["n_show", 2, "H", "W", "C"],
+            overlap_sigmas=["n_traj_sigma"],
+            traj_nn_distance=["n_traj_sigma"],
+            noisy_nn_distance=["n_traj_sigma"],
+            error_traj=["n_traj_sigma"],
+            error_noisy_train=["n_traj_sigma"],
+            error_noisy_val=["n_traj_sigma"],
+        ),
+        dims=dict(n_samples=len(opt_x), n_show=n_show, n_traj_sigma=nt, **_image_dims(data)),
+    )
     return write_result(result, outdir, figure_image_memorization)
 
 
@@ -317,7 +423,9 @@ def figure_image_memorization(result: dict):
         ax.set_xlabel("d₁ / d₂ (nearest / 2nd nearest)", fontsize=7)
         ax.tick_params(labelsize=6)
         rel = h.get(f"fd_{who}_pixels_relative_overfit")
-        ax.set_title("FD overfit (pixels): " + ("n/a" if rel is None else f"{rel:+.2f}"), fontsize=7)
+        ax.set_title(
+            "FD overfit (pixels): " + ("n/a" if rel is None else f"{rel:+.2f}"), fontsize=7
+        )
     return fig
 
 
@@ -346,13 +454,21 @@ def image_training_time(*, quick: bool = False, outdir=None, progress=None, **ov
         xs = _draw(snap, s)
         fd = frechet(xs, data.train_x, data.val_x, space="pixels")
         pk = peak(sigmas, curve.gap)
-        rows.append(dict(gap=curve.gap, peak_gap=pk[0], peak_sigma=pk[1],
-                         memorized_fraction=memorization(xs, data.train_x)["fraction"],
-                         fd_train=fd["fd_train"], fd_val=fd["fd_val"],
-                         relative_overfit=fd["relative_overfit"], samples=xs[:n_show]))
+        rows.append(
+            dict(
+                gap=curve.gap,
+                peak_gap=pk[0],
+                peak_sigma=pk[1],
+                memorized_fraction=memorization(xs, data.train_x)["fraction"],
+                fd_train=fd["fd_train"],
+                fd_val=fd["fd_val"],
+                relative_overfit=fd["relative_overfit"],
+                samples=xs[:n_show],
+            )
+        )
         rep.advance(1, f"snapshot {step}")
     steps = np.asarray(result_t.snapshot_steps)
-    col = lambda k: np.asarray([r[k] for r in rows])  # noqa: E731
+    col = lambda k: np.asarray([r[k] for r in rows])
     losses = _downsample(result_t.losses)
     baseline = _baseline(data)
     rep.advance(1, "done")
@@ -363,23 +479,58 @@ def image_training_time(*, quick: bool = False, outdir=None, progress=None, **ov
         "memorized_fraction_last_snapshot": float(col("memorized_fraction")[-1]),
         "gap_vs_step_rank_correlation": _trend(steps, col("peak_gap")),
         "memorization_vs_step_rank_correlation": _trend(steps, col("memorized_fraction")),
-        "data": data.name, "n_train": data.n_train,
+        "data": data.name,
+        "n_train": data.n_train,
     }
-    checks = {"finite": bool(np.all(np.isfinite(col("gap"))) and np.all(np.isfinite(col("memorized_fraction")))),
-              "gap_grows_with_training": headline["gap_vs_step_rank_correlation"] > 0}
+    checks = {
+        "finite": bool(
+            np.all(np.isfinite(col("gap"))) and np.all(np.isfinite(col("memorized_fraction")))
+        ),
+        "gap_grows_with_training": headline["gap_vs_step_rank_correlation"] > 0,
+    }
     result = make_result(
-        "image-training-time", "image gap and memorization over training", paper=False, quick=quick,
-        config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(steps=steps, sigmas=sigmas, gap=col("gap"), peak_gap=col("peak_gap"),
-                    peak_sigma=col("peak_sigma"), memorized_fraction=col("memorized_fraction"),
-                    fd_train=col("fd_train"), fd_val=col("fd_val"),
-                    relative_overfit=col("relative_overfit"), samples=col("samples"), losses=losses),
-        shapes=dict(steps=["n_snap"], sigmas=["n_sigma"], gap=["n_snap", "n_sigma"], peak_gap=["n_snap"],
-                    peak_sigma=["n_snap"], memorized_fraction=["n_snap"], fd_train=["n_snap"],
-                    fd_val=["n_snap"], relative_overfit=["n_snap"],
-                    samples=["n_snap", "n_show", "H", "W", "C"], losses=["n_loss"]),
-        dims=dict(n_snap=len(steps), n_sigma=len(sigmas), n_show=n_show, n_loss=len(losses),
-                  **_image_dims(data)))
+        "image-training-time",
+        "image gap and memorization over training",
+        paper=False,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            steps=steps,
+            sigmas=sigmas,
+            gap=col("gap"),
+            peak_gap=col("peak_gap"),
+            peak_sigma=col("peak_sigma"),
+            memorized_fraction=col("memorized_fraction"),
+            fd_train=col("fd_train"),
+            fd_val=col("fd_val"),
+            relative_overfit=col("relative_overfit"),
+            samples=col("samples"),
+            losses=losses,
+        ),
+        shapes=dict(
+            steps=["n_snap"],
+            sigmas=["n_sigma"],
+            gap=["n_snap", "n_sigma"],
+            peak_gap=["n_snap"],
+            peak_sigma=["n_snap"],
+            memorized_fraction=["n_snap"],
+            fd_train=["n_snap"],
+            fd_val=["n_snap"],
+            relative_overfit=["n_snap"],
+            samples=["n_snap", "n_show", "H", "W", "C"],
+            losses=["n_loss"],
+        ),
+        dims=dict(
+            n_snap=len(steps),
+            n_sigma=len(sigmas),
+            n_show=n_show,
+            n_loss=len(losses),
+            **_image_dims(data),
+        ),
+    )
     return write_result(result, outdir, figure_image_training_time)
 
 
@@ -392,17 +543,33 @@ def figure_image_training_time(result: dict):
     fig = _new_figure(11.0, 3.4 + 1.0 * len(steps))
     top, bottom = fig.subfigures(2, 1, height_ratios=[3.4, 1.0 * len(steps)])
     ax_gap, ax_lines = top.subplots(1, 2)
-    draw_gap_curves(ax_gap, a["sigmas"], a["gap"], [f"step {t}" for t in steps], legend_title="snapshot")
+    draw_gap_curves(
+        ax_gap, a["sigmas"], a["gap"], [f"step {t}" for t in steps], legend_title="snapshot"
+    )
     ax_gap.set_title("relative gap per σ over training", fontsize=9)
-    plot_lines(steps, {"peak gap": a["peak_gap"], "memorized fraction": a["memorized_fraction"],
-                       "FD overfit (pixels)": a["relative_overfit"],
-                       "baseline memorized": [h["baseline_memorized_fraction"]] * len(steps)},
-               xlabel="training step", logx=True, ax=ax_lines, title="objective vs samples")
+    plot_lines(
+        steps,
+        {
+            "peak gap": a["peak_gap"],
+            "memorized fraction": a["memorized_fraction"],
+            "FD overfit (pixels)": a["relative_overfit"],
+            "baseline memorized": [h["baseline_memorized_fraction"]] * len(steps),
+        },
+        xlabel="training step",
+        logx=True,
+        ax=ax_lines,
+        title="objective vs samples",
+    )
     axes = bottom.subplots(len(steps), 1, squeeze=False)[:, 0]
     for ax, t, imgs, m in zip(axes, steps, a["samples"], a["memorized_fraction"]):
         grid = image_grid(np.asarray(imgs), ncols=len(imgs))
-        ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
-                  interpolation="nearest")
+        ax.imshow(
+            grid[..., 0] if grid.shape[-1] == 1 else grid,
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+            interpolation="nearest",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(f"step {t}\n{100 * m:.0f}% mem.", fontsize=7)
@@ -412,7 +579,9 @@ def figure_image_training_time(result: dict):
 # --- image-condition-granularity ---------------------------------------------------------------
 
 
-def image_condition_granularity(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+def image_condition_granularity(
+    *, quick: bool = False, outdir=None, progress=None, **overrides
+) -> dict:
     """Conditional U-Nets on k-means pseudo-labels with ``K`` clusters (``K = 1`` is
     unconditional in effect): the finer the condition, the fewer images per class, the sooner
     the model (and the class-conditional optimal denoiser) memorizes.
@@ -422,26 +591,43 @@ def image_condition_granularity(*, quick: bool = False, outdir=None, progress=No
     """
     started = time.perf_counter()
     full = dict(BASE, ks=(1, 2, 10, 50, 100, 500), steps=4000, n_snapshots=1)
-    s = resolve_settings("image-condition-granularity", full,
-                         dict(QUICK, ks=(1, 8, 64), steps=100, n_snapshots=1), quick, overrides)
+    s = resolve_settings(
+        "image-condition-granularity",
+        full,
+        dict(QUICK, ks=(1, 8, 64), steps=100, n_snapshots=1),
+        quick,
+        overrides,
+    )
     data = _load(s)
     ks = [int(k) for k in s["ks"]]
     if not ks or min(ks) < 1 or max(ks) > data.n_train:
-        raise ValueError(f"ks must be between 1 and the number of training images ({data.n_train}), got {ks}")
+        raise ValueError(
+            f"ks must be between 1 and the number of training images ({data.n_train}), got {ks}"
+        )
     rep = Reporter(progress, len(ks) * 7, "image-condition-granularity")
     sigmas = image_sigmas(s["n_sigma"])
     rows = []
     for k in ks:
         if k == 1:
-            labelled = data.with_labels(np.zeros(data.n_train, np.int32), np.zeros(data.n_val, np.int32))
+            labelled = data.with_labels(
+                np.zeros(data.n_train, np.int32), np.zeros(data.n_val, np.int32)
+            )
         else:
             labelled = data.with_kmeans_labels(k, seed=s["data_seed"])
         rep.advance(1, f"k-means K={k}")
         # One architecture for every K (num_classes = max K): one compiled training step.
         result_t = _train(s, labelled, rep, 4, labels=labelled.train_labels, num_classes=max(ks))
         tx, vx, tl, vl = _gap_sets(s, labelled)
-        curve = metrics.gap_curve(result_t.denoiser, tx, vx, sigmas, n_noise=s["n_noise"], seed=s["seed"],
-                                  train_labels=tl, val_labels=vl)
+        curve = metrics.gap_curve(
+            result_t.denoiser,
+            tx,
+            vx,
+            sigmas,
+            n_noise=s["n_noise"],
+            seed=s["seed"],
+            train_labels=tl,
+            val_labels=vl,
+        )
         rep.advance(1, f"gap K={k}")
         lab = _sample_labels(labelled.train_labels, s["n_samples"], s["seed"])
         xs = _draw(result_t.denoiser, s, labels=lab)
@@ -449,34 +635,65 @@ def image_condition_granularity(*, quick: bool = False, outdir=None, progress=No
         xo = _draw(opt, s, labels=lab)
         fd = frechet(xs, data.train_x, data.val_x, space="pixels")
         pk = peak(sigmas, curve.gap)
-        rows.append(dict(gap=curve.gap, peak_gap=pk[0], peak_sigma=pk[1],
-                         memorized_fraction=memorization(xs, data.train_x)["fraction"],
-                         optimal_memorized_fraction=memorization(xo, data.train_x)["fraction"],
-                         relative_overfit=fd["relative_overfit"],
-                         images_per_class=data.n_train / k))
+        rows.append(
+            dict(
+                gap=curve.gap,
+                peak_gap=pk[0],
+                peak_sigma=pk[1],
+                memorized_fraction=memorization(xs, data.train_x)["fraction"],
+                optimal_memorized_fraction=memorization(xo, data.train_x)["fraction"],
+                relative_overfit=fd["relative_overfit"],
+                images_per_class=data.n_train / k,
+            )
+        )
         rep.advance(1, f"samples K={k}")
-    col = lambda key: np.asarray([r[key] for r in rows])  # noqa: E731
+    col = lambda key: np.asarray([r[key] for r in rows])
     headline = {
         "memorization_vs_k_rank_correlation": _trend(ks, col("memorized_fraction")),
         "optimal_memorization_vs_k_rank_correlation": _trend(ks, col("optimal_memorized_fraction")),
         "gap_vs_k_rank_correlation": _trend(ks, col("peak_gap")),
         "memorized_fraction_smallest_k": float(col("memorized_fraction")[0]),
         "memorized_fraction_largest_k": float(col("memorized_fraction")[-1]),
-        "data": data.name, "n_train": data.n_train,
+        "data": data.name,
+        "n_train": data.n_train,
     }
-    checks = {"finite": bool(np.all(np.isfinite(col("gap")))),
-              "optimal_memorizes_at_every_k": bool(np.all(col("optimal_memorized_fraction") >= 0.99))}
+    checks = {
+        "finite": bool(np.all(np.isfinite(col("gap")))),
+        "optimal_memorizes_at_every_k": bool(np.all(col("optimal_memorized_fraction") >= 0.99)),
+    }
     result = make_result(
-        "image-condition-granularity", "image gap for k-means pseudo-labels of growing K", paper=False,
-        quick=quick, config=s, started=started, headline=headline, checks=checks,
-        arrays=dict(ks=ks, sigmas=sigmas, gap=col("gap"), peak_gap=col("peak_gap"),
-                    peak_sigma=col("peak_sigma"), memorized_fraction=col("memorized_fraction"),
-                    optimal_memorized_fraction=col("optimal_memorized_fraction"),
-                    relative_overfit=col("relative_overfit"), images_per_class=col("images_per_class")),
-        shapes=dict(ks=["n_k"], sigmas=["n_sigma"], gap=["n_k", "n_sigma"], peak_gap=["n_k"],
-                    peak_sigma=["n_k"], memorized_fraction=["n_k"], optimal_memorized_fraction=["n_k"],
-                    relative_overfit=["n_k"], images_per_class=["n_k"]),
-        dims=dict(n_k=len(ks), n_sigma=len(sigmas)))
+        "image-condition-granularity",
+        "image gap for k-means pseudo-labels of growing K",
+        paper=False,
+        quick=quick,
+        config=s,
+        started=started,
+        headline=headline,
+        checks=checks,
+        arrays=dict(
+            ks=ks,
+            sigmas=sigmas,
+            gap=col("gap"),
+            peak_gap=col("peak_gap"),
+            peak_sigma=col("peak_sigma"),
+            memorized_fraction=col("memorized_fraction"),
+            optimal_memorized_fraction=col("optimal_memorized_fraction"),
+            relative_overfit=col("relative_overfit"),
+            images_per_class=col("images_per_class"),
+        ),
+        shapes=dict(
+            ks=["n_k"],
+            sigmas=["n_sigma"],
+            gap=["n_k", "n_sigma"],
+            peak_gap=["n_k"],
+            peak_sigma=["n_k"],
+            memorized_fraction=["n_k"],
+            optimal_memorized_fraction=["n_k"],
+            relative_overfit=["n_k"],
+            images_per_class=["n_k"],
+        ),
+        dims=dict(n_k=len(ks), n_sigma=len(sigmas)),
+    )
     return write_result(result, outdir, figure_image_condition_granularity)
 
 
@@ -486,14 +703,35 @@ def figure_image_condition_granularity(result: dict):
     a = result["arrays"]
     ks = [int(k) for k in a["ks"]]
     fig, (ax_gap, ax_lines) = panel_figure(2, width=4.6, height=3.5)
-    draw_gap_curves(ax_gap, a["sigmas"], a["gap"], [f"K = {k}" for k in ks], cmap="plasma",
-                    legend_title="k-means clusters")
+    draw_gap_curves(
+        ax_gap,
+        a["sigmas"],
+        a["gap"],
+        [f"K = {k}" for k in ks],
+        cmap="plasma",
+        legend_title="k-means clusters",
+    )
     ax_gap.set_title("relative gap per σ", fontsize=9)
-    plot_lines(ks, {"U-Net memorized": a["memorized_fraction"],
-                    "optimal memorized": a["optimal_memorized_fraction"], "peak gap": a["peak_gap"]},
-               xlabel="K (condition granularity)", logx=True, ax=ax_lines, title="memorization vs K")
+    plot_lines(
+        ks,
+        {
+            "U-Net memorized": a["memorized_fraction"],
+            "optimal memorized": a["optimal_memorized_fraction"],
+            "peak gap": a["peak_gap"],
+        },
+        xlabel="K (condition granularity)",
+        logx=True,
+        ax=ax_lines,
+        title="memorization vs K",
+    )
     return fig
 
 
-__all__ = ["image_gap", "image_memorization", "image_training_time", "image_condition_granularity",
-           "BASE", "QUICK"]
+__all__ = [
+    "BASE",
+    "QUICK",
+    "image_condition_granularity",
+    "image_gap",
+    "image_memorization",
+    "image_training_time",
+]

@@ -43,21 +43,43 @@ def image_sigmas(n: int = 64, lo: float = 0.002, hi: float = 80.0) -> np.ndarray
     return np.geomspace(lo, hi, n)
 
 
-def optimal_denoiser(train_x, train_labels=None, *, chunk: int = 512, query_block: int = 256
-                     ) -> OptimalDenoiser:
+def optimal_denoiser(
+    train_x, train_labels=None, *, chunk: int = 512, query_block: int = 256
+) -> OptimalDenoiser:
     """The optimal denoiser of ``train_x (N, H, W, C)``, streamed over ``chunk`` training images
     per step for ``query_block`` queries at a time (d = H·W·C can be thousands)."""
     return OptimalDenoiser(train_x, train_labels, chunk=chunk, query_block=query_block)
 
 
-def snapshot_gaps(denoisers: Sequence[Any], train_x, val_x, sigmas=None, *, n_noise: int = 50,
-                  seed: int = 0, kind: str = "l2", train_labels=None, val_labels=None
-                  ) -> list[metrics.GapCurve]:
+def snapshot_gaps(
+    denoisers: Sequence[Any],
+    train_x,
+    val_x,
+    sigmas=None,
+    *,
+    n_noise: int = 50,
+    seed: int = 0,
+    kind: str = "l2",
+    train_labels=None,
+    val_labels=None,
+) -> list[metrics.GapCurve]:
     """One :class:`toyflow.metrics.GapCurve` per denoiser (e.g. ``result.snapshots``), all on the
     same σ grid and the same noise draws, so curves are comparable across training time."""
     sigmas = image_sigmas() if sigmas is None else sigmas
-    return [metrics.gap_curve(d, train_x, val_x, sigmas, n_noise=n_noise, seed=seed, kind=kind,
-                              train_labels=train_labels, val_labels=val_labels) for d in denoisers]
+    return [
+        metrics.gap_curve(
+            d,
+            train_x,
+            val_x,
+            sigmas,
+            n_noise=n_noise,
+            seed=seed,
+            kind=kind,
+            train_labels=train_labels,
+            val_labels=val_labels,
+        )
+        for d in denoisers
+    ]
 
 
 def memorization(samples, train_x, ratio: float = 1 / 3) -> dict[str, np.ndarray | float]:
@@ -69,7 +91,13 @@ def memorization(samples, train_x, ratio: float = 1 / 3) -> dict[str, np.ndarray
     d, idx = metrics.nearest_neighbours(samples, train_x, k=2)
     r = d[:, 0] / np.maximum(d[:, 1], 1e-30)
     mask = d[:, 0] < ratio * d[:, 1]
-    return {"fraction": float(np.mean(mask)), "mask": mask, "ratio": r, "distances": d, "indices": idx}
+    return {
+        "fraction": float(np.mean(mask)),
+        "mask": mask,
+        "ratio": r,
+        "distances": d,
+        "indices": idx,
+    }
 
 
 # --- Fréchet distances ----------------------------------------------------------------------------
@@ -88,8 +116,9 @@ def _feature_weights(shape: tuple[int, int, int], dim: int, seed: int):
 
 @functools.partial(jax.jit, static_argnames=("grid",))
 def _embed(x, w1, w2, proj, *, grid: int):
-    conv = lambda a, k: jax.lax.conv_general_dilated(  # noqa: E731
-        a, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    conv = lambda a, k: jax.lax.conv_general_dilated(
+        a, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     h = jax.nn.relu(conv(x, w1))
     if h.shape[1] >= 4 and h.shape[2] >= 4 and h.shape[1] % 2 == 0 and h.shape[2] % 2 == 0:
         n, hh, ww, c = h.shape
@@ -111,21 +140,30 @@ def random_features(x, *, dim: int = 128, seed: int = 0, block: int = 1024) -> n
     """
     arr = np.asarray(x, np.float32)
     if arr.ndim != 4:
-        raise ValueError(f"random_features needs images of shape (n, H, W, C), got shape {arr.shape}")
+        raise ValueError(
+            f"random_features needs images of shape (n, H, W, C), got shape {arr.shape}"
+        )
     dim = check_int(dim, "dim", 1, 8192)
-    w1, w2, proj, grid = _feature_weights(tuple(arr.shape[1:]), dim, check_int(seed, "seed", 0, 2**31 - 1))
-    out = [np.asarray(_embed(jnp.asarray(arr[i:i + block]), w1, w2, proj, grid=grid))
-           for i in range(0, arr.shape[0], block)]
+    w1, w2, proj, grid = _feature_weights(
+        tuple(arr.shape[1:]), dim, check_int(seed, "seed", 0, 2**31 - 1)
+    )
+    out = [
+        np.asarray(_embed(jnp.asarray(arr[i : i + block]), w1, w2, proj, grid=grid))
+        for i in range(0, arr.shape[0], block)
+    ]
     return np.concatenate(out).astype(np.float64)
 
 
-def frechet(samples, train_x, val_x, *, space: str = "pixels", dim: int = 128, seed: int = 0
-            ) -> dict[str, float]:
+def frechet(
+    samples, train_x, val_x, *, space: str = "pixels", dim: int = 128, seed: int = 0
+) -> dict[str, float]:
     """``fd_train``, ``fd_val`` and ``relative_overfit = (FD_val − FD_train) / FD_train`` of
     samples against training and validation images, in pixel space or random-feature space."""
     lookup(FEATURE_SPACES, space, "Fréchet feature space")
     if space == "features":
-        samples, train_x, val_x = (random_features(a, dim=dim, seed=seed) for a in (samples, train_x, val_x))
+        samples, train_x, val_x = (
+            random_features(a, dim=dim, seed=seed) for a in (samples, train_x, val_x)
+        )
     out = metrics.sample_overfit(samples, train_x, val_x)
     out["space"] = space  # type: ignore[assignment]
     return out
@@ -149,7 +187,10 @@ def image_grid(images, ncols: int | None = None, pad: int = 1) -> np.ndarray:
     out = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), np.float32)
     for i in range(n):
         r, q = divmod(i, ncols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = a[i]
+        out[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + q * (w + pad) : pad + q * (w + pad) + w,
+        ] = a[i]
     return out
 
 
@@ -157,7 +198,9 @@ def _imshow(ax, img):
     img = np.asarray(img)
     if img.ndim == 3 and img.shape[-1] == 1:
         img = img[..., 0]
-    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.imshow(
+        img, cmap="gray" if img.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest"
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -180,8 +223,14 @@ def draw_nearest(axes_rows, samples, train_x, indices, mask=None, ratio=None):
                 axes_rows[0][j].set_title(f"{ratio[j]:.2f}", fontsize=6, color=color)
 
 
-def plot_nearest(samples, train_x, mem: dict[str, Any] | None = None, *, n_show: int = 8,
-                 title: str | None = None):
+def plot_nearest(
+    samples,
+    train_x,
+    mem: dict[str, Any] | None = None,
+    *,
+    n_show: int = 8,
+    title: str | None = None,
+):
     """Samples (top row) beside their nearest (middle) and second-nearest (bottom) training
     images; a sample's frame is orange when memorized (d₁/d₂ < 1/3, the number above it)."""
     from toyflow.plotting import _new_figure
@@ -190,8 +239,14 @@ def plot_nearest(samples, train_x, mem: dict[str, Any] | None = None, *, n_show:
     n = min(int(n_show), len(samples))
     fig = _new_figure(max(3.0, 0.9 * n), 3.2)
     axes = fig.subplots(3, n, squeeze=False)
-    draw_nearest(axes, np.asarray(samples)[:n], train_x, np.asarray(mem["indices"])[:n],
-                 np.asarray(mem["mask"])[:n], np.asarray(mem["ratio"])[:n])
+    draw_nearest(
+        axes,
+        np.asarray(samples)[:n],
+        train_x,
+        np.asarray(mem["indices"])[:n],
+        np.asarray(mem["mask"])[:n],
+        np.asarray(mem["ratio"])[:n],
+    )
     for r, lab in enumerate(("sample", "nearest", "2nd nearest")):
         axes[r][0].set_ylabel(lab, fontsize=7)
     if title:

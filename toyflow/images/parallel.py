@@ -58,7 +58,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from toyflow._validation import check_int
 from toyflow.nets import loss_weight
@@ -85,8 +86,12 @@ MODEL_AXIS = "model"
 # --- multi-host and meshes ---------------------------------------------------------------------
 
 
-def initialize_distributed(coordinator_address: str | None = None, num_processes: int | None = None,
-                           process_id: int | None = None, **kwargs) -> dict[str, int]:
+def initialize_distributed(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    **kwargs,
+) -> dict[str, int]:
     """Join a multi-host run (``jax.distributed.initialize``); call before touching devices.
 
     Arguments default to the environment variables ``JAX_COORDINATOR_ADDRESS``,
@@ -101,10 +106,18 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
     if process_id is None and env.get("JAX_PROCESS_ID"):
         process_id = int(env["JAX_PROCESS_ID"])
     if not _distributed_ready():
-        jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                                   process_id=process_id, **kwargs)
-    return {"process_index": jax.process_index(), "process_count": jax.process_count(),
-            "local_devices": jax.local_device_count(), "global_devices": jax.device_count()}
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address,
+            num_processes=num_processes,
+            process_id=process_id,
+            **kwargs,
+        )
+    return {
+        "process_index": jax.process_index(),
+        "process_count": jax.process_count(),
+        "local_devices": jax.local_device_count(),
+        "global_devices": jax.device_count(),
+    }
 
 
 def _distributed_ready() -> bool:
@@ -116,7 +129,9 @@ def _distributed_ready() -> bool:
         return False
 
 
-def make_mesh(model: int = 1, data: int | None = None, *, devices: Sequence[Any] | None = None) -> Mesh:
+def make_mesh(
+    model: int = 1, data: int | None = None, *, devices: Sequence[Any] | None = None
+) -> Mesh:
     """A ``("model", "data")`` mesh over ``devices`` (default: all, across hosts).
 
     ``data`` defaults to ``len(devices) // model``. Axes are ``Auto`` (compiler-propagated
@@ -126,11 +141,15 @@ def make_mesh(model: int = 1, data: int | None = None, *, devices: Sequence[Any]
     model = check_int(model, "model", 1, len(devs))
     if data is None:
         if len(devs) % model:
-            raise ValueError(f"the model axis ({model}) must divide the number of devices ({len(devs)})")
+            raise ValueError(
+                f"the model axis ({model}) must divide the number of devices ({len(devs)})"
+            )
         data = len(devs) // model
     data = check_int(data, "data", 1, len(devs))
     if model * data > len(devs):
-        raise ValueError(f"a {model}×{data} mesh needs {model * data} devices, only {len(devs)} exist")
+        raise ValueError(
+            f"a {model}×{data} mesh needs {model * data} devices, only {len(devs)} exist"
+        )
     devs = devs[: model * data]
     kwargs = {}
     axis_type = getattr(jax.sharding, "AxisType", None)
@@ -152,8 +171,10 @@ def check_batch(batch_size: int, mesh: Mesh) -> int:
     data = mesh_shape(mesh)[1]
     batch_size = check_int(batch_size, "batch_size", 1, 1 << 24)
     if batch_size % data:
-        raise ValueError(f"batch_size {batch_size} is not divisible by the {data} devices of the data "
-                         f"axis; use a multiple of {data} (e.g. {data * max(1, round(batch_size / data))})")
+        raise ValueError(
+            f"batch_size {batch_size} is not divisible by the {data} devices of the data "
+            f"axis; use a multiple of {data} (e.g. {data * max(1, round(batch_size / data))})"
+        )
     return batch_size
 
 
@@ -173,8 +194,9 @@ def fetch(tree):
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
-        return jax.tree_util.tree_map(lambda a: np.asarray(multihost_utils.process_allgather(a, tiled=True)),
-                                      tree)
+        return jax.tree_util.tree_map(
+            lambda a: np.asarray(multihost_utils.process_allgather(a, tiled=True)), tree
+        )
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
@@ -221,7 +243,9 @@ class ShardedConfig:
         x = self._constrain(x)
         sigma = self._constrain(sigma)
         labels = None if labels is None else self._constrain(labels)
-        return self._constrain(self.base.apply(params, sigma_data, x, sigma, labels, dropout_key=dropout_key))
+        return self._constrain(
+            self.base.apply(params, sigma_data, x, sigma, labels, dropout_key=dropout_key)
+        )
 
 
 def _with_dtype(config, compute_dtype: str | None):
@@ -247,8 +271,9 @@ def batch_loss(config, params, sigma_data, y, labels, sigma, noise, *, dropout_k
     return jnp.mean(loss_weight(sigma, sigma_data) * err)
 
 
-def make_batch_step(config, optimizer, *, mesh: Mesh | None = None, ema_decay: float | None = None
-                    ) -> Callable:
+def make_batch_step(
+    config, optimizer, *, mesh: Mesh | None = None, ema_decay: float | None = None
+) -> Callable:
     """Jitted ``step(state, sigma_data, y, labels, sigma, noise, dropout_key) -> (state, loss)``.
 
     With ``mesh`` the batch arguments are sharded over the data axis and the state replicated;
@@ -263,24 +288,39 @@ def make_batch_step(config, optimizer, *, mesh: Mesh | None = None, ema_decay: f
         params = optax.apply_updates(state.params, updates)
         ema = state.ema
         if ema_decay is not None:
-            ema = jax.tree_util.tree_map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
+            ema = jax.tree_util.tree_map(
+                lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params
+            )
         return TrainState(state.step + 1, params, opt_state, ema), loss
 
     if mesh is None:
         return jax.jit(step)
     rep = NamedSharding(mesh, P())
-    batch = lambda nd: NamedSharding(mesh, P(DATA_AXIS, *([None] * (nd - 1))))  # noqa: E731
+    batch = lambda nd: NamedSharding(mesh, P(DATA_AXIS, *([None] * (nd - 1))))
     jitted = {}
 
     def sharded(state, sigma_data, y, labels, sigma, noise, dropout_key):
         check_batch(y.shape[0], mesh)
         args = (state, sigma_data, y, labels, sigma, noise, dropout_key)
-        key = (labels is None, jax.tree_util.tree_structure(args),
-               tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves(args)))
+        key = (
+            labels is None,
+            jax.tree_util.tree_structure(args),
+            tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves(args)),
+        )
         if key not in jitted:
             nd = np.ndim(y)
-            in_sh = (rep, rep, batch(nd), None if labels is None else batch(1), batch(1), batch(nd), rep)
-            jitted[key] = jax.jit(step, in_shardings=in_sh, out_shardings=(rep, rep)).lower(*args).compile()
+            in_sh = (
+                rep,
+                rep,
+                batch(nd),
+                None if labels is None else batch(1),
+                batch(1),
+                batch(nd),
+                rep,
+            )
+            jitted[key] = (
+                jax.jit(step, in_shardings=in_sh, out_shardings=(rep, rep)).lower(*args).compile()
+            )
         return jitted[key](*args)
 
     sharded.executables = jitted  # compiled steps (``.as_text()`` shows the collectives)
@@ -301,20 +341,53 @@ def init_state(config, optimizer, key, learning_rate: float, *, ema: bool = Fals
 _COMPILED: dict[Any, Callable] = {}
 
 
-def _sharded_run(config: ShardedConfig, optimizer, schedule, batch_size, label_dropout, ema_decay,
-                 max_chunk, optimizer_key, has_labels: bool):
+def _sharded_run(
+    config: ShardedConfig,
+    optimizer,
+    schedule,
+    batch_size,
+    label_dropout,
+    ema_decay,
+    max_chunk,
+    optimizer_key,
+    has_labels: bool,
+):
     """``make_train_step`` vmapped over models (model axis) and jitted with explicit shardings."""
-    key = (config, optimizer_key, schedule, batch_size, label_dropout, ema_decay, max_chunk, has_labels)
+    key = (
+        config,
+        optimizer_key,
+        schedule,
+        batch_size,
+        label_dropout,
+        ema_decay,
+        max_chunk,
+        has_labels,
+    )
     fn = _COMPILED.get(key)
     if fn is None:
         mesh = config.mesh
-        run = make_train_step(config, optimizer, schedule, batch_size=batch_size,
-                              label_dropout=label_dropout, ema_decay=ema_decay, max_chunk=max_chunk)
+        run = make_train_step(
+            config,
+            optimizer,
+            schedule,
+            batch_size=batch_size,
+            label_dropout=label_dropout,
+            ema_decay=ema_decay,
+            max_chunk=max_chunk,
+        )
         run = jax.vmap(run, in_axes=(0, 0, 0, None, None, 0, 0, None), spmd_axis_name=MODEL_AXIS)
         per_model = NamedSharding(mesh, P(MODEL_AXIS))
         rep = NamedSharding(mesh, P())
-        in_sh = (per_model, per_model, per_model, rep, rep if has_labels else None, per_model,
-                 per_model, rep)
+        in_sh = (
+            per_model,
+            per_model,
+            per_model,
+            rep,
+            rep if has_labels else None,
+            per_model,
+            per_model,
+            rep,
+        )
         fn = jax.jit(run, in_shardings=in_sh, out_shardings=(per_model, per_model))
         if len(_COMPILED) > 16:
             _COMPILED.pop(next(iter(_COMPILED)))
@@ -322,15 +395,35 @@ def _sharded_run(config: ShardedConfig, optimizer, schedule, batch_size, label_d
     return fn
 
 
-def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subsets, steps, batch_size,
-                  schedule: Schedule, ema_decay, label_dropout, n_snapshots, steps_per_call, grad_clip,
-                  weight_decay, callback, settings) -> SweepResult:
+def _fit_parallel(
+    x,
+    labels,
+    *,
+    config,
+    mesh: Mesh,
+    seeds,
+    learning_rates,
+    subsets,
+    steps,
+    batch_size,
+    schedule: Schedule,
+    ema_decay,
+    label_dropout,
+    n_snapshots,
+    steps_per_call,
+    grad_clip,
+    weight_decay,
+    callback,
+    settings,
+) -> SweepResult:
     """Like ``toyflow.training._fit`` but with the state, data and batch placed on ``mesh``."""
     t_start = time.perf_counter()
     m = len(seeds)
     n_model = mesh_shape(mesh)[0]
     if m % n_model:
-        raise ValueError(f"{m} models cannot be split evenly over the {n_model} devices of the model axis")
+        raise ValueError(
+            f"{m} models cannot be split evenly over the {n_model} devices of the model axis"
+        )
     check_batch(batch_size, mesh)
     sharded = ShardedConfig(config, mesh)
     sigma_data = np.array([measure_sigma_data(x[s]) for s in subsets], np.float32)
@@ -352,12 +445,22 @@ def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subse
 
     # Initialise on this process's default device (the same numbers on every host), then lay the
     # state out on the mesh.
-    state = jax.tree_util.tree_map(np.asarray, jax.jit(jax.vmap(init_one))(
-        init_keys, jnp.asarray(learning_rates, jnp.float32)))
+    state = jax.tree_util.tree_map(
+        np.asarray, jax.jit(jax.vmap(init_one))(init_keys, jnp.asarray(learning_rates, jnp.float32))
+    )
     state = place_tree(state, per_model)
     max_chunk = int(min(steps_per_call, steps))
-    run = _sharded_run(sharded, optimizer, schedule, batch_size, label_dropout, ema_decay, max_chunk,
-                       (grad_clip, weight_decay), labels is not None)
+    run = _sharded_run(
+        sharded,
+        optimizer,
+        schedule,
+        batch_size,
+        label_dropout,
+        ema_decay,
+        max_chunk,
+        (grad_clip, weight_decay),
+        labels is not None,
+    )
     data_x = place(x, rep)
     data_labels = None if labels is None else place(labels, rep)
     run_keys = place(np.asarray(run_keys), per_model)
@@ -372,8 +475,9 @@ def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subse
     while done < steps:
         target = next(b for b in boundaries if b > done)
         n = min(target - done, max_chunk)
-        state, buf = run(state, run_keys, sd, data_x, data_labels, idx_j, cnt_j,
-                         place(np.int32(n), rep))
+        state, buf = run(
+            state, run_keys, sd, data_x, data_labels, idx_j, cnt_j, place(np.int32(n), rep)
+        )
         chunk_losses = fetch(buf)[:, :n]
         losses.append(chunk_losses)
         done += n
@@ -381,9 +485,14 @@ def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subse
         if took_snapshot:
             snaps.append((done, fetch(state.ema if ema_decay is not None else state.params)))
         if callback is not None:
-            prog = Progress(step=done, total=steps, loss=float(np.mean(chunk_losses)),
-                            elapsed=time.perf_counter() - t_start, snapshot=took_snapshot,
-                            losses=chunk_losses)
+            prog = Progress(
+                step=done,
+                total=steps,
+                loss=float(np.mean(chunk_losses)),
+                elapsed=time.perf_counter() - t_start,
+                snapshot=took_snapshot,
+                losses=chunk_losses,
+            )
             try:
                 keep_going = callback(prog)
             except TrainingCancelled:
@@ -395,8 +504,10 @@ def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subse
     all_losses = np.concatenate(losses, axis=1) if losses else np.zeros((m, 0), np.float32)
     if not np.all(np.isfinite(all_losses)):
         bad = int(np.argmax(~np.all(np.isfinite(all_losses), axis=0)))
-        raise FloatingPointError(f"training diverged (non-finite loss at step {bad + 1}); "
-                                 f"try a smaller learning_rate than {max(learning_rates):g}")
+        raise FloatingPointError(
+            f"training diverged (non-finite loss at step {bad + 1}); "
+            f"try a smaller learning_rate than {max(learning_rates):g}"
+        )
     if not snaps or snaps[-1][0] != done:
         snaps.append((done, fetch(state.ema if ema_decay is not None else state.params)))
 
@@ -406,19 +517,44 @@ def _fit_parallel(x, labels, *, config, mesh: Mesh, seeds, learning_rates, subse
     results = []
     for i in range(m):
         snapshots = [config.make_denoiser(take(w, i), sigma_data[i], step=s) for s, w in snaps]
-        s_i = dict(settings, seed=int(seeds[i]), learning_rate=float(learning_rates[i]),
-                   n_train=int(counts[i]), mesh={"model": n_model, "data": mesh_shape(mesh)[1]})
-        results.append(TrainResult(denoiser=snapshots[-1], losses=all_losses[i], snapshots=snapshots,
-                                   snapshot_steps=[s for s, _ in snaps], settings=s_i,
-                                   sigma_data=float(sigma_data[i]), steps_done=done,
-                                   cancelled=cancelled, wall_time=wall))
+        s_i = dict(
+            settings,
+            seed=int(seeds[i]),
+            learning_rate=float(learning_rates[i]),
+            n_train=int(counts[i]),
+            mesh={"model": n_model, "data": mesh_shape(mesh)[1]},
+        )
+        results.append(
+            TrainResult(
+                denoiser=snapshots[-1],
+                losses=all_losses[i],
+                snapshots=snapshots,
+                snapshot_steps=[s for s, _ in snaps],
+                settings=s_i,
+                sigma_data=float(sigma_data[i]),
+                steps_done=done,
+                cancelled=cancelled,
+                wall_time=wall,
+            )
+        )
     return SweepResult(results, wall_time=wall)
 
 
-def _settings(cfg, sched, steps, batch_size, ema, label_dropout, grad_clip, weight_decay, n_snapshots):
-    return dict(architecture=cfg.to_dict(), kind=cfg.kind, steps=steps, batch_size=batch_size,
-                schedule=sched.name, ema=ema, label_dropout=label_dropout, grad_clip=grad_clip,
-                weight_decay=weight_decay, n_snapshots=n_snapshots)
+def _settings(
+    cfg, sched, steps, batch_size, ema, label_dropout, grad_clip, weight_decay, n_snapshots
+):
+    return dict(
+        architecture=cfg.to_dict(),
+        kind=cfg.kind,
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched.name,
+        ema=ema,
+        label_dropout=label_dropout,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        n_snapshots=n_snapshots,
+    )
 
 
 def _check_config(config, lab):
@@ -428,17 +564,32 @@ def _check_config(config, lab):
         if getattr(config, "num_classes", None) is None:
             raise ValueError("train_labels were given but the config has num_classes=None")
         if int(lab.max()) >= config.num_classes:
-            raise ValueError(f"train_labels go up to {int(lab.max())} but the config has "
-                             f"num_classes={config.num_classes}")
+            raise ValueError(
+                f"train_labels go up to {int(lab.max())} but the config has "
+                f"num_classes={config.num_classes}"
+            )
 
 
-def train_parallel(train_x, train_labels=None, *, config, steps: int = 2000, batch_size: int = 512,
-                   learning_rate: float = 2e-4, seed: int = 0, mesh: Mesh | None = None,
-                   schedule: str | Schedule = "edm", ema: float | None = None,
-                   label_dropout: float = 0.1, n_snapshots: int = 8, steps_per_call: int = 250,
-                   grad_clip: float | None = 1.0, weight_decay: float = 0.0,
-                   compute_dtype: str | None = None,
-                   callback: Callable[[Progress], Any] | None = None) -> TrainResult:
+def train_parallel(
+    train_x,
+    train_labels=None,
+    *,
+    config,
+    steps: int = 2000,
+    batch_size: int = 512,
+    learning_rate: float = 2e-4,
+    seed: int = 0,
+    mesh: Mesh | None = None,
+    schedule: str | Schedule = "edm",
+    ema: float | None = None,
+    label_dropout: float = 0.1,
+    n_snapshots: int = 8,
+    steps_per_call: int = 250,
+    grad_clip: float | None = 1.0,
+    weight_decay: float = 0.0,
+    compute_dtype: str | None = None,
+    callback: Callable[[Progress], Any] | None = None,
+) -> TrainResult:
     """Train one model data-parallel over ``mesh`` (default: every device on the data axis).
 
     Same arguments and result as :func:`toyflow.training.train` with an architecture
@@ -449,33 +600,65 @@ def train_parallel(train_x, train_labels=None, *, config, steps: int = 2000, bat
     cfg = _with_dtype(config, compute_dtype)
     x, lab = _prepare_data(train_x, train_labels, cfg)
     _check_config(cfg, lab)
-    common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
-                           grad_clip, weight_decay)
-    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = common
+    common = _check_common(
+        steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay
+    )
+    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = (
+        common
+    )
     check_batch(batch_size, mesh)
     if mesh_shape(mesh)[0] != 1:
-        raise ValueError("train_parallel trains one model: use a mesh with model=1 "
-                         "(train_sweep_parallel uses the model axis)")
+        raise ValueError(
+            "train_parallel trains one model: use a mesh with model=1 "
+            "(train_sweep_parallel uses the model axis)"
+        )
     sched = get_schedule(schedule)
-    out = _fit_parallel(x, lab, config=cfg, mesh=mesh, seeds=[check_int(seed, "seed", 0, 2**31 - 1)],
-                        learning_rates=[_check_lr(learning_rate)], subsets=[np.arange(x.shape[0])],
-                        steps=steps, batch_size=batch_size, schedule=sched, ema_decay=ema,
-                        label_dropout=label_dropout, n_snapshots=n_snapshots,
-                        steps_per_call=steps_per_call, grad_clip=grad_clip, weight_decay=weight_decay,
-                        callback=callback,
-                        settings=_settings(cfg, sched, steps, batch_size, ema, label_dropout, grad_clip,
-                                           weight_decay, n_snapshots))
+    out = _fit_parallel(
+        x,
+        lab,
+        config=cfg,
+        mesh=mesh,
+        seeds=[check_int(seed, "seed", 0, 2**31 - 1)],
+        learning_rates=[_check_lr(learning_rate)],
+        subsets=[np.arange(x.shape[0])],
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched,
+        ema_decay=ema,
+        label_dropout=label_dropout,
+        n_snapshots=n_snapshots,
+        steps_per_call=steps_per_call,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        callback=callback,
+        settings=_settings(
+            cfg, sched, steps, batch_size, ema, label_dropout, grad_clip, weight_decay, n_snapshots
+        ),
+    )
     return out.results[0]
 
 
-def train_sweep_parallel(train_x, train_labels=None, *, config, seeds: Sequence[int],
-                         learning_rates: Sequence[float] | float = 2e-4, mesh: Mesh | None = None,
-                         subsets: Sequence[Sequence[int]] | None = None, steps: int = 2000,
-                         batch_size: int = 512, schedule: str | Schedule = "edm",
-                         ema: float | None = None, label_dropout: float = 0.1, n_snapshots: int = 8,
-                         steps_per_call: int = 250, grad_clip: float | None = 1.0,
-                         weight_decay: float = 0.0, compute_dtype: str | None = None,
-                         callback: Callable[[Progress], Any] | None = None) -> SweepResult:
+def train_sweep_parallel(
+    train_x,
+    train_labels=None,
+    *,
+    config,
+    seeds: Sequence[int],
+    learning_rates: Sequence[float] | float = 2e-4,
+    mesh: Mesh | None = None,
+    subsets: Sequence[Sequence[int]] | None = None,
+    steps: int = 2000,
+    batch_size: int = 512,
+    schedule: str | Schedule = "edm",
+    ema: float | None = None,
+    label_dropout: float = 0.1,
+    n_snapshots: int = 8,
+    steps_per_call: int = 250,
+    grad_clip: float | None = 1.0,
+    weight_decay: float = 0.0,
+    compute_dtype: str | None = None,
+    callback: Callable[[Progress], Any] | None = None,
+) -> SweepResult:
     """Train ``len(seeds)`` models of one architecture, stacked under ``vmap`` and split over the
     mesh's model axis, each data-parallel over the data axis. Default mesh: model axis = the
     largest divisor of the device count that also divides the number of models."""
@@ -502,21 +685,46 @@ def train_sweep_parallel(train_x, train_labels=None, *, config, seeds: Sequence[
         subs = []
         for i, s in enumerate(subsets):
             s = np.asarray(s)
-            if s.ndim != 1 or s.size == 0 or not np.issubdtype(s.dtype, np.integer) or \
-                    s.min() < 0 or s.max() >= x.shape[0]:
-                raise ValueError(f"subsets[{i}] must be a non-empty list of indices in [0, {x.shape[0]})")
+            if (
+                s.ndim != 1
+                or s.size == 0
+                or not np.issubdtype(s.dtype, np.integer)
+                or s.min() < 0
+                or s.max() >= x.shape[0]
+            ):
+                raise ValueError(
+                    f"subsets[{i}] must be a non-empty list of indices in [0, {x.shape[0]})"
+                )
             subs.append(s.astype(np.int32))
-    common = _check_common(steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call,
-                           grad_clip, weight_decay)
-    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = common
+    common = _check_common(
+        steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay
+    )
+    steps, batch_size, ema, label_dropout, n_snapshots, steps_per_call, grad_clip, weight_decay = (
+        common
+    )
     sched = get_schedule(schedule)
-    return _fit_parallel(x, lab, config=cfg, mesh=mesh, seeds=seeds, learning_rates=lrs, subsets=subs,
-                         steps=steps, batch_size=batch_size, schedule=sched, ema_decay=ema,
-                         label_dropout=label_dropout, n_snapshots=n_snapshots,
-                         steps_per_call=steps_per_call, grad_clip=grad_clip,
-                         weight_decay=weight_decay, callback=callback,
-                         settings=_settings(cfg, sched, steps, batch_size, ema, label_dropout,
-                                            grad_clip, weight_decay, n_snapshots))
+    return _fit_parallel(
+        x,
+        lab,
+        config=cfg,
+        mesh=mesh,
+        seeds=seeds,
+        learning_rates=lrs,
+        subsets=subs,
+        steps=steps,
+        batch_size=batch_size,
+        schedule=sched,
+        ema_decay=ema,
+        label_dropout=label_dropout,
+        n_snapshots=n_snapshots,
+        steps_per_call=steps_per_call,
+        grad_clip=grad_clip,
+        weight_decay=weight_decay,
+        callback=callback,
+        settings=_settings(
+            cfg, sched, steps, batch_size, ema, label_dropout, grad_clip, weight_decay, n_snapshots
+        ),
+    )
 
 
 # --- command line (the multi-host launch target) --------------------------------------------------
@@ -524,7 +732,9 @@ def train_sweep_parallel(train_x, train_labels=None, *, config, seeds: Sequence[
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m toyflow.images.parallel``: train a U-Net data-parallel and save it."""
-    parser = argparse.ArgumentParser(prog="python -m toyflow.images.parallel", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m toyflow.images.parallel", description=main.__doc__
+    )
     parser.add_argument("--preset", default="tiny", help="U-Net preset (tiny, small, cifar)")
     parser.add_argument("--data", default="digits", help="built-in image set (digits, shapes, ...)")
     parser.add_argument("--steps", type=int, default=1000)
@@ -532,23 +742,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 compute")
-    parser.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() first")
+    parser.add_argument(
+        "--distributed", action="store_true", help="call jax.distributed.initialize() first"
+    )
     parser.add_argument("--out", default=None, help="model file to write (process 0 only)")
     args = parser.parse_args(argv)
     if args.distributed:
         info = initialize_distributed()
-        print(f"process {info['process_index']}/{info['process_count']}: "
-              f"{info['local_devices']} local of {info['global_devices']} devices", flush=True)
+        print(
+            f"process {info['process_index']}/{info['process_count']}: "
+            f"{info['local_devices']} local of {info['global_devices']} devices",
+            flush=True,
+        )
     from toyflow.images.data import load_image_dataset
     from toyflow.images.unet import unet_config
 
     data = load_image_dataset(args.data)
-    cfg = unet_config(args.preset, image_shape=data.event_shape,
-                      compute_dtype="bfloat16" if args.bf16 else "float32")
-    result = train_parallel(data.train_x, config=cfg, steps=args.steps, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, ema=args.ema,
-                            callback=lambda p: print(f"step {p.step}/{p.total} loss {p.loss:.4f}", flush=True)
-                            if jax.process_index() == 0 else None)
+    cfg = unet_config(
+        args.preset,
+        image_shape=data.event_shape,
+        compute_dtype="bfloat16" if args.bf16 else "float32",
+    )
+    result = train_parallel(
+        data.train_x,
+        config=cfg,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        ema=args.ema,
+        callback=lambda p: (
+            print(f"step {p.step}/{p.total} loss {p.loss:.4f}", flush=True)
+            if jax.process_index() == 0
+            else None
+        ),
+    )
     if args.out and jax.process_index() == 0:
         result.save(args.out)
         print(f"wrote {args.out}")

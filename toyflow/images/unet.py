@@ -119,7 +119,7 @@ class UNetConfig:
     compute_dtype: str = "float32"
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass)
+        set_ = lambda k, v: object.__setattr__(self, k, v)
         shape = _int_tuple(self.image_shape, "image_shape")
         if len(shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {self.image_shape!r}")
@@ -127,7 +127,10 @@ class UNetConfig:
         set_("model_channels", check_int(self.model_channels, "model_channels", 4, 4096))
         set_("channel_mult", _int_tuple(self.channel_mult, "channel_mult"))
         set_("num_blocks", check_int(self.num_blocks, "num_blocks", 1, 32))
-        set_("attn_resolutions", _int_tuple(self.attn_resolutions, "attn_resolutions", allow_empty=True))
+        set_(
+            "attn_resolutions",
+            _int_tuple(self.attn_resolutions, "attn_resolutions", allow_empty=True),
+        )
         set_("dropout", check_float(self.dropout, "dropout", 0.0, 0.99))
         set_("num_heads", check_int(self.num_heads, "num_heads", 1, 256))
         if self.num_classes is not None:
@@ -137,17 +140,25 @@ class UNetConfig:
         h, w, _ = shape
         factor = 2 ** (len(self.channel_mult) - 1)
         if h % factor or w % factor:
-            raise ValueError(f"image height and width ({h}×{w}) must be divisible by {factor} for "
-                             f"{len(self.channel_mult)} resolution levels; pad or resize the images "
-                             f"or use fewer channel_mult entries")
-        for ch in sorted({self.model_channels} | {self.model_channels * m for m in self.channel_mult}):
+            raise ValueError(
+                f"image height and width ({h}×{w}) must be divisible by {factor} for "
+                f"{len(self.channel_mult)} resolution levels; pad or resize the images "
+                f"or use fewer channel_mult entries"
+            )
+        for ch in sorted(
+            {self.model_channels} | {self.model_channels * m for m in self.channel_mult}
+        ):
             if ch % _groups(ch):
-                raise ValueError(f"{ch} channels cannot be split into {_groups(ch)} GroupNorm groups; "
-                                 f"choose model_channels and channel_mult so every level has a "
-                                 f"multiple of {_groups(ch)} channels")
+                raise ValueError(
+                    f"{ch} channels cannot be split into {_groups(ch)} GroupNorm groups; "
+                    f"choose model_channels and channel_mult so every level has a "
+                    f"multiple of {_groups(ch)} channels"
+                )
             if ch in self.attention_channels and ch % self.num_heads:
-                raise ValueError(f"{ch} channels at an attention level are not divisible by "
-                                 f"num_heads={self.num_heads}")
+                raise ValueError(
+                    f"{ch} channels at an attention level are not divisible by "
+                    f"num_heads={self.num_heads}"
+                )
 
     # --- derived -----------------------------------------------------------------------------
     @property
@@ -178,7 +189,7 @@ class UNetConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "UNetConfig":
+    def from_dict(cls, d: dict[str, Any]) -> UNetConfig:
         """Inverse of :meth:`to_dict` (JSON turns tuples into lists; unknown keys raise)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
@@ -200,31 +211,57 @@ class UNetConfig:
         Dropout is active only when ``dropout_key`` is given (training).
         """
         c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
-        bc = lambda v: v.reshape((-1, 1, 1, 1))  # noqa: E731
+        bc = lambda v: v.reshape((-1, 1, 1, 1))
         train = dropout_key is not None and self.dropout > 0
-        f = UNet(self).apply(params, bc(c_in) * x, c_noise, labels, deterministic=not train,
-                             rngs={"dropout": dropout_key} if train else None)
+        f = UNet(self).apply(
+            params,
+            bc(c_in) * x,
+            c_noise,
+            labels,
+            deterministic=not train,
+            rngs={"dropout": dropout_key} if train else None,
+        )
         return bc(c_skip) * x + bc(c_out) * f.astype(jnp.float32)
 
-    def make_denoiser(self, params, sigma_data, step=None) -> "UNetDenoiser":
+    def make_denoiser(self, params, sigma_data, step=None) -> UNetDenoiser:
         return UNetDenoiser(self, params, sigma_data, step=step)
 
     def describe(self) -> str:
         h, w, c = self.image_shape
-        return (f"U-Net {h}×{w}×{c}, {self.model_channels} ch × {self.channel_mult}, "
-                f"{self.num_blocks} blocks, attention at {self.attn_resolutions}, "
-                f"dropout {self.dropout:g}, {self.compute_dtype}")
+        return (
+            f"U-Net {h}×{w}×{c}, {self.model_channels} ch × {self.channel_mult}, "
+            f"{self.num_blocks} blocks, attention at {self.attn_resolutions}, "
+            f"dropout {self.dropout:g}, {self.compute_dtype}"
+        )
 
 
 #: Presets from CPU tests to the paper's CIFAR-10 model. ``image_shape`` is a default: pass the
 #: data's ``event_shape`` to :func:`unet_config`.
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(image_shape=(8, 8, 1), model_channels=16, channel_mult=(1, 2), num_blocks=1,
-                 attn_resolutions=(), dropout=0.0),
-    "small": dict(image_shape=(32, 32, 3), model_channels=64, channel_mult=(1, 2, 2),
-                  num_blocks=2, attn_resolutions=(16,), dropout=0.1),
-    "cifar": dict(image_shape=(32, 32, 3), model_channels=128, channel_mult=(2, 2, 2),
-                  num_blocks=4, attn_resolutions=(16,), dropout=0.13),
+    "tiny": dict(
+        image_shape=(8, 8, 1),
+        model_channels=16,
+        channel_mult=(1, 2),
+        num_blocks=1,
+        attn_resolutions=(),
+        dropout=0.0,
+    ),
+    "small": dict(
+        image_shape=(32, 32, 3),
+        model_channels=64,
+        channel_mult=(1, 2, 2),
+        num_blocks=2,
+        attn_resolutions=(16,),
+        dropout=0.1,
+    ),
+    "cifar": dict(
+        image_shape=(32, 32, 3),
+        model_channels=128,
+        channel_mult=(2, 2, 2),
+        num_blocks=4,
+        attn_resolutions=(16,),
+        dropout=0.13,
+    ),
 }
 
 
@@ -288,8 +325,9 @@ def conv_impl() -> str:
 
 
 def _conv_same(x, kernel):
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+        x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
 
 class Conv(nn.Module):
@@ -316,8 +354,9 @@ class Conv(nn.Module):
             h, w = x.shape[1], x.shape[2]
             lo = (k - 1) // 2
             xp = jnp.pad(x, ((0, 0), (lo, k - 1 - lo), (lo, k - 1 - lo), (0, 0)))
-            patches = jnp.concatenate([xp[:, i:i + h, j:j + w, :] for i in range(k) for j in range(k)],
-                                      axis=-1)
+            patches = jnp.concatenate(
+                [xp[:, i : i + h, j : j + w, :] for i in range(k) for j in range(k)], axis=-1
+            )
             y = patches @ kernel.reshape(k * k * cin, self.features)
         else:
             y = _conv_same(x, kernel)
@@ -382,10 +421,13 @@ class ResBlock(nn.Module):
         h = h + nn.Dense(self.out_channels, dtype=self.dtype, name="affine")(emb)[:, None, None, :]
         h = nn.silu(_norm(self.out_channels, "norm1")(h)).astype(self.dtype)
         h = nn.Dropout(self.dropout)(h, deterministic=deterministic)
-        h = Conv(self.out_channels, 3, dtype=self.dtype, kernel_init=nn.initializers.zeros,
-                    name="conv1")(h)
+        h = Conv(
+            self.out_channels, 3, dtype=self.dtype, kernel_init=nn.initializers.zeros, name="conv1"
+        )(h)
         if cin != self.out_channels or self.resample is not None:
-            skip = Conv(self.out_channels, 1, dtype=self.dtype, name="skip")(skip.astype(self.dtype))
+            skip = Conv(self.out_channels, 1, dtype=self.dtype, name="skip")(
+                skip.astype(self.dtype)
+            )
         out = (h.astype(jnp.float32) + skip.astype(jnp.float32)) * SKIP_SCALE
         if self.attention:
             out = Attention(self.out_channels, self.num_heads, self.dtype, name="attn")(out)
@@ -403,8 +445,14 @@ class UNet(nn.Module):
         dtype = COMPUTE_DTYPES[cfg.compute_dtype]
         mc = cfg.model_channels
         emb_ch = 4 * mc
-        block = lambda ch, name, **kw: ResBlock(ch, cfg.dropout, dtype, num_heads=cfg.num_heads,  # noqa: E731
-                                                name=name, **kw)
+        block = lambda ch, name, **kw: ResBlock(
+            ch,
+            cfg.dropout,
+            dtype,
+            num_heads=cfg.num_heads,
+            name=name,
+            **kw,
+        )
 
         # Noise (and label) embedding.
         emb = NoiseEmbedding(mc, cfg.embedding, name="noise_embed")(c_noise.astype(jnp.float32))
@@ -423,7 +471,8 @@ class UNet(nn.Module):
                 skips.append(h)
             for i in range(cfg.num_blocks):
                 h = block(mc * mult, f"enc{res}_block{i}", attention=res in cfg.attn_resolutions)(
-                    h, emb, deterministic)
+                    h, emb, deterministic
+                )
                 skips.append(h)
 
         # Bottleneck and decoder.
@@ -440,8 +489,9 @@ class UNet(nn.Module):
                 h = block(mc * mult, f"dec{res}_block{i}", attention=attn)(h, emb, deterministic)
 
         h = nn.silu(_norm(h.shape[-1], "out_norm")(h)).astype(dtype)
-        out = Conv(cfg.image_shape[-1], 3, dtype=dtype, kernel_init=nn.initializers.zeros,
-                      name="out_conv")(h)
+        out = Conv(
+            cfg.image_shape[-1], 3, dtype=dtype, kernel_init=nn.initializers.zeros, name="out_conv"
+        )(h)
         return out.astype(jnp.float32)
 
 
@@ -489,7 +539,9 @@ class UNetDenoiser(LearnedDenoiser):
         if labels is None:
             out = jax.lax.map(lambda a: self._forward(a[0], a[1], None), (xb, sb))
         else:
-            lp = jnp.concatenate([labels, jnp.zeros((pad,), labels.dtype)]).reshape(blocks, EVAL_BLOCK)
+            lp = jnp.concatenate([labels, jnp.zeros((pad,), labels.dtype)]).reshape(
+                blocks, EVAL_BLOCK
+            )
             out = jax.lax.map(lambda a: self._forward(*a), (xb, sb, lp))
         return out.reshape((blocks * EVAL_BLOCK,) + x.shape[1:])[:n]
 
@@ -509,5 +561,13 @@ def param_count(config: UNetConfig) -> int:
     return count_params(shapes)
 
 
-__all__: Sequence[str] = ("UNetConfig", "UNetDenoiser", "PRESETS", "unet_config", "param_count",
-                          "COMPUTE_DTYPES", "NOISE_EMBEDDINGS", "EVAL_BLOCK")
+__all__: Sequence[str] = (
+    "COMPUTE_DTYPES",
+    "EVAL_BLOCK",
+    "NOISE_EMBEDDINGS",
+    "PRESETS",
+    "UNetConfig",
+    "UNetDenoiser",
+    "param_count",
+    "unet_config",
+)
