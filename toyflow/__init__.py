@@ -23,7 +23,7 @@ from toyflow.denoisers import (
 from toyflow.fields import compare_fields, flow_field, make_grid
 from toyflow.nets import MLPConfig, MLPDenoiser
 from toyflow.sampling import SOLVERS, sample
-from toyflow.schedules import SCHEDULES, edm_sigmas, get_schedule
+from toyflow.schedules import SCHEDULES, edm_sigmas, get_schedule, sampling_sigmas
 from toyflow.training import (
     Progress,
     SweepResult,
@@ -87,6 +87,7 @@ __all__ = [
     "metrics",
     "posterior_stats",
     "sample",
+    "sampling_sigmas",
     "save_result",
     "train",
     "train_sweep",

@@ -459,13 +459,9 @@ def _sigma_grid(
 ) -> np.ndarray:
     """The σ values the sampler visits (``steps + 1``, the last 0), as :func:`toyflow.sample`
     returns them."""
-    import jax.numpy as jnp
+    from toyflow.schedules import sampling_sigmas
 
-    from toyflow.schedules import get_schedule
-
-    sched = get_schedule(schedule)
-    ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
-    return np.append(np.asarray(sched.sigma(jnp.asarray(ts[:-1], jnp.float32)), np.float64), 0.0)
+    return sampling_sigmas(schedule, steps, sigma_min, sigma_max, rho)
 
 
 class _LRU:

@@ -26,11 +26,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from toyflow._denoiser import Denoiser
 from toyflow._validation import as_points, check_float, check_int, lookup
-from toyflow.schedules import Schedule, get_schedule
+from toyflow.schedules import Schedule, get_schedule, sampling_sigmas
 
 #: Solver registry (name → description); the CLI and the app read it.
 SOLVERS: dict[str, str] = {
@@ -157,7 +156,7 @@ def sample(
     lookup(SOLVERS, solver, "solver")
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
-    sigmas = np.append(np.asarray(sched.sigma(jnp.asarray(ts[:-1], jnp.float32)), np.float64), 0.0)
+    sigmas = sampling_sigmas(sched, steps, sigma_min, sigma_max, rho)
     event = tuple(denoiser.event_shape)
     seed = check_int(seed, "seed", 0, 2**31 - 1)
     key_init, key_churn = jax.random.split(jax.random.PRNGKey(seed))

@@ -244,6 +244,26 @@ class Cosine(Schedule):
 SCHEDULES: dict[str, type[Schedule]] = {"edm": EDM, "vp": VP, "ve": VE, "cosine": Cosine}
 
 
+def sampling_sigmas(
+    schedule: str | Schedule = "edm",
+    steps: int = 40,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
+) -> np.ndarray:
+    """The σ values a sampler visits: ``σ(t_0) > … > σ(t_{N−1})`` followed by ``0`` (float64).
+
+    This is the one σ grid of toyflow: :func:`toyflow.sample` returns it beside trajectories,
+    and the explorer and the experiments index views and curves by it. σ is rounded through
+    float32 exactly as the sampler evaluates ``schedule.sigma(t)``, so a grid value equals the
+    σ at which the sampler called the denoiser.
+    """
+    sched = get_schedule(schedule)
+    ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
+    visited = np.asarray(sched.sigma(jnp.asarray(ts[:-1], jnp.float32)), np.float64)
+    return np.append(visited, 0.0)
+
+
 def get_schedule(name_or_schedule: str | Schedule = "edm") -> Schedule:
     """A schedule instance from its registry name (or pass an instance through)."""
     if isinstance(name_or_schedule, Schedule):
