@@ -21,6 +21,7 @@ from toyflow.denoisers import (
     posterior_stats,
 )
 from toyflow.fields import compare_fields, flow_field, make_grid
+from toyflow.hybrid import BandDenoiser, HybridDenoiser
 from toyflow.nets import MLPConfig, MLPDenoiser
 from toyflow.sampling import SOLVERS, sample
 from toyflow.schedules import SCHEDULES, edm_sigmas, get_schedule, sampling_sigmas
@@ -57,11 +58,13 @@ __all__ = [
     "GRANULARITIES",
     "SCHEDULES",
     "SOLVERS",
+    "BandDenoiser",
     "Dataset",
     "Denoiser",
     "ErrorProneDenoiser",
     "GaussianDenoiser",
     "GuidedDenoiser",
+    "HybridDenoiser",
     "MLPConfig",
     "MLPDenoiser",
     "OptimalDenoiser",
