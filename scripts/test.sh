@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Install toyflow with its test extras and run the whole test suite, browser tests included.
-# Debian's chromium is the browser (Playwright cannot download one here); it is installed with
-# apt when missing. Extra arguments go to pytest.
+# Install toyflow with its test extras into a virtual environment (.venv) and run the whole test
+# suite, browser tests included. Debian's chromium is the browser (Playwright cannot download one
+# here); it is installed with apt when missing. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${PYTHON:-python3}"
+. scripts/_venv.sh
 if [ ! -x /usr/bin/chromium ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+  toyflow_apt_install chromium
 fi
-"$PY" -m pip install -q -e ".[test]"
-exec "$PY" -m pytest "$@"
+toyflow_venv
+python -m pip install -q -e ".[test]"
+exec python -m pytest "$@"
