@@ -229,3 +229,57 @@ def test_sample_rejects_bad_input(circle):
         toyflow.sample(Dc, 4, labels=[0, 1])
     with pytest.raises(ValueError, match="not seen"):
         toyflow.sample(Dc, 4, labels=[0, 1, 2, 1])
+
+
+# --- starting partway down the grid (sigma_start) -------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun"])
+@pytest.mark.parametrize("schedule", ["edm", "vp"])
+def test_sigma_start_continues_a_full_run(circle, solver, schedule):
+    """Started at σ_k from a full run's states at σ_k, the rest of the trajectory is the full
+    run's (same steps on the same states; VP rescales states by s(t), which rounds)."""
+    tol = dict(rtol=1e-5, atol=1e-4) if schedule == "edm" else dict(rtol=1e-4, atol=1e-3)
+    model = toyflow.ErrorProneDenoiser(circle.train_x, delta=1.4)
+    kw = dict(steps=16, solver=solver, schedule=schedule)
+    x, traj, grid = toyflow.sample(model, 64, seed=3, return_trajectory=True, **kw)
+    np.testing.assert_array_equal(grid, toyflow.sampling_sigmas(schedule, 16))
+    for k in (1, 12):
+        x_k, traj_k, grid_k = toyflow.sample(
+            model, 64, x_init=traj[k], sigma_start=grid[k], return_trajectory=True, **kw
+        )
+        assert traj_k.shape == (17 - k, 64, 2)
+        np.testing.assert_array_equal(grid_k, grid[k:])
+        np.testing.assert_allclose(np.asarray(traj_k), np.asarray(traj[k:]), **tol)
+        np.testing.assert_allclose(np.asarray(x_k), np.asarray(x), **tol)
+
+
+def test_sigma_start_at_sigma_max_is_the_full_run(circle):
+    model = toyflow.OptimalDenoiser(circle.train_x)
+    full = toyflow.sample(model, 32, steps=10, seed=5)
+    grid = toyflow.sampling_sigmas(steps=10)
+    again = toyflow.sample(model, 32, steps=10, seed=5, sigma_start=grid[0])
+    np.testing.assert_array_equal(np.asarray(full), np.asarray(again))
+
+
+def test_sigma_start_from_noisy_training_points_memorizes(circle):
+    """Noisy training points injected at a small σ flow back to their own training point."""
+    model = toyflow.OptimalDenoiser(circle.train_x)
+    grid = toyflow.sampling_sigmas(steps=40)
+    k = int(np.argmin(np.abs(grid[:-1] - 0.05)))
+    rng = np.random.default_rng(0)
+    y = np.repeat(circle.train_x, 5, axis=0)
+    x = toyflow.sample(
+        model, 0, steps=40, x_init=y + grid[k] * rng.normal(size=y.shape), sigma_start=grid[k]
+    )
+    np.testing.assert_allclose(np.asarray(x), y, atol=1e-3)
+
+
+def test_sigma_start_off_the_grid_is_an_error(circle):
+    model = toyflow.OptimalDenoiser(circle.train_x)
+    with pytest.raises(ValueError, match="not a value of the sampling grid"):
+        toyflow.sample(model, 4, steps=10, sigma_start=1.2345)
+    with pytest.raises(ValueError, match="sigma_start"):
+        toyflow.sample(model, 4, steps=10, sigma_start=-1.0)
+    with pytest.raises(ValueError, match="sigma_start"):
+        toyflow.sample(model, 4, steps=10, sigma_start=0.0)

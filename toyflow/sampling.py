@@ -28,19 +28,20 @@ import jax
 import jax.numpy as jnp
 
 from toyflow._denoiser import Denoiser
-from toyflow._validation import as_points, check_float, check_int, lookup
+from toyflow._validation import as_points, check_float, check_int
+from toyflow.registry import Registry
+from toyflow._function import as_denoiser
 from toyflow.schedules import Schedule, get_schedule, sampling_sigmas
 
 #: Solver registry (name → description); the CLI and the app read it.
-SOLVERS: dict[str, str] = {
-    "euler": "Euler steps on the probability-flow ODE (first order)",
-    "heun": "Heun's second-order steps, Euler on the final step to σ = 0",
-    "stochastic": "EDM's stochastic sampler (Algorithm 2): churn noise, then a Heun step",
-}
-
-
-def _bcast(v, x):
-    return jnp.reshape(v, (-1,) + (1,) * (x.ndim - 1)) if jnp.ndim(v) else v
+SOLVERS: Registry[str] = Registry(
+    "solver",
+    {
+        "euler": "Euler steps on the probability-flow ODE (first order)",
+        "heun": "Heun's second-order steps, Euler on the final step to σ = 0",
+        "stochastic": "EDM's stochastic sampler (Algorithm 2): churn noise, then a Heun step",
+    },
+)
 
 
 def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
@@ -54,12 +55,27 @@ def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
     return (sig_d / sig + s_d / s) * x - (s * sig_d / sig) * den
 
 
-@functools.partial(jax.jit, static_argnames=("solver", "schedule", "record"))
+@functools.partial(jax.jit, static_argnames=("solver", "schedule", "record", "grid_steps"))
 def _integrate(
-    denoiser, x_init, ts, labels, key, churn, *, solver: str, schedule: Schedule, record: bool
+    denoiser,
+    x_init,
+    ts,
+    labels,
+    key,
+    churn,
+    *,
+    solver: str,
+    schedule: Schedule,
+    record: bool,
+    grid_steps: int = 0,
 ):
-    """Run the solver over times ``ts`` (``steps + 1``). Returns (samples, trajectory|None)."""
+    """Run the solver over times ``ts`` (``steps + 1``). Returns (samples, trajectory|None).
+
+    ``grid_steps``: the step count of the whole grid when ``ts`` is its tail (a start partway
+    down), so the stochastic sampler's churn ``S_churn / N`` is the full grid's; 0 = ``steps``.
+    """
     steps = ts.shape[0] - 1
+    n_grid = grid_steps or steps
     s_churn, s_tmin, s_tmax, s_noise = churn[0], churn[1], churn[2], churn[3]
     keys = jax.random.split(key, steps)
     is_last = jnp.arange(steps) == steps - 1
@@ -74,7 +90,7 @@ def _integrate(
             y = x / s_cur
             gamma = jnp.where(
                 (sig_cur >= s_tmin) & (sig_cur <= s_tmax),
-                jnp.minimum(s_churn / steps, jnp.sqrt(2.0) - 1.0),
+                jnp.minimum(s_churn / n_grid, jnp.sqrt(2.0) - 1.0),
                 0.0,
             )
             sig_hat = sig_cur * (1.0 + gamma)
@@ -124,6 +140,7 @@ def sample(
     labels: Any = None,
     seed: int = 0,
     x_init: Any = None,
+    sigma_start: float | None = None,
     return_trajectory: bool = False,
     schedule: str | Schedule = "edm",
     s_churn: float = 40.0,
@@ -140,8 +157,13 @@ def sample(
       solver: ``"euler"``, ``"heun"`` or ``"stochastic"`` (see :data:`SOLVERS`).
       labels: ``None`` or ``(n,)`` ints (or one int for all samples).
       seed: seeds the initial noise (and the stochastic sampler's churn).
-      x_init: optional initial state ``(n, d)`` in data units at ``σ_max`` (the paper draws
-        ``σ_max · N(0, I)``, which is the default).
+      x_init: optional initial state ``(n, d)`` in data units at the start σ (the paper draws
+        ``σ_max · N(0, I)``, which is the default; with ``sigma_start`` the default is
+        ``sigma_start · N(0, I)``).
+      sigma_start: start partway down the grid: a value of the grid
+        (``sampling_sigmas(schedule, steps, sigma_min, sigma_max, rho)``, matched to a relative
+        1e-5), from which the remaining steps run exactly as in a full run. ``x_init`` then holds
+        the states at that σ, e.g. noisy training points ``y + σ n`` or a trajectory's states.
       return_trajectory: also return the states at every grid σ.
       schedule: ``"edm"``, ``"vp"``, ``"ve"``, ``"cosine"`` or a :class:`Schedule`.
       s_churn, s_tmin, s_tmax, s_noise: the stochastic sampler's parameters (EDM Algorithm 2).
@@ -149,14 +171,19 @@ def sample(
     Returns:
       ``samples (n, d)``; with ``return_trajectory``, ``(samples, trajectory, sigmas)`` where
       ``trajectory`` is ``(steps + 1, n, d)`` (states in data units, the last the samples) and
-      ``sigmas`` the ``steps + 1`` noise levels (the last 0).
+      ``sigmas`` the ``steps + 1`` noise levels (the last 0); from ``sigma_start = sigmas[k]``
+      both keep only their last ``steps + 1 − k`` entries.
     """
-    if not isinstance(denoiser, Denoiser):
-        raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
-    lookup(SOLVERS, solver, "solver")
+    init_event = np.shape(x_init)[1:] if x_init is not None and np.ndim(x_init) >= 2 else None
+    denoiser = as_denoiser(denoiser, init_event or None)
+    SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
     sigmas = sampling_sigmas(sched, steps, sigma_min, sigma_max, rho)
+    grid_steps = len(ts) - 1
+    if sigma_start is not None:
+        k = _grid_index(sigmas, check_float(sigma_start, "sigma_start", 0.0, lo_open=True))
+        ts, sigmas = ts[k:], sigmas[k:]
     event = tuple(denoiser.event_shape)
     seed = check_int(seed, "seed", 0, 2**31 - 1)
     key_init, key_churn = jax.random.split(jax.random.PRNGKey(seed))
@@ -190,10 +217,24 @@ def sample(
         solver=solver,
         schedule=sched,
         record=bool(return_trajectory),
+        grid_steps=grid_steps,
     )
     if return_trajectory:
         return samples, traj, sigmas
     return samples
+
+
+def _grid_index(sigmas, sigma_start: float) -> int:
+    """The index of ``sigma_start`` among the positive grid values (``ValueError`` if absent)."""
+    positive = sigmas[:-1]
+    hits = [i for i, s in enumerate(positive) if abs(s - sigma_start) <= 1e-5 * s]
+    if not hits:
+        shown = ", ".join(f"{s:.6g}" for s in positive[:6])
+        raise ValueError(
+            f"sigma_start={sigma_start:g} is not a value of the sampling grid "
+            f"(toyflow.sampling_sigmas with the same schedule and steps: {shown}, …)"
+        )
+    return hits[0]
 
 
 def sample_fn(
@@ -201,7 +242,7 @@ def sample_fn(
 ) -> Callable:
     """A jitted ``f(denoiser, x_init, ts, labels, key, churn)`` for callers that manage grids
     themselves (the app): every argument is traced, so it compiles once per shape."""
-    lookup(SOLVERS, solver, "solver")
+    SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
     return functools.partial(
         _integrate, solver=solver, schedule=get_schedule(schedule), record=record
     )
