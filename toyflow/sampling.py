@@ -28,20 +28,19 @@ import jax
 import jax.numpy as jnp
 
 from toyflow._denoiser import Denoiser
-from toyflow._validation import as_points, check_float, check_int
-from toyflow.registry import Registry
-from toyflow._function import as_denoiser
+from toyflow._validation import as_points, check_float, check_int, lookup
 from toyflow.schedules import Schedule, get_schedule, sampling_sigmas
 
 #: Solver registry (name → description); the CLI and the app read it.
-SOLVERS: Registry[str] = Registry(
-    "solver",
-    {
-        "euler": "Euler steps on the probability-flow ODE (first order)",
-        "heun": "Heun's second-order steps, Euler on the final step to σ = 0",
-        "stochastic": "EDM's stochastic sampler (Algorithm 2): churn noise, then a Heun step",
-    },
-)
+SOLVERS: dict[str, str] = {
+    "euler": "Euler steps on the probability-flow ODE (first order)",
+    "heun": "Heun's second-order steps, Euler on the final step to σ = 0",
+    "stochastic": "EDM's stochastic sampler (Algorithm 2): churn noise, then a Heun step",
+}
+
+
+def _bcast(v, x):
+    return jnp.reshape(v, (-1,) + (1,) * (x.ndim - 1)) if jnp.ndim(v) else v
 
 
 def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
@@ -174,9 +173,9 @@ def sample(
       ``sigmas`` the ``steps + 1`` noise levels (the last 0); from ``sigma_start = sigmas[k]``
       both keep only their last ``steps + 1 − k`` entries.
     """
-    init_event = np.shape(x_init)[1:] if x_init is not None and np.ndim(x_init) >= 2 else None
-    denoiser = as_denoiser(denoiser, init_event or None)
-    SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
+    if not isinstance(denoiser, Denoiser):
+        raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
+    lookup(SOLVERS, solver, "solver")
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
     sigmas = sampling_sigmas(sched, steps, sigma_min, sigma_max, rho)
@@ -242,7 +241,7 @@ def sample_fn(
 ) -> Callable:
     """A jitted ``f(denoiser, x_init, ts, labels, key, churn)`` for callers that manage grids
     themselves (the app): every argument is traced, so it compiles once per shape."""
-    SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
+    lookup(SOLVERS, solver, "solver")
     return functools.partial(
         _integrate, solver=solver, schedule=get_schedule(schedule), record=record
     )
