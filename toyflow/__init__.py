@@ -11,6 +11,7 @@ The public contract (DESIGN §3): every denoiser is a callable ``D(x, sigma, lab
 
 from toyflow import metrics
 from toyflow._denoiser import Denoiser, Unconditional
+from toyflow._function import FunctionDenoiser, as_denoiser
 from toyflow.denoisers import (
     ErrorProneDenoiser,
     GaussianDenoiser,
@@ -62,6 +63,7 @@ __all__ = [
     "Dataset",
     "Denoiser",
     "ErrorProneDenoiser",
+    "FunctionDenoiser",
     "GaussianDenoiser",
     "GuidedDenoiser",
     "HybridDenoiser",
@@ -73,6 +75,7 @@ __all__ = [
     "TrainResult",
     "TrainingCancelled",
     "Unconditional",
+    "as_denoiser",
     "autoguidance",
     "classifier_free",
     "compare_fields",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from toyflow._denoiser import Denoiser
+from toyflow._function import as_denoiser
 from toyflow._validation import as_sigma, check_float, check_int
 
 
@@ -99,8 +100,7 @@ def flow_field(
 ) -> FlowField:
     """Evaluate ``denoiser`` on a grid at noise level ``sigma`` (one label for the whole grid,
     or ``None``)."""
-    if not isinstance(denoiser, Denoiser):
-        raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
+    denoiser = as_denoiser(denoiser, (2,))
     if tuple(denoiser.event_shape) != (2,):
         raise ValueError(
             f"flow fields are drawn for 2D points; this denoiser works on {denoiser.event_shape}"

@@ -33,9 +33,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyflow._denoiser import Denoiser
+from toyflow._function import as_denoiser
 from toyflow._validation import as_labels, as_points, check_float, check_int, lookup
 from toyflow.denoisers import OptimalDenoiser, log_density
 from toyflow.nets import loss_weight
+
+#: The largest noise level the metrics accept. ``(σ n)²`` summed over coordinates must stay
+#: inside float32 (about 3e38) for every data set up to image size, so σ is capped well below.
+SIGMA_LIMIT = 1e15
 
 ERROR_KINDS = {
     "l2": "mean L2 norm ‖D − y‖ (the paper's)",
@@ -53,6 +58,11 @@ def _points(x, name, event_shape=None):
     return as_points(arr, name, dim=None if event_shape is None else event_shape[0])
 
 
+def _event_of(x) -> tuple[int, ...] | None:
+    """The shape of one point of a batch, for wrapping a plain function as a denoiser."""
+    return tuple(np.shape(x)[1:]) or None if np.ndim(x) >= 2 else None
+
+
 def _sigmas(sigmas) -> np.ndarray:
     s = np.atleast_1d(np.asarray(sigmas, np.float64))
     if s.ndim != 1 or s.size == 0:
@@ -61,7 +71,22 @@ def _sigmas(sigmas) -> np.ndarray:
         )
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError("sigmas must all be finite and > 0")
+    if np.any(s > SIGMA_LIMIT):
+        raise ValueError(
+            f"sigmas must be at most {SIGMA_LIMIT:g}: beyond that squared noise overflows float32 "
+            f"and every error becomes inf or NaN (got max {float(s.max()):g})"
+        )
     return s.astype(np.float32)
+
+
+def _finite(values: np.ndarray, what: str) -> np.ndarray:
+    """Return ``values`` if all are finite, else raise instead of handing back a silent NaN."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{what} came out NaN or infinite: the inputs overflow float32 "
+            "(rescale the data, or use smaller noise levels)"
+        )
+    return values
 
 
 @functools.partial(jax.jit, static_argnames=("kind", "n_noise"))
@@ -104,6 +129,7 @@ def denoising_error(
 ) -> np.ndarray:
     """``E(σ)`` for the clean points ``x`` at each σ (see module docstring), shape ``(T,)``."""
     lookup(ERROR_KINDS, kind, "error kind")
+    denoiser = as_denoiser(denoiser, _event_of(x))
     y = _points(x, "x", denoiser.event_shape)
     s = _sigmas(sigmas)
     n_noise = check_int(n_noise, "n_noise", 1, 100_000)
@@ -120,7 +146,7 @@ def denoising_error(
         kind=kind,
         n_noise=n_noise,
     )
-    return np.asarray(out, np.float64)
+    return _finite(np.asarray(out, np.float64), "the denoising error")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +195,7 @@ def gap_curve(
     val_labels: Any = None,
 ) -> GapCurve:
     """Train/validation denoising errors per σ (validation uses its own noise draws)."""
+    denoiser = as_denoiser(denoiser, _event_of(train_x))
     tx = _points(train_x, "train_x", denoiser.event_shape)
     vx = _points(val_x, "val_x", denoiser.event_shape)
     sd = float(np.std(tx))
@@ -295,9 +322,9 @@ def memorized_fraction(samples, train_x, ratio: float = 1 / 3) -> float:
 
 def _gaussian_fit(x) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(x, np.float64)
-    a = a.reshape(a.shape[0], -1)
-    if a.shape[0] < 2:
+    if a.ndim < 2 or a.shape[0] < 2 or a.size == 0:
         raise ValueError("a Fréchet distance needs at least 2 points per set")
+    a = a.reshape(a.shape[0], -1)
     if not np.all(np.isfinite(a)):
         raise ValueError("Fréchet distance inputs must be finite")
     return a.mean(axis=0), np.atleast_2d(np.cov(a, rowvar=False))
@@ -425,7 +452,14 @@ def trajectory_overlap(
         )
     if not np.all(np.isfinite(traj)):
         raise ValueError("trajectory contains NaN or infinite values")
+    if not np.all(np.isfinite(sig)) or np.any(sig < 0):
+        raise ValueError("sigmas must be finite and >= 0 (the sampling grid, its last entry 0)")
+    if not np.any(sig > 0):
+        raise ValueError("sigmas has no noise level > 0: there is no trajectory state to compare")
+    if np.any(sig > SIGMA_LIMIT):
+        raise ValueError(f"sigmas must be at most {SIGMA_LIMIT:g}, got max {float(sig.max()):g}")
     event = tuple(traj.shape[2:])
+    denoiser = as_denoiser(denoiser, event)
     tx = _points(train_x, "train_x", event)
     vx = None if val_x is None else _points(val_x, "val_x", event)
     if optimal is None:
@@ -462,4 +496,9 @@ def trajectory_overlap(
             )
         )
     m = np.asarray(rows, np.float64)
+    if not np.all(np.isfinite(m[:, :8])):
+        raise ValueError(
+            "trajectory overlap came out NaN or infinite: the inputs overflow float32 "
+            "(rescale the data, or use smaller noise levels)"
+        )
     return TrajectoryOverlap(sig[keep], *[m[:, j] for j in range(9)])

@@ -26,8 +26,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from toyflow._denoiser import Denoiser
+from toyflow._function import as_denoiser
 from toyflow._validation import as_points, check_float, check_int, lookup
 from toyflow.schedules import Schedule, get_schedule, sampling_sigmas
 
@@ -173,8 +175,8 @@ def sample(
       ``sigmas`` the ``steps + 1`` noise levels (the last 0); from ``sigma_start = sigmas[k]``
       both keep only their last ``steps + 1 − k`` entries.
     """
-    if not isinstance(denoiser, Denoiser):
-        raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
+    init_event = np.shape(x_init)[1:] if x_init is not None and np.ndim(x_init) >= 2 else None
+    denoiser = as_denoiser(denoiser, init_event or None)
     lookup(SOLVERS, solver, "solver")
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
