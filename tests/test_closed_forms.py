@@ -46,7 +46,9 @@ def test_dense_circle_approaches_the_bessel_ring():
     want = (a * _bessel_ratio(a * r / sigma**2))[:, None] * x / r[:, None]
     np.testing.assert_allclose(np.asarray(d(x, sigma)), want, atol=1e-4)
     # A coarse circle is visibly off the ring at small σ: the limit is approached, not assumed.
-    coarse = toyflow.OptimalDenoiser(a * np.stack([np.cos(angles[::512]), np.sin(angles[::512])], 1))
+    coarse = toyflow.OptimalDenoiser(
+        a * np.stack([np.cos(angles[::512]), np.sin(angles[::512])], 1)
+    )
     assert np.max(np.abs(np.asarray(coarse(x, 0.3)) - _ring(a, x, 0.3))) > 0.05
 
 
