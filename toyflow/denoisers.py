@@ -65,27 +65,127 @@ class PosteriorStats(NamedTuple):
 
 def _sq_dists(xq: jax.Array, yc: jax.Array) -> jax.Array:
     """Squared distances ``(q, c)`` between query rows and chunk rows, flattened to vectors."""
-    d = xq.shape[1]
-    if d <= 16:
-        # Written out per coordinate: exact for near-coincident points and faster than a matmul.
-        out = (xq[:, None, 0] - yc[None, :, 0]) ** 2
-        for k in range(1, d):
-            out = out + (xq[:, None, k] - yc[None, :, k]) ** 2
-        return out
-    # High dimension (images): the expansion with a matmul, clamped at zero.
+    if xq.shape[1] <= LOW_DIM:
+        return _direct_sq_dists(xq, yc)
+    return _matmul_sq_dists(xq, yc, jnp.sum(yc * yc, axis=1), _HIGHEST)
+
+
+def _direct_sq_dists(xq: jax.Array, yc: jax.Array) -> jax.Array:
+    """``Σ_k (x_k − y_k)²`` written out per coordinate: exact for near-coincident points, and
+    faster than a matmul in low dimension."""
+    out = (xq[:, None, 0] - yc[None, :, 0]) ** 2
+    for k in range(1, xq.shape[1]):
+        out = out + (xq[:, None, k] - yc[None, :, k]) ** 2
+    return out
+
+
+def _matmul_sq_dists(xq, yc, y2, precision) -> jax.Array:
+    """``‖x‖² + ‖y‖² − 2 x·y`` with one matmul, clamped at zero. Its rounding error is about
+    ``ε·(‖x‖² + ‖y‖²)``, so callers pass coordinates relative to the training set's centre."""
     x2 = jnp.sum(xq * xq, axis=1)[:, None]
-    y2 = jnp.sum(yc * yc, axis=1)[None, :]
-    return jnp.maximum(x2 + y2 - 2.0 * jnp.matmul(xq, yc.T, precision=_HIGHEST), 0.0)
+    return jnp.maximum(x2 + y2[None, :] - 2.0 * jnp.matmul(xq, yc.T, precision=precision), 0.0)
 
 
+#: Dimensions up to this use the per-coordinate distance form; above it (images) the matmul form.
+LOW_DIM = 16
 #: At most this many training chunks are unrolled inside one query block. XLA's CPU backend runs
 #: a loop nested inside another loop several times slower than straight-line code (measured here:
-#: 670 vs 165 cpu-ms for 20,000 × 4,096), so the chunk loop is unrolled and chunks grow with N;
-#: beyond ``MAX_UNROLLED_CHUNKS × MAX_CHUNK`` points a ``lax.scan`` takes over.
+#: 670 vs 165 cpu-ms for 20,000 × 4,096), so in low dimension the chunk loop is unrolled and chunks
+#: grow with N; beyond ``MAX_UNROLLED_CHUNKS × MAX_CHUNK`` points a loop takes over.
 MAX_UNROLLED_CHUNKS = 32
 #: Full float32 matmuls (GPUs would otherwise use TF32 and lose the float64-level exactness).
 _HIGHEST = jax.lax.Precision.HIGHEST
 MAX_CHUNK = 1 << 16
+#: Beyond this many units of ``−log`` weight a term is below float32's smallest normal number
+#: (e^−87 ≈ 1.6e−38): it is set to zero rather than computed as a slow subnormal.
+_EXP_CUTOFF = 87.0
+#: Accelerators: elements in one (query block × chunk) tile; fused reductions never store it.
+_ACCEL_TILE = 1 << 26
+
+
+class Blocking(NamedTuple):
+    """How :func:`posterior_stream` tiles its (queries × training points) work.
+
+    query_block: queries per block (blocks run one after another under ``lax.map``).
+    chunk:       training points per chunk (a running log-sum-exp carries across chunks).
+    distances:   ``"direct"`` writes ``Σ_k (x_k − y_k)²`` out per coordinate (exact, low d);
+                 ``"matmul"`` uses ``‖x‖² + ‖y‖² − 2 x·y`` (images: one matmul per chunk).
+    sums:        ``"matmul"``: the weighted sums ``Σ_j p_ij [1, y_j]`` as ``p @ [1 | Y]`` (CPU,
+                 images); ``"reduce"``: as one fused reduction that never stores ``p`` (GPU, low d).
+    unroll:      chunks written out in straight-line code; more chunks run in a ``fori_loop``.
+    precision:   matmul precision (``"highest"`` keeps float32 exactness; ``"default"`` lets a
+                 GPU use TF32/bf16 passes).
+    """
+
+    query_block: int
+    chunk: int
+    distances: str
+    sums: str
+    unroll: int = MAX_UNROLLED_CHUNKS
+    precision: str = "highest"
+
+
+def choose_blocking(
+    n: int,
+    num_train: int,
+    dim: int,
+    backend: str | None = None,
+    *,
+    chunk: int | None = None,
+    query_block: int | None = None,
+) -> Blocking:
+    """The tiling for ``n`` queries against ``num_train`` points in ``dim`` dimensions.
+
+    ``backend`` (``"cpu"``, ``"gpu"``, ``"tpu"``; default ``jax.default_backend()``) picks the
+    tile shapes; explicit ``chunk`` / ``query_block`` override them.
+
+    - CPU, low d: blocks of 64 queries, chunks of 2,048 points unrolled (a tile of 512 KiB stays
+      in L2 cache; the weighted sums are one small matmul per chunk).
+    - CPU, images: the matmul distance form, 256 queries × 1,024 points per tile.
+    - GPU/TPU, low d: every query in one block and chunks as large as a 2²⁶-element tile; the
+      sums are fused reductions, so no tile is ever stored (the per-block loop and small tiles
+      that suit a CPU left an H200 slower than a naive dense softmax).
+    - GPU/TPU, images: the matmul form, up to 2,048 queries × 4,096 points per tile.
+    """
+    backend = backend or jax.default_backend()
+    n = max(int(n), 1)
+    num_train = max(int(num_train), 1)
+    low = dim <= LOW_DIM
+    if backend == "cpu":
+        qb, ch = (64, 2048) if low else (256, 1024)
+        sums = "matmul"
+    else:
+        qb = min(n, 8192) if low else min(n, 2048)
+        ch = max(_ACCEL_TILE // qb, 1024) if low else 4096
+        sums = "reduce" if low else "matmul"
+    qb = min(int(query_block or qb), n)
+    ch = min(int(chunk or ch), num_train)
+    if low and -(-num_train // ch) > MAX_UNROLLED_CHUNKS:
+        ch = int(min(-(-num_train // MAX_UNROLLED_CHUNKS), MAX_CHUNK))
+    return Blocking(qb, ch, "direct" if low else "matmul", sums, MAX_UNROLLED_CHUNKS)
+
+
+def data_frame(train_x) -> tuple[np.ndarray, float]:
+    """Centre (the mean, float64-accurate) and scale of a training set, for normalised coordinates.
+
+    The optimal denoiser commutes with shifts and scalings, ``D*_X(x, σ) = c + s·D*_{(X−c)/s}(
+    (x−c)/s, σ/s)``, so the stream computes at unit scale around the data's centre: coordinates
+    near 1e15 or 1e−15 give the same answer as near 1, and the matmul distance form loses no
+    precision to a large common offset. The scale is the power of two nearest the largest
+    per-point RMS distance from the centre (1 when every point is the same): dividing by a power
+    of two is exact, so at tiny σ the nearest training point comes back bit for bit.
+    """
+    y = np.asarray(train_x)
+    y = y.reshape(y.shape[0], -1)
+    centre = np.mean(y, axis=0, dtype=np.float64)
+    spread = 0.0
+    for start in range(0, y.shape[0], 4096):  # in blocks: no float64 copy of an image set
+        dev = y[start : start + 4096].astype(np.float64) - centre
+        spread = max(spread, float(np.max(np.mean(dev * dev, axis=1))))
+    spread = float(np.sqrt(spread))
+    if not (spread > 0 and np.isfinite(spread)):
+        return centre.astype(np.float32), 1.0
+    return centre.astype(np.float32), 2.0 ** min(max(round(math.log2(spread)), -120), 120)
 
 
 def posterior_stream(
@@ -95,95 +195,156 @@ def posterior_stream(
     train_labels: jax.Array | None,
     query_labels: jax.Array | None,
     *,
-    chunk: int = 4096,
-    query_block: int = 64,
+    chunk: int | None = None,
+    query_block: int | None = None,
+    centre: jax.Array | None = None,
+    scale: jax.Array | None = None,
+    blocking: Blocking | None = None,
 ) -> PosteriorStats:
     """Streamed optimal-denoiser statistics (pure JAX, jit-friendly).
 
     x: ``(n, d)`` queries; sigma: ``(n,)``; train_x: ``(N, d)``; train_labels: ``(N,)`` or None;
-    query_labels: ``(n,)`` (``ANY_LABEL`` entries use every point) or None.
+    query_labels: ``(n,)`` (``ANY_LABEL`` entries use every point) or None. ``centre`` ``(d,)``
+    and ``scale`` (see :func:`data_frame`; default: the training mean and 1) set the normalised
+    frame the arithmetic runs in. ``blocking`` (default :func:`choose_blocking` for this backend,
+    with ``chunk`` / ``query_block`` as overrides) sets the tiling; every tiling gives the same
+    result up to float32 rounding.
 
-    Queries run in blocks of ``query_block`` (``lax.map``); within a block the training set is
-    visited in chunks with a running max ``m`` and running sums ``[Σ p, Σ p·y]`` rescaled by
-    ``e^{m − m'}``. The sums are one matmul ``p @ [1 | y]`` per chunk. Memory per block is
-    ``query_block × chunk`` floats.
+    Queries run in blocks (``lax.map``); within a block the training set is visited in chunks
+    with a running minimum squared distance ``m`` and running sums ``[Σ p, Σ p·y]`` of the
+    weights ``p = e^{−(‖x−y‖² − m)/2σ²}``, rescaled by ``e^{−(m − m')/2σ²}`` when ``m`` drops.
+    Memory per block is ``query_block × chunk`` floats; the training set is never copied.
     """
     n, d = x.shape
     big_n = train_x.shape[0]
-    chunk = int(min(chunk, big_n))
-    if -(-big_n // chunk) > MAX_UNROLLED_CHUNKS:
-        chunk = int(min(-(-big_n // MAX_UNROLLED_CHUNKS), MAX_CHUNK))
-    n_chunks = -(-big_n // chunk)
-    pad = n_chunks * chunk - big_n
-    masked = train_labels is not None or pad > 0
-    # Training labels: -2 marks padding (never eligible); unconditional data all 0.
-    tl = jnp.zeros((big_n,), jnp.int32) if train_labels is None else train_labels.astype(jnp.int32)
-    y = jnp.concatenate([train_x.astype(jnp.float32), jnp.zeros((pad, d), jnp.float32)])
-    y_aug = jnp.concatenate([jnp.ones((big_n + pad, 1), jnp.float32), y], axis=1)
-    tl = jnp.concatenate([tl, jnp.full((pad,), -2, jnp.int32)])
-    y_chunks = y_aug.reshape(n_chunks, chunk, d + 1)
-    tl_chunks = tl.reshape(n_chunks, chunk)
-
+    plan = blocking or choose_blocking(n, big_n, d, chunk=chunk, query_block=query_block)
+    qb, ch = max(1, min(plan.query_block, n)), max(1, min(plan.chunk, big_n))
+    precision = _HIGHEST if plan.precision == "highest" else None
+    f32 = jnp.float32
+    c = jnp.mean(train_x.astype(f32), axis=0) if centre is None else centre.astype(f32)
+    inv_s = 1.0 / jnp.asarray(1.0 if scale is None else scale, f32)
+    masked = train_labels is not None
+    tl = None if train_labels is None else train_labels.astype(jnp.int32)
     ql = (
         jnp.full((n,), ANY_LABEL, jnp.int32)
         if query_labels is None
         else query_labels.astype(jnp.int32)
     )
-    inv_two_var = 0.5 / jnp.maximum(sigma.astype(jnp.float32), SIGMA_FLOOR) ** 2
+    direct = plan.distances == "direct"
+    # Distances: the per-coordinate form subtracts coordinates directly and needs only the scale
+    # (a power of two: exact); the matmul form also subtracts the centre, so that ‖x‖² and ‖y‖²
+    # stay small beside ‖x − y‖². Weighted sums run on Y/s, so a one-hot weight returns a
+    # training point exactly.
+    x_raw = x.astype(f32)
+    xn = x_raw * inv_s if direct else (x_raw - c) * inv_s
+    sn = sigma.astype(f32) * inv_s
+    inv_two_var = 0.5 / jnp.maximum(sn, SIGMA_FLOOR) ** 2
+    # Low d: [1 | Y/s] built once (N × (d+1) floats), so the chunk sums are one product
+    # p @ [1 | Y/s]. Images: chunks are scaled as they are read; the training set is never copied.
+    src = (
+        jnp.concatenate([jnp.ones((big_n, 1), f32), train_x.astype(f32) * inv_s], axis=1)
+        if direct
+        else train_x
+    )
+
+    def read(start, size, traced):
+        rows = (
+            jax.lax.dynamic_slice_in_dim(src, start, size)
+            if traced
+            else jax.lax.slice_in_dim(src, start, start + size)
+        )
+        lab = None
+        if masked:
+            lab = (
+                jax.lax.dynamic_slice_in_dim(tl, start, size)
+                if traced
+                else jax.lax.slice_in_dim(tl, start, start + size)
+            )
+        return rows, lab
 
     def one_block(args):
         xq, iv, lq = args
-
-        def step(carry, chunk_data):
-            m, acc = carry
-            ya, tc = chunk_data
-            logits = -_sq_dists(xq, ya[:, 1:]) * iv[:, None]
-            if masked:
-                eligible = (tc[None, :] >= 0) & (
-                    (lq[:, None] == ANY_LABEL) | (tc[None, :] == lq[:, None])
-                )
-                logits = jnp.where(eligible, logits, -jnp.inf)
-            m_new = jnp.maximum(m, jnp.max(logits, axis=1))
-            m_safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
-            alpha = jnp.exp(m - m_safe)
-            # XLA recomputes the logits separately for the max and for the exp (with different
-            # FMA contraction), so at |logit| ≫ 1 (tiny σ, far queries) `logits − m` can be off
-            # by a few ulps of m: e^{+58} overflowed to inf/NaN, e^{−200} dropped the nearest
-            # point. Logits within that rounding noise of the max count as the max (weight 1).
-            diff = logits - m_safe[:, None]
-            tie = diff >= -_TIE_ULPS * jnp.abs(m_safe)[:, None]
-            p = jnp.where(tie, 1.0, jnp.exp(jnp.minimum(diff, 0.0)))
-            acc = acc * alpha[:, None] + jnp.matmul(p, ya, precision=_HIGHEST)
-            return (m_new, acc), None
-
         q = xq.shape[0]
-        carry = (jnp.full((q,), -jnp.inf, jnp.float32), jnp.zeros((q, d + 1), jnp.float32))
-        if n_chunks <= MAX_UNROLLED_CHUNKS:
-            for c in range(n_chunks):
-                carry, _ = step(carry, (y_chunks[c], tl_chunks[c]))
-        else:
-            carry, _ = jax.lax.scan(step, carry, (y_chunks, tl_chunks))
-        m, acc = carry
-        s = acc[:, 0]
-        ok = s > 0
-        denoised = jnp.where(ok[:, None], acc[:, 1:] / jnp.where(ok, s, 1.0)[:, None], xq)
-        m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
-        lse = jnp.where(ok, m_safe + jnp.log(jnp.where(ok, s, 1.0)), -jnp.inf)
-        return denoised, lse, m
+        x2 = None if direct else jnp.sum(xq * xq, axis=1)
 
-    if n <= query_block:
-        return PosteriorStats(*one_block((x, inv_two_var, ql)))
-    n_blocks = -(-n // query_block)
-    qpad = n_blocks * query_block - n
-    xb = jnp.concatenate([x, jnp.zeros((qpad, d), x.dtype)]).reshape(n_blocks, query_block, d)
-    ivb = jnp.concatenate([inv_two_var, jnp.ones((qpad,), jnp.float32)]).reshape(
-        n_blocks, query_block
-    )
-    lb = jnp.concatenate([ql, jnp.full((qpad,), ANY_LABEL, jnp.int32)]).reshape(
-        n_blocks, query_block
-    )
-    den, lse, m = jax.lax.map(one_block, (xb, ivb, lb))
-    return PosteriorStats(den.reshape(-1, d)[:n], lse.reshape(-1)[:n], m.reshape(-1)[:n])
+        def step(carry, yc, tc):
+            m, acc_s, acc_y = carry
+            if direct:
+                d2 = _direct_sq_dists(xq, yc[:, 1:])
+            else:
+                rows = yc.astype(f32)
+                yc = (rows - c) * inv_s
+                y2 = jnp.sum(yc * yc, axis=1)
+                dot = jnp.matmul(xq, yc.T, precision=precision)
+                d2 = jnp.maximum(x2[:, None] + y2[None, :] - 2.0 * dot, 0.0)
+                yc = rows * inv_s
+            if tc is not None:
+                eligible = (lq[:, None] == ANY_LABEL) | (tc[None, :] == lq[:, None])
+                d2 = jnp.where(eligible, d2, jnp.inf)
+            m_new = jnp.minimum(m, jnp.min(d2, axis=1))
+            shift = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
+            # m ≥ m_new, so the rescale factor is ≤ 1; nothing was summed while m was +inf.
+            alpha = jnp.where(jnp.isfinite(m), jnp.exp(-(m - shift) * iv), 0.0)
+            # XLA may compute d² separately for the minimum and here (with different FMA
+            # contraction), so distances within that rounding noise of the minimum count as the
+            # minimum (weight 1): at tiny σ, far queries could otherwise lose the nearest point.
+            excess = d2 - shift[:, None]
+            tie = excess <= _TIE_ULPS * shift[:, None]
+            t = jnp.maximum(excess, 0.0) * iv[:, None]
+            p = jnp.where(tie, 1.0, jnp.where(t < _EXP_CUTOFF, jnp.exp(-t), 0.0))
+            if plan.sums == "reduce":
+                sums = jnp.sum(p[:, :, None] * yc[None, :, :], axis=1)
+                if direct:
+                    s_new, y_new = sums[:, 0], sums[:, 1:]
+                else:
+                    s_new, y_new = jnp.sum(p, axis=1), sums
+            elif direct:
+                sums = jnp.matmul(p, yc, precision=_HIGHEST)
+                s_new, y_new = sums[:, 0], sums[:, 1:]
+            else:
+                s_new = jnp.sum(p, axis=1)
+                y_new = jnp.matmul(p, yc, precision=precision)
+            return (m_new, acc_s * alpha + s_new, acc_y * alpha[:, None] + y_new)
+
+        carry = (
+            jnp.full((q,), jnp.inf, f32),
+            jnp.zeros((q,), f32),
+            jnp.zeros((q, d), f32),
+        )
+        n_full, rest = divmod(big_n, ch)
+        if n_full + (rest > 0) <= plan.unroll:
+            for i in range(n_full):
+                carry = step(carry, *read(i * ch, ch, False))
+        else:
+            carry = jax.lax.fori_loop(
+                0, n_full, lambda i, cr: step(cr, *read(i * ch, ch, True)), carry
+            )
+        if rest:
+            carry = step(carry, *read(n_full * ch, rest, False))
+        m, s, acc = carry
+        ok = s > 0
+        denoised = acc / jnp.where(ok, s, 1.0)[:, None]
+        max_logit = jnp.where(jnp.isfinite(m), -m * iv, -jnp.inf)
+        lse = jnp.where(ok, max_logit + jnp.log(jnp.where(ok, s, 1.0)), -jnp.inf)
+        return denoised, lse, max_logit, ok
+
+    if n <= qb:
+        den, lse, mlog, ok = one_block((xn, inv_two_var, ql))
+    else:
+        n_blocks = -(-n // qb)
+        qpad = n_blocks * qb - n
+        xb = jnp.concatenate([xn, jnp.zeros((qpad, d), f32)]).reshape(n_blocks, qb, d)
+        ivb = jnp.concatenate([inv_two_var, jnp.ones((qpad,), f32)]).reshape(n_blocks, qb)
+        lb = jnp.concatenate([ql, jnp.full((qpad,), ANY_LABEL, jnp.int32)]).reshape(n_blocks, qb)
+        den, lse, mlog, ok = jax.lax.map(one_block, (xb, ivb, lb))
+        den, lse, mlog, ok = (
+            den.reshape(-1, d)[:n],
+            lse.reshape(-1)[:n],
+            mlog.reshape(-1)[:n],
+            ok.reshape(-1)[:n],
+        )
+    # Back from the normalised frame (D = s·D'). Queries with no eligible point return x.
+    return PosteriorStats(jnp.where(ok[:, None], den / inv_s, x_raw), lse, mlog)
 
 
 def _flatten_points(x: jax.Array) -> jax.Array:
@@ -191,7 +352,7 @@ def _flatten_points(x: jax.Array) -> jax.Array:
 
 
 @pytree_class(
-    dynamic=("train_x", "train_labels", "class_counts"),
+    dynamic=("train_x", "train_labels", "class_counts", "centre", "scale"),
     static=("event_shape", "chunk", "query_block"),
 )
 class OptimalDenoiser(Denoiser):
@@ -201,7 +362,11 @@ class OptimalDenoiser(Denoiser):
       train_x: ``(N, d)`` training points (or ``(N, H, W, C)`` images).
       train_labels: optional ``(N,)`` ints; with labels, a query's softmax runs only over
         training points of its label (labels=None at call time still uses every point).
-      chunk: training points per streamed chunk; query_block: queries per block.
+      chunk: training points per streamed chunk; query_block: queries per block (default: chosen
+        per backend and problem size by :func:`choose_blocking`; every choice gives the same D*).
+
+    The stream runs in the training set's normalised frame (see :func:`data_frame`), so the
+    result is right at any finite coordinate scale, 1e−15 as well as 1e15.
 
     Example::
 
@@ -211,7 +376,14 @@ class OptimalDenoiser(Denoiser):
         array([[0., 0.]], dtype=float32)
     """
 
-    def __init__(self, train_x, train_labels=None, *, chunk: int = 4096, query_block: int = 64):
+    def __init__(
+        self,
+        train_x,
+        train_labels=None,
+        *,
+        chunk: int | None = None,
+        query_block: int | None = None,
+    ):
         x = np.asarray(train_x)
         if x.ndim == 2:
             arr = as_points(x, "train_x")
@@ -220,9 +392,14 @@ class OptimalDenoiser(Denoiser):
         else:
             raise ValueError(f"train_x must have shape (N, d) or (N, H, W, C), got shape {x.shape}")
         self.event_shape = tuple(int(s) for s in arr.shape[1:])
-        self.chunk = check_int(chunk, "chunk", 1, 1 << 22)
-        self.query_block = check_int(query_block, "query_block", 1, 1 << 20)
+        self.chunk = None if chunk is None else check_int(chunk, "chunk", 1, 1 << 22)
+        self.query_block = (
+            None if query_block is None else check_int(query_block, "query_block", 1, 1 << 20)
+        )
         self.train_x = jnp.asarray(arr)
+        centre, scale = data_frame(arr)
+        self.centre = jnp.asarray(centre)
+        self.scale = jnp.float32(scale)
         if train_labels is None:
             self.train_labels = None
             self.class_counts = None
@@ -260,6 +437,8 @@ class OptimalDenoiser(Denoiser):
             None if self.train_labels is None else labels,
             chunk=self.chunk,
             query_block=self.query_block,
+            centre=self.centre,
+            scale=self.scale,
         )
 
     def denoise(self, x, sigma, labels):
@@ -420,7 +599,8 @@ class GaussianDenoiser(Denoiser):
 
     def denoise(self, x, sigma, labels):
         z = (x - self.mean) @ self.eigvecs
-        gain = self.eigvals[None, :] / (self.eigvals[None, :] + sigma[:, None] ** 2)
+        s = broadcast_sigma(sigma, x.shape[0], 2)
+        gain = self.eigvals[None, :] / (self.eigvals[None, :] + s**2)
         return self.mean + (z * gain) @ self.eigvecs.T
 
 
