@@ -7,6 +7,7 @@
     toyflow experiment gap-vs-delta --outdir results [--quick]
     toyflow experiment --all --outdir results [--quick]
     toyflow experiment --list
+    toyflow explore --export run.html [--gif run.gif] --kind error-prone --delta 1.2   (offline)
 
 Every command writes JSON and PNG files into ``--outdir`` (default ``./toyflow-out``) and shows
 a tqdm progress bar for long work. Choices (data sets, schedules, solvers, label granularities,
@@ -540,6 +541,53 @@ def _cmd_experiment(args) -> int:
     return 0
 
 
+# --- explore --export ---------------------------------------------------------------------------------
+
+
+def _cmd_explore(args) -> int:
+    """``toyflow explore --export FILE.html [--gif FILE.gif] [--kind ... --delta ...]``: the
+    explorer's σ views for a preset (the URL keys), written as one offline page and/or a GIF."""
+    from toyflow.explorer import PLAIN_PARAMS, ExplorerState, NotReady
+
+    if not args.export and not args.gif:
+        raise UsageError("give --export FILE.html and/or --gif FILE.gif")
+    pairs = {
+        name: getattr(args, "preset_" + name)
+        for name in PLAIN_PARAMS
+        if getattr(args, "preset_" + name, None) is not None
+    }
+    state = ExplorerState(auto=False, disk_cache=True)
+    problems = state.set_from_strings(pairs)
+    if problems:
+        raise UsageError("; ".join(problems))
+    if state.kind == "learned":
+        job = state.train()  # None: a configuration trained before came from the cache
+        if job is not None:
+            bar = _Bar("training", 1, args.quiet)
+            while not job.wait(0.5):
+                bar.steps(job.progress, 1, "")
+            bar.close()
+            if job.status != "done":
+                raise FloatingPointError(f"training {job.status}: {job.error or 'no result'}")
+    if state.error:
+        raise UsageError(state.error)
+    from toyflow.app.export import export_gif, export_html
+    from toyflow.sigma_stack import model_title, stack_for_state
+
+    try:
+        stack = stack_for_state(state)
+    except NotReady as exc:
+        raise UsageError(str(exc)) from None
+    title = args.title or f"toyflow: {model_title(state)}"
+    if args.export:
+        export_html(stack, args.export, title=title)
+        print(f"wrote {args.export} (open it in a browser; it needs no server or network)")
+    if args.gif:
+        export_gif(stack, args.gif, fps=args.fps, title=title)
+        print(f"wrote {args.gif} ({stack.steps} frames at {args.fps:g} frames/s)")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------------------
 
 
@@ -649,6 +697,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="shrunk settings (under a minute)")
     _add_common(p)
     p.set_defaults(func=_cmd_experiment)
+    from toyflow.explorer import PLAIN_PARAMS, ExplorerState
+
+    p = sub.add_parser(
+        "explore",
+        help="the explorer's σ views for a preset as an offline HTML page (--export) or a GIF",
+    )
+    p.add_argument("--export", metavar="FILE.html", help="write one self-contained page")
+    p.add_argument("--gif", metavar="FILE.gif", help="write the σ sweep as a GIF")
+    p.add_argument("--fps", type=_positive_float, default=8.0, help="GIF frames per second")
+    p.add_argument("--title", default=None, help="the page's title")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("preset (the explorer's URL keys)")
+    for name in PLAIN_PARAMS:
+        doc = (ExplorerState.param[name].doc or "").split(" (")[0]
+        g.add_argument(f"--{name.replace('_', '-')}", dest="preset_" + name, metavar="V", help=doc)
+    p.set_defaults(func=_cmd_explore)
+
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The explorer's web app (Panel) and its offline σ views (Bokeh)."""
