@@ -89,8 +89,9 @@ def bench_sigma_update(rounds: int) -> None:
     from bokeh.document import Document
 
     from toyflow import explorer as tfx
+    from toyflow.app import view as app_module
+    from toyflow.explorer.cache import CURVE_CACHE, FIELD_CACHE, TRAJ_CACHE
 
-    app_module = tfx.load_app_module()
     state = tfx.ExplorerState(kind="error-prone", delta=1.6)  # synchronous refreshes
     app = app_module.ExplorerApp(state)
     app.__panel__().get_root(Document())  # attach real plots: updates go through HoloViews
@@ -99,7 +100,7 @@ def bench_sigma_update(rounds: int) -> None:
     assert state.trajectory_view.trajectory.shape[1] == 500
 
     def move(i):
-        tfx._FIELD_CACHE.clear()  # really compute both 32×32 fields each time
+        FIELD_CACHE.clear()  # really compute both 32×32 fields each time
         t0 = time.perf_counter()
         state.sigma_index = i
         return time.perf_counter() - t0
@@ -116,7 +117,7 @@ def bench_sigma_update(rounds: int) -> None:
     times = [move(5 + (k % (n - 6))) for k in range(rounds)]
     compute = []
     for k in range(min(rounds, 10)):
-        tfx._FIELD_CACHE.clear()
+        FIELD_CACHE.clear()
         state.sigma_index = 5 + (k % (n - 6))
         compute.append(state.timings["field"])
     state.delta = 1.3
@@ -125,7 +126,7 @@ def bench_sigma_update(rounds: int) -> None:
 
     # Baseline: recompute everything for each σ (fields, trajectories, metrics, curves).
     def full(i):
-        for c in (tfx._FIELD_CACHE, tfx._TRAJ_CACHE, tfx._CURVE_CACHE):
+        for c in (FIELD_CACHE, TRAJ_CACHE, CURVE_CACHE):
             c.clear()
         t0 = time.perf_counter()
         state.sigma_index = i

@@ -1,4 +1,4 @@
-"""The Panel app (app/explorer.py): widgets wired to the store, messages, downloads, notebook use."""
+"""The Panel app (toyflow.app): widgets wired to the store, messages, downloads, notebook use."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 from bokeh.document import Document
 
 from toyflow import explorer as tfx
+from toyflow.app import view as app_module
 from toyflow.explorer import ExplorerState
-
-app_module = tfx.load_app_module()
 
 
 @pytest.fixture(autouse=True)
@@ -132,10 +131,8 @@ def test_drawn_points_become_the_data(app):
     app._draw_stream.event(data={"x": [1.0], "y": [2.0]})
     app._on_use_drawn(None)
     assert (
-        (app.alert.visible
-        and "at least" in app.alert.object.lower())
-        or "between 2" in app.alert.object
-    )
+        app.alert.visible and "at least" in app.alert.object.lower()
+    ) or "between 2" in app.alert.object
 
 
 def test_downloads_and_snippets(app):

@@ -7,6 +7,7 @@
     toyflow experiment gap-vs-delta --outdir results [--quick]
     toyflow experiment --all --outdir results [--quick]
     toyflow experiment --list
+    toyflow serve [--port 5007 --show ...]    (the explorer in the browser: panel serve options)
     toyflow explore --export run.html [--gif run.gif] --kind error-prone --delta 1.2   (offline)
 
 Every command writes JSON and PNG files into ``--outdir`` (default ``./toyflow-out``) and shows
@@ -714,14 +715,51 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument(f"--{name.replace('_', '-')}", dest="preset_" + name, metavar="V", help=doc)
     p.set_defaults(func=_cmd_explore)
 
+    # `toyflow serve [panel serve options]`: main() hands everything after "serve" to serve().
+    sub.add_parser(
+        "serve",
+        add_help=False,
+        help="serve the explorer (any `panel serve` options follow, e.g. --port 5007 --show)",
+    )
     return parser
+
+
+def serve(options: Sequence[str]) -> int:
+    """``toyflow serve [panel serve options]``: ``panel serve`` on the explorer that ships in
+    the package (no checkout needed); prints the page's address first. ``--args name=value``
+    presets the page (``--args kind=error-prone delta=1.2``)."""
+    import subprocess
+
+    from toyflow.app import APP_FILE
+
+    options = list(options)
+
+    def option(name: str, default: str) -> str:
+        for i, item in enumerate(options):
+            if item == name and i + 1 < len(options):
+                return options[i + 1]
+            if item.startswith(name + "="):
+                return item.split("=", 1)[1]
+        return default
+
+    address = option("--address", "localhost")
+    host = "localhost" if address in ("0.0.0.0", "") else address
+    print(f"toyflow explorer: http://{host}:{option('--port', '5006')}/explorer", flush=True)
+    cmd = [sys.executable, "-m", "panel", "serve", APP_FILE, *options]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        return serve(argv[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "func", None):

@@ -1,0 +1,404 @@
+"""The explorer page's controls: widgets built from the param model (``Widget.from_param``, so
+each is linked both ways to its input), the buttons, and what the store's outputs change on them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+from holoviews import streams
+
+from toyflow import explorer as tfx
+from toyflow.app.elements import COPY_JS, LEGEND, MONO, TRAIN_COLOR
+
+log = logging.getLogger("toyflow.app")
+W = pn.widgets
+
+
+def _from(widget_type, parameter, *, css: str | None = None, **kwargs):
+    """A widget for ``parameter`` linked both ways (no tooltip icon: the layout stays compact)."""
+    if css:
+        kwargs["css_classes"] = [css]
+    widget = widget_type.from_param(parameter, **kwargs)
+    if "description" in widget.param:
+        widget.description = None
+    return widget
+
+
+class Controls:
+    """Every widget of one page, bound to one store (``app.state``)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.state = s = app.state
+        p = s.param
+        # data
+        self.dataset = _from(W.Select, p.dataset, label="Data set", width=300)
+        self.n_train = _from(
+            W.IntInput,
+            p.n_train,
+            label="Training points (data density, 4–5000)",
+            width=300,
+            css="n-train-input",
+        )
+        self.n_val = _from(W.IntInput, p.n_val, label="Validation points", width=145)
+        self.seed = _from(W.IntInput, p.seed, label="Seed", width=145)
+        self.granularity = _from(W.Select, p.granularity, label="Labels", width=145)
+        self.k = _from(W.IntInput, p.k, label="K (k-means)", width=145)
+        self.condition = _from(W.IntInput, p.condition, label="Sample label (−1: all)", width=145)
+        self.holdout = _from(
+            W.FloatSlider,
+            p.holdout,
+            label="Held-out share of your points",
+            step=0.05,
+            width=300,
+            throttled=True,
+        )
+        self.upload = W.FileInput(
+            accept=".csv,text/csv,text/plain", width=300, css_classes=["csv-upload"]
+        )
+        self.upload.param.watch(self._on_upload, "value")
+        self.use_drawn = W.Button(
+            label="Use drawn points", color="primary", width=145, css_classes=["use-drawn-button"]
+        )
+        self.use_drawn.on_click(self._on_use_drawn)
+        self.clear_drawn = W.Button(label="Clear canvas", width=145)
+        self.clear_drawn.on_click(lambda _e: self.new_canvas(None))
+        self.copy_data = W.Button(label="Start from current data", width=300)
+        self.copy_data.on_click(self._on_copy_data)
+        self.open_canvas = W.Button(
+            label="Draw points with the mouse…", width=300, css_classes=["open-canvas-button"]
+        )
+        self.open_canvas.on_click(self._on_open_canvas)
+        self.draw_box = pn.Column()
+        self.draw_pane = None
+        self._draw_stream = None
+        # model
+        self.kind = _from(W.RadioButtonGroup, p.kind, label="", width=300, css="model-kind")
+        self.delta = _from(
+            W.FloatSlider,
+            p.delta,
+            label="δ (model error)",
+            step=0.05,
+            width=300,
+            throttled=True,
+            css="delta-slider",
+        )
+        self.width = _from(W.IntInput, p.width, label="Width", width=95, css="width-input")
+        self.depth = _from(W.IntInput, p.depth, label="Depth", width=95, css="depth-input")
+        self.train_steps = _from(
+            W.IntInput, p.train_steps, label="Steps", step=100, width=95, css="steps-input"
+        )
+        self.learning_rate = _from(
+            W.FloatInput,
+            p.learning_rate,
+            label="Learning rate",
+            step=1e-4,
+            width=145,
+            format="0.00000",
+        )
+        self.batch_size = _from(W.IntInput, p.batch_size, label="Batch size", width=145)
+        self.train_button = W.Button(
+            label="Train", color="primary", width=145, css_classes=["train-button"]
+        )
+        self.train_button.on_click(lambda _e: self.state.train())
+        self.cancel_button = W.Button(
+            label="Cancel", color="danger", width=145, disabled=True, css_classes=["cancel-button"]
+        )
+        self.cancel_button.on_click(lambda _e: self.state.cancel())
+        self.progress = pn.indicators.Progress(
+            value=0, max=1000, width=300, active=False, css_classes=["train-progress"]
+        )
+        self.train_message = pn.pane.Markdown(
+            "", width=300, css_classes=["train-message"], margin=(0, 10)
+        )
+        self.snapshot = W.IntSlider(
+            label="Training time",
+            start=0,
+            end=1,
+            value=0,
+            width=300,
+            show_value=False,
+            disabled=True,
+            css_classes=["snapshot-slider"],
+        )
+        self.snapshot.param.watch(self._on_snapshot_slider, "value_throttled")
+        self.guidance = _from(W.Select, p.guidance, label="Guidance", width=145)
+        self.w = _from(W.FloatSlider, p.w, label="w", step=0.1, width=145, throttled=True)
+        # sampling
+        self.schedule = _from(W.Select, p.schedule, label="Schedule", width=145)
+        self.solver = _from(W.Select, p.solver, label="Solver", width=145)
+        self.sigma_min = _from(W.FloatInput, p.sigma_min, label="σ_min", step=0.001, width=95)
+        self.sigma_max = _from(W.FloatInput, p.sigma_max, label="σ_max", step=1.0, width=95)
+        self.rho = _from(W.FloatInput, p.rho, label="ρ", step=0.5, width=95)
+        self.sample_steps = _from(W.IntInput, p.sample_steps, label="Sampler steps", width=145)
+        self.n_samples = _from(W.IntInput, p.n_samples, label="Samples", width=145)
+        self.show_curves = _from(
+            W.Checkbox, p.show_curves, label="Curves over σ (gap, errors, overlap)", width=300
+        )
+        # take-away
+        self.png_download = W.FileDownload(
+            callback=app._png,
+            filename="toyflow-explorer.png",
+            label="Download PNG",
+            width=145,
+            css_classes=["png-download"],
+        )
+        self.json_download = W.FileDownload(
+            callback=app._json,
+            filename="toyflow-run.json",
+            label="Download JSON",
+            width=145,
+            css_classes=["json-download"],
+        )
+        self.snippet = W.TextAreaInput(
+            label="Python",
+            value="",
+            height=260,
+            width=300,
+            css_classes=["python-snippet"],
+            stylesheets=[MONO],
+        )
+        self.command = W.TextAreaInput(
+            label="Commands",
+            value="",
+            height=130,
+            width=300,
+            css_classes=["cli-command"],
+            stylesheets=[MONO],
+        )
+        self.copy_snippet = W.Button(label="Copy Python", width=145)
+        self.copy_snippet.js_on_click(args={"src": self.snippet}, code=COPY_JS)
+        self.copy_command = W.Button(label="Copy command", width=145)
+        self.copy_command.js_on_click(args={"src": self.command}, code=COPY_JS)
+        # messages
+        self.alert = pn.pane.Alert(
+            "", alert_type="danger", visible=False, width=1000, css_classes=["error-alert"]
+        )
+        self.status = pn.pane.HTML("", css_classes=["status-text"], margin=(12, 10))
+        self.spinner = pn.indicators.LoadingSpinner(value=False, size=24, margin=(12, 5))
+        self.headline = pn.pane.HTML(
+            "", css_classes=["headline"], margin=(10, 10), width=560, height=70
+        )
+        self.legend = pn.pane.HTML(LEGEND, margin=(0, 10), width=1150, height=24)
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def _on_snapshot_slider(self, event) -> None:
+        n = len(self.state.snapshot_steps)
+        if event.new is None or n == 0:
+            return
+        self.state.snapshot_index = -1 if event.new >= n - 1 else int(event.new)
+
+    def _on_upload(self, event) -> None:
+        if not event.new:
+            return
+        try:
+            n = self.state.upload_csv(event.new)
+        except ValueError as exc:
+            self.app.notice = f"Upload not used: {exc}"
+            return
+        self.app.notice = ""
+        self.status.object = f"Using {n} uploaded points."
+
+    def _on_use_drawn(self, _event) -> None:
+        stream = self._draw_stream
+        data = (stream.data if stream is not None else None) or {}
+        xs, ys = list(data.get("x", [])), list(data.get("y", []))
+        try:
+            pts = np.column_stack([np.asarray(xs, float), np.asarray(ys, float)]) if xs else None
+            self.state.use_points(pts)
+        except ValueError as exc:
+            self.app.notice = f"Drawn points not used: {exc}"
+            return
+        self.app.notice = ""
+
+    def _on_open_canvas(self, _event) -> None:
+        if self.draw_pane is None:
+            self.new_canvas(None)
+        self.open_canvas.visible = False
+
+    def _on_copy_data(self, _event) -> None:
+        view = self.state.data_view
+        if view is not None:
+            self.new_canvas(view.dataset.train_x)
+
+    def new_canvas(self, points) -> None:
+        """A fresh drawing canvas (HoloViews' point-drawing stream), empty or with ``points``."""
+        pts = np.zeros((0, 2)) if points is None else np.asarray(points)
+        ext = self.state.extent
+        element = hv.Points((pts[:, 0], pts[:, 1]), kdims=["x", "y"]).opts(
+            tools=["point_draw"],
+            active_tools=["point_draw"],
+            size=7,
+            color=TRAIN_COLOR,
+            frame_width=260,
+            frame_height=260,
+            xlim=(-ext, ext),
+            ylim=(-ext, ext),
+            title="click: add · drag: move · Backspace: delete",
+            fontsize={"title": 8},
+        )
+        self._draw_stream = streams.PointDraw(source=element, num_objects=tfx.MAX_POINTS)
+        if self.draw_pane is None:
+            self.draw_pane = pn.pane.HoloViews(element, css_classes=["draw-canvas"])
+            self.draw_box.objects = [
+                self.draw_pane,
+                pn.Row(self.use_drawn, self.clear_drawn),
+                self.copy_data,
+            ]
+        else:
+            self.draw_pane.object = element
+
+    # -- state → widgets -------------------------------------------------------------------------
+    def update_messages(self, *_events) -> None:
+        s = self.state
+        parts = [m for m in (s.error, self.app.notice) if m]
+        if s.train_status == "failed":
+            parts.append(s.train_message)
+        self.alert.param.update(object="\n\n".join(parts), visible=bool(parts))
+        self.status.object = s.status
+        self.spinner.value = bool(s.busy)
+
+    def update_training(self, *_events) -> None:
+        s = self.state
+        running = s.train_status in ("queued", "running")
+        self.progress.param.update(
+            value=int(1000 * s.train_progress), active=s.train_status == "queued"
+        )
+        self.train_message.object = s.train_message
+        self.cancel_button.disabled = not running
+        n = len(s.snapshot_steps)
+        if n:
+            pos = n - 1 if s.snapshot_index < 0 else min(s.snapshot_index, n - 1)
+            self.snapshot.param.update(
+                start=0,
+                end=max(n - 1, 1),
+                value=pos,
+                disabled=n < 2,
+                label=f"Training time: step {s.snapshot_steps[pos]} (snapshot {pos + 1} of {n})",
+            )
+        else:
+            self.snapshot.param.update(value=0, end=1, disabled=True, label="Training time")
+        self.update_messages()
+
+    def update_headline(self, *_events) -> None:
+        h = self.state.headline_view or {}
+
+        def fmt(v, spec):
+            return "—" if v is None or not np.isfinite(v) else format(v, spec)
+
+        cards = [
+            (
+                "memorized samples",
+                fmt(h.get("memorized_fraction"), ".1%"),
+                "nearest training point closer than 1/3 of the second-nearest",
+            ),
+            (
+                "Fréchet overfit",
+                fmt(h.get("relative_overfit"), ".3g"),
+                "(FD to validation − FD to training) / FD to training",
+            ),
+            (
+                "training loss",
+                fmt(h.get("training_loss"), ".4g"),
+                "EDM-weighted loss, recent steps",
+            ),
+        ]
+        self.headline.object = "".join(
+            f'<div title="{tip}" style="display:inline-block;margin-right:28px">'
+            f'<div style="font-size:12px;color:#555">{name}</div>'
+            f'<div style="font-size:24px;font-weight:600">{value}</div></div>'
+            for name, value, tip in cards
+        )
+
+    def update_takeaway(self, *_events) -> None:
+        s = self.state
+        try:
+            self.snippet.value = s.python_snippet()
+            cli = s.toyflow_command()
+            self.command.value = f"# this view, served:\n{s.cli_command()}\n" + (
+                f"# the run from the command line:\n{cli}\n" if cli else ""
+            )
+        except Exception as exc:  # never let the take-away text break the page
+            log.warning("snippet failed: %s", exc)
+
+    def update_visibility(self, *_events) -> None:
+        s = self.state
+        learned = s.kind == "learned"
+        for w in (
+            self.width,
+            self.depth,
+            self.train_steps,
+            self.learning_rate,
+            self.batch_size,
+            self.progress,
+            self.train_message,
+            self.snapshot,
+            self.train_button,
+            self.cancel_button,
+        ):
+            w.visible = learned
+        self.delta.visible = s.kind == "error-prone"
+        custom = s.dataset == tfx.CUSTOM
+        self.n_train.disabled = custom
+        self.n_val.disabled = custom
+        self.holdout.visible = custom
+        self.k.visible = s.granularity == "kmeans"
+        self.condition.visible = s.granularity != "none"
+        self.w.visible = s.guidance != "none"
+
+    # -- layout ----------------------------------------------------------------------------------
+    def sidebar(self, loss_box) -> list:
+        data_card = pn.Card(
+            self.dataset,
+            self.n_train,
+            pn.Row(self.n_val, self.seed),
+            pn.Row(self.granularity, self.k),
+            self.condition,
+            self.holdout,
+            pn.pane.Markdown(
+                "**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
+                margin=(5, 10),
+            ),
+            self.open_canvas,
+            self.draw_box,
+            self.upload,
+            title="Data",
+            collapsed=False,
+            width=330,
+        )
+        model_card = pn.Card(
+            self.kind,
+            self.delta,
+            pn.Row(self.width, self.depth, self.train_steps),
+            pn.Row(self.learning_rate, self.batch_size),
+            pn.Row(self.train_button, self.cancel_button),
+            self.progress,
+            self.train_message,
+            loss_box,
+            self.snapshot,
+            pn.Row(self.guidance, self.w),
+            title="Model",
+            width=330,
+        )
+        sampling_card = pn.Card(
+            pn.Row(self.schedule, self.solver),
+            pn.Row(self.sigma_min, self.sigma_max, self.rho),
+            pn.Row(self.sample_steps, self.n_samples),
+            self.show_curves,
+            title="Noise schedule and sampler",
+            width=330,
+        )
+        takeaway_card = pn.Card(
+            pn.Row(self.png_download, self.json_download),
+            self.snippet,
+            self.command,
+            pn.Row(self.copy_snippet, self.copy_command),
+            title="Take it away",
+            collapsed=True,
+            width=330,
+        )
+        return [model_card, data_card, sampling_card, takeaway_card]

@@ -1,0 +1,241 @@
+"""The explorer page: :class:`ExplorerApp` puts the controls and figures of one store on a page,
+and :func:`create_app` builds one served session's page.
+
+Per-session state lives in the objects ``create_app`` builds; the only process-wide things (a
+bounded training pool, caches) live in :mod:`toyflow.explorer`.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from functools import partial
+
+import panel as pn
+import param
+
+from toyflow import explorer as tfx
+from toyflow.app.controls import Controls
+from toyflow.app.loop import on_doc
+from toyflow.app.plots import FieldPlots, SummaryPlots
+from toyflow.app.sigma import SigmaControl
+
+TITLE = "toyflow explorer: why diffusion models generalize although the optimal one memorizes"
+
+
+class ExplorerApp(pn.viewable.Viewer):
+    """The explorer's page: widgets built from an :class:`~toyflow.explorer.ExplorerState`,
+    views that render its outputs. ``template()`` is the served page; the object itself displays
+    inline in Jupyter. The widgets and figures are reachable as attributes (``app.sigma_slider``,
+    ``app.train_button``, ``app.field_pane``)."""
+
+    state = param.ClassSelector(class_=tfx.ExplorerState)
+    notice = param.String(default="", doc="Messages of the page itself (uploads, URL settings).")
+    # The store's serial numbers, copied on the page's event loop: the plots watch these, so
+    # every redraw runs on the loop and its messages go out at once (the store publishes from
+    # worker threads).
+    data_serial = param.Integer(default=0, precedence=-1)
+    trajectory_serial = param.Integer(default=0, precedence=-1)
+    curves_serial = param.Integer(default=0, precedence=-1)
+    train_serial = param.Integer(default=0, precedence=-1)
+
+    def __init__(self, state: tfx.ExplorerState | None = None, **params):
+        state = state if state is not None else tfx.ExplorerState(background=True)
+        super().__init__(state=state, **params)
+        doc = pn.state.curdoc
+        self._doc = doc if doc is not None and doc.session_context is not None else None
+        self._defer_lower = False  # create_app defers the lower figures of a served page
+        self.controls = Controls(self)
+        self.sigma = SigmaControl(state)
+        self.fields = FieldPlots(self)
+        self.summaries = SummaryPlots(self, self.fields)
+        self._expose_parts()
+        c = self.controls
+        self._watch(c.update_messages, ["error", "status", "busy"])
+        self.param.watch(c.update_messages, "notice")
+        self._watch(c.update_training, ["train_serial", "kind"])
+        self._watch(self.sigma.update, ["sigmas", "sigma_index", "sample_steps"])
+        self._watch(c.update_headline, ["headline_view"])
+        # The take-away text does not follow σ (the view), so a σ step sends nothing but the view.
+        self._watch(c.update_takeaway, [p for p in tfx.INPUT_PARAMS if p != "sigma_index"])
+        self._watch(self._update_visibility, ["kind", "dataset", "granularity", "guidance"])
+        for name in ("data_serial", "trajectory_serial", "curves_serial", "train_serial"):
+            self._watch(partial(self._copy_serial, name), [name])
+        self._watch(self.fields.push, ["field_serial"])
+        self._watch(self.summaries.move_sigma_markers, ["field_serial", "curves_serial"])
+        c.update_takeaway()
+        c.update_training()
+        self._update_visibility()
+        self.sigma.update()
+
+    def _expose_parts(self) -> None:
+        """The widgets and figures as attributes of the app (tests and scripts reach them so)."""
+        for name, value in vars(self.controls).items():
+            if isinstance(value, pn.viewable.Viewable):
+                setattr(self, name, value)
+        self.sigma_slider, self.player = self.sigma.slider, self.sigma.player
+        self.sigma_label = self.sigma.label
+        self.field_pane = self.fields.pane
+        self._glyphs = self.fields.glyphs
+        self._trajectory_plot = self.summaries.trajectory_plot
+        self._new_canvas = self.controls.new_canvas
+        self._on_use_drawn = self.controls._on_use_drawn
+
+    @property
+    def _draw_stream(self):
+        return self.controls._draw_stream
+
+    @classmethod
+    def from_params(cls, *, result=None, state=None, **params) -> ExplorerApp:
+        """An app over a new (or the given) store; ``result`` opens a TrainResult from a script."""
+        pn.extension()
+        if state is None:
+            # Synchronous refreshes: in a notebook the views are built on the kernel's thread.
+            state = tfx.ExplorerState(background=False, **params)
+        elif params:
+            state.param.update(**params)
+        if result is not None:
+            state.load_result(result)
+        state.refresh()
+        return cls(state)
+
+    # -- threads ---------------------------------------------------------------------------------
+    def _watch(self, fn, names) -> None:
+        """Watch store parameters; ``fn`` runs on the page's event loop."""
+        self.state.param.watch(lambda *ev: on_doc(self._doc, partial(fn, *ev)), list(names))
+
+    def _copy_serial(self, name, *_events) -> None:
+        value = getattr(self.state, name)
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+
+    def _update_visibility(self, *_events) -> None:
+        self.controls.update_visibility()
+        self.summaries.show_loss(self.state.kind == "learned")
+
+    # -- downloads -------------------------------------------------------------------------------
+    def _json(self):
+        return io.StringIO(self.state.to_json())
+
+    def _png(self):
+        """The current view as a PNG (matplotlib, via toyflow.plotting)."""
+        from toyflow import plotting
+
+        s = self.state
+        try:
+            comparison = s.field()
+            traj = s.trajectories()
+        except tfx.NotReady:
+            self.notice = "Nothing to download yet: the model has no snapshot."
+            return io.BytesIO()
+        except ValueError as exc:
+            self.notice = str(exc)
+            return io.BytesIO()
+        ds = s.data().dataset
+        title = {"optimal": "optimal D*", "error-prone": f"δ = {s.delta:g}", "learned": "learned"}
+        fig = plotting.plot_field_comparison(
+            comparison.model,
+            comparison.reference,
+            train_x=ds.train_x,
+            val_x=ds.val_x,
+            trajectories=traj.trajectory[: s.clamped_sigma_index() + 1],
+            samples=traj.samples,
+            memorized=traj.memorized,
+            model_title=title[s.kind],
+        )
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        buf.seek(0)
+        return buf
+
+    # -- layout ----------------------------------------------------------------------------------
+    def sidebar(self) -> list:
+        return self.controls.sidebar(self.summaries.loss_box)
+
+    def main(self) -> list:
+        c, p = self.controls, self.summaries
+        top = pn.Column(pn.Row(*self.sigma.widgets(), c.spinner, c.status), c.legend)
+        lower = [p.trajectory_pane, *p.curve_panes]
+        if self._defer_lower:
+            # A served page goes out with the fields only; the trajectory and curve figures
+            # follow once the page is on screen (show_lower_plots): the browser draws the
+            # first view while the server builds the rest.
+            lower = [
+                pn.pane.HTML(
+                    "<i>drawing the trajectories and curves…</i>", height=330, margin=(20, 10)
+                )
+            ]
+        self.lower_row = pn.Row(*lower)
+        rest = pn.Column(self.lower_row, c.headline)
+        return [pn.Column(c.alert, top, self.fields.pane, rest)]
+
+    def show_lower_plots(self) -> None:
+        """Put the trajectory and curve figures on a page served with them deferred."""
+        if self._defer_lower:
+            self._defer_lower = False
+            p = self.summaries
+            self.lower_row.objects = [p.trajectory_pane, *p.curve_panes]
+
+    def __panel__(self):
+        return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
+
+    def template(self) -> pn.template.BootstrapTemplate:
+        return pn.template.BootstrapTemplate(
+            title=TITLE,
+            sidebar=self.sidebar(),
+            main=self.main(),
+            sidebar_width=350,
+            header_background="#1f3b57",
+            # Panel's header spinner would restyle the page twice per σ step; our own spinner
+            # beside the σ read-out shows the computations that take long.
+            busy_indicator=None,
+        )
+
+
+def args_from_command_line(argv) -> dict[str, str]:
+    """``name=value`` pairs from ``panel serve … --args name=value ...``."""
+    out = {}
+    for item in argv:
+        if "=" in item:
+            name, value = item.split("=", 1)
+            out[name.strip().lstrip("-")] = value.strip()
+    return out
+
+
+_args_from_command_line = args_from_command_line
+
+
+def create_app(**params) -> pn.template.BootstrapTemplate:
+    """One session's page: a new store (background refreshes), its views, cleanup on close."""
+    pn.extension()
+    # Settings first, refreshes after: nothing is computed before the page exists.
+    state = tfx.ExplorerState(background=True, auto=False, **params)
+    # Settings from `--args name=value` and from the URL (?kind=error-prone&delta=1.2).
+    pairs = args_from_command_line(sys.argv[1:]) if pn.state.served else {}
+    args = getattr(pn.state, "session_args", None) or {}
+    for name, values in args.items():
+        if values and name in tfx.PLAIN_PARAMS:  # other query arguments belong to Panel/Bokeh
+            value = values[-1]
+            pairs[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    problems = state.set_from_strings(pairs) if pairs else []
+    state.auto = True
+    app = ExplorerApp(state)
+    if problems:
+        app.notice = "Some settings were ignored: " + "; ".join(problems)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # Compute once the page is on screen (the plots exist then); closing the tab ends the
+        # session, which cancels its training.
+        pn.state.on_session_destroyed(lambda _ctx: state.close())
+        if not state.refresh_if_cached():  # a repeat visit arrives with its data
+            pn.state.onload(state.request_refresh)
+        app._defer_lower = True
+        pn.state.onload(app.show_lower_plots)
+    page = app.template()
+    page.explorer = app  # tests and scripts reach the app through the page
+    return page
+
+
+def serve_main() -> None:
+    """What ``panel serve`` runs for each session (the entry file calls this)."""
+    tfx.enable_compilation_cache()
+    create_app().servable(title="toyflow explorer")
