@@ -1,6 +1,6 @@
-"""Learned MLPs: unconditional, coarse labels, k-means K, one label per point.
+"""Unconditional, coarse labels, k-means K, one label per point (learned).
 
-python examples/condition_granularity.py --outdir results [--quick]
+python examples/condition_granularity.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

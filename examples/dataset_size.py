@@ -1,6 +1,6 @@
-"""Learned MLPs: from a handful of points to dense support, where the field stops localizing.
+"""From a handful of points to dense support: where the learned field stops localizing (learned).
 
-python examples/dataset_size.py --outdir results [--quick]
+python examples/dataset_size.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""The paper's denoising error along the circle, between and at training points, σ ≈ 1.
+"""Denoising error along the circle between training points (paper).
 
-python examples/error_vs_angle.py --outdir results [--quick]
+python examples/error_vs_angle.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""The paper's Fréchet distance of samples to train and validation sets as δ shrinks.
+"""Fréchet distance of samples to train and validation as δ shrinks (paper).
 
-python examples/fd_vs_delta.py --outdir results [--quick]
+python examples/fd_vs_delta.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

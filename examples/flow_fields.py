@@ -1,6 +1,6 @@
-"""The paper's optimal flow fields at σ ≈ 28, 2.8, 0.63, with the δ model and their difference.
+"""Optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model (paper).
 
-python examples/flow_fields.py --outdir results [--quick]
+python examples/flow_fields.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

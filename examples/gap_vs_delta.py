@@ -1,6 +1,6 @@
-"""The paper's toy gap curves: relative gap over σ for δ from 2.2 down to 1.2 (symmetric circle).
+"""Relative gap over σ for δ from 2.2 to 1.2 on the symmetric circle (paper).
 
-python examples/gap_vs_delta.py --outdir results [--quick]
+python examples/gap_vs_delta.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""The paper's density curves: 8 to 15 training points on the circle at δ = 1.6.
+"""Relative gap for 8 to 15 training points at δ = 1.6 (paper).
 
-python examples/gap_vs_density.py --outdir results [--quick]
+python examples/gap_vs_density.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""The paper's autoguidance curves: δ_pos 1.8 guided by δ_neg 2.2, weight w from 0 to 2.
+"""Autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2 (paper).
 
-python examples/gap_vs_guidance.py --outdir results [--quick]
+python examples/gap_vs_guidance.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

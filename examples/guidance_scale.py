@@ -1,6 +1,6 @@
-"""Learned MLPs: classifier-free guidance and autoguidance over the guidance weight.
+"""Classifier-free and autoguidance weights with learned models (learned).
 
-python examples/guidance_scale.py --outdir results [--quick]
+python examples/guidance_scale.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

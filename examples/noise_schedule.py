@@ -1,6 +1,6 @@
-"""Learned MLPs: EDM, VP, VE and cosine schedules trained and sampled on the same data.
+"""EDM, VP, VE and cosine trained and sampled on the same data (learned).
 
-python examples/noise_schedule.py --outdir results [--quick]
+python examples/noise_schedule.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""Learned MLP: the gap per σ over training snapshots beside the memorized fraction of samples.
+"""Gap per σ and memorized samples across training snapshots (learned).
 
-python examples/training_time.py --outdir results [--quick]
+python examples/training_time.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""Learned MLP: model error on noisy training data against the error along sampling trajectories.
+"""Claim 3: model error on noisy training data vs on sampling trajectories, per σ (learned).
 
-python examples/trajectory_overlap.py --outdir results [--quick]
+python examples/trajectory_overlap.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -1,6 +1,6 @@
-"""Learned MLPs: width against the gap, the memorized fraction and the Fréchet overfit.
+"""Model width against gap, memorized fraction and sample Fréchet overfit (learned).
 
-python examples/width_sweep.py --outdir results [--quick]
+python examples/width_sweep.py --outdir results [--quick] [--set KEY=VALUE ...]
 """
 
 import sys

@@ -265,7 +265,7 @@ def test_experiment_all_runs_every_2d_experiment_and_writes_a_summary(
     # are tested in test_experiments.py); one image entry must be skipped by --all.
     subset = {n: ex.EXPERIMENTS[n] for n in ("error-vs-angle", "gap-vs-delta")}
     subset["image-dummy"] = ex.Experiment(
-        "image-dummy", "not 2D", lambda **k: pytest.fail("ran"), paper=False, family="images"
+        "image-dummy", "not 2D", lambda **k: pytest.fail("ran"), "images", ex.Settings, "-"
     )
     monkeypatch.setattr(ex, "EXPERIMENTS", subset)
     assert main(["experiment", "--all", "--quick", "--outdir", str(tmp_path), "--quiet"]) == 0
@@ -277,3 +277,16 @@ def test_experiment_all_runs_every_2d_experiment_and_writes_a_summary(
     assert summary["total_wall_time"] > 0
     assert (tmp_path / "gap-vs-delta.png").exists()
     assert "all 2 2D experiments" in capsys.readouterr().out
+
+
+def test_experiment_set_changes_a_setting_typed_from_the_registry(tmp_path, capsys):
+    out = ["--outdir", str(tmp_path), "--quiet", "--quick"]
+    args = ["experiment", "error-vs-angle", "--set", "deltas=2,1.4", "--set", "n_angles=24"]
+    assert main([*args, *out]) == 0
+    config = _json(tmp_path / "error-vs-angle.json")["config"]
+    assert config["deltas"] == [2.0, 1.4] and config["n_angles"] == 24
+    assert main(["experiment", "error-vs-angle", "--set", "n_angles=0", *out]) == 2
+    assert "n_angles must be in" in capsys.readouterr().err
+    assert main(["experiment", "error-vs-angle", "--set", "nope=1", *out]) == 2
+    assert "unknown setting" in capsys.readouterr().err
+    assert main(["experiment", "--all", "--set", "seed=1", *out]) == 2

@@ -16,10 +16,11 @@ import sys
 import numpy as np
 import pytest
 
-from toyflow.experiments import EXPERIMENTS, IMAGE_EXPERIMENTS, list_experiments, run_experiment
+from toyflow.experiments import EXPERIMENTS, list_experiments, markdown_table, run_experiment
 
 TWO_D = [name for name, exp in EXPERIMENTS.items() if exp.is_2d]
 PAPER = [name for name, exp in EXPERIMENTS.items() if exp.paper]
+IMAGE_EXPERIMENTS = [name for name, exp in EXPERIMENTS.items() if exp.family == "images"]
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 
 _CACHE: dict[str, dict] = {}
@@ -82,12 +83,34 @@ def test_registry_lists_the_issue_experiments():
         assert exp.family in ("paper", "learned", "images")
 
 
-def test_image_experiments_registered_only_when_their_module_exists():
-    import toyflow.experiments as ex
+def test_every_family_is_registered_in_one_place_and_images_never_import_experiments():
+    import subprocess
 
-    present = os.path.exists(ex._image_module_path())
-    for name in IMAGE_EXPERIMENTS:
-        assert (name in EXPERIMENTS) == present
+    assert {e.family for e in EXPERIMENTS.values()} == {"paper", "learned", "images"}
+    assert set(IMAGE_EXPERIMENTS) <= set(EXPERIMENTS)
+    # The dependency runs one way: toyflow.images is importable without toyflow.experiments.
+    code = "import sys, toyflow.images; print('toyflow.experiments' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_settings_are_frozen_validated_and_have_a_quick_variant():
+    import dataclasses
+
+    for name, exp in EXPERIMENTS.items():
+        full, quick = exp.settings(), exp.settings.quick()
+        assert dataclasses.is_dataclass(full) and type(quick) is exp.settings, name
+        assert full != quick, f"{name}: quick() changes nothing"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            full.seed = 1  # type: ignore[misc]
+    GapVsDelta = EXPERIMENTS["gap-vs-delta"].settings
+    for bad in (dict(n_noise=0), dict(n_noise=2.5), dict(delta_min=3.0), dict(seed=-1)):
+        with pytest.raises(ValueError):
+            GapVsDelta(**bad)
+    with pytest.raises(ValueError, match="valid names"):
+        EXPERIMENTS["width-sweep"].settings(data="no-such-data")
+    assert GapVsDelta.parse("n_noise", "7") == 7
+    assert EXPERIMENTS["error-vs-angle"].settings.parse("deltas", "2,1.5") == (2.0, 1.5)
 
 
 def test_unknown_experiment_and_setting_raise_value_error():
@@ -212,16 +235,22 @@ def test_progress_is_reported():
     assert all(0 <= d <= t for d, t, _ in calls)
 
 
-def test_example_scripts_name_registered_experiments():
+def test_example_scripts_and_readme_table_follow_the_registry():
     scripts = sorted(
         f for f in os.listdir(EXAMPLES) if f.endswith(".py") and f != "run_experiment.py"
     )
     names = {f[:-3].replace("_", "-") for f in scripts}
-    assert set(TWO_D) <= names, f"2D experiments without an example: {set(TWO_D) - names}"
-    assert names <= set(EXPERIMENTS), f"examples of unknown experiments: {names - set(EXPERIMENTS)}"
+    assert set(EXPERIMENTS) == names, f"examples and registry differ: {set(EXPERIMENTS) ^ names}"
     for f in scripts:
+        name = f[:-3].replace("_", "-")
         text = open(os.path.join(EXAMPLES, f)).read()
-        assert f'"{f[:-3].replace("_", "-")}"' in text
+        assert f'"{name}"' in text
+        assert EXPERIMENTS[name].description[1:] in text, f"{f}: description differs from registry"
+    table = markdown_table()
+    readme = open(os.path.join(os.path.dirname(EXAMPLES), "README.md")).read()
+    for name, exp in EXPERIMENTS.items():
+        assert f"| `{name}` | {exp.family} | {exp.description} |" in table
+    assert table in readme, "README's experiment table is not toyflow.experiments.markdown_table()"
 
 
 def test_example_script_runs_end_to_end(tmp_path, monkeypatch, capsys):

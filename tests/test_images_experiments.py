@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 
+from toyflow.experiments import images as image_experiments
 from toyflow.images import digits, measure
-from toyflow.images import experiments as image_experiments
 from toyflow.sampling import sample
 
 

@@ -3,7 +3,7 @@ bf16, and a tiny model trained on digits by the ordinary ``train`` (loss falls, 
 samples, gap and memorization, save/load).
 
 Compilation dominates on a CPU, so the trained model uses exactly the settings of the image
-experiments' quick mode (:data:`toyflow.images.experiments.QUICK` on 500 digits): the
+experiments' quick mode (:data:`toyflow.experiments.images.QUICK` on 500 digits): the
 experiment tests in the same session reuse its compiled training step.
 """
 
@@ -18,7 +18,7 @@ import pytest
 
 from toyflow import metrics
 from toyflow.images import UNetConfig, UNetDenoiser, digits, unet_config
-from toyflow.images import experiments as image_experiments
+from toyflow.experiments import images as image_experiments
 from toyflow.images.measure import image_sigmas, memorization
 from toyflow.images.unet import PRESETS, param_count
 from toyflow.nets import preconditioning

@@ -194,7 +194,7 @@ def test_make_labels_bad_input(mixture, kwargs, message):
 
 
 def test_granularities_constant():
-    assert GRANULARITIES == ("none", "coarse", "kmeans", "point")
+    assert tuple(GRANULARITIES) == ("none", "coarse", "kmeans", "point")
 
 
 def test_assign_in_blocks_matches_one_block(monkeypatch):

@@ -46,44 +46,27 @@ class _Parser(argparse.ArgumentParser):
 # --- argument types -------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
+def _number(kind: type, strict: bool):
+    """An argparse type: ``kind`` (int or float), finite, ``> 0`` if ``strict`` else ``>= 0``."""
+    what = "a whole number" if kind is int else "a number"
+    bound = "> 0" if strict else ">= 0"
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not np.isfinite(v) or v < 0 or (strict and v == 0):
+            if kind is int:  # whole numbers say their bound as ">= 1" / ">= 0"
+                raise argparse.ArgumentTypeError(f"expected a number >= {int(strict)}, got {v}")
+            raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text!r}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return v
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(v) or v < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
+_positive_int, _nonneg_int = _number(int, True), _number(int, False)
+_positive_float, _nonneg_float = _number(float, True), _number(float, False)
 
 
 # --- progress ---------------------------------------------------------------------------------------
@@ -176,10 +159,9 @@ def _make_data(args, stored: dict | None = None):
 
 
 def _write_json(path: str, obj: Any) -> None:
-    from toyflow.experiments._common import result_json
-    from toyflow.training import atomic_write_bytes
+    from toyflow._json import write_json
 
-    atomic_write_bytes(path, (result_json(obj) + "\n").encode())
+    write_json(path, obj)
 
 
 def _outdir(args) -> str:
@@ -230,9 +212,9 @@ def _stored_data(args) -> dict | None:
 def _cmd_train(args) -> int:
     from toyflow import metrics
     from toyflow.denoisers import OptimalDenoiser
-    from toyflow.experiments._common import log_sigmas, peak
+    from toyflow.experiments._eval import log_sigmas, peak
     from toyflow.fields import compare_fields
-    from toyflow.labels import make_labels
+    from toyflow.labels import make_labels, sample_labels
     from toyflow.plotting import plot_field_comparison, plot_loss_curves, save_figure
     from toyflow.sampling import sample
     from toyflow.training import train
@@ -282,10 +264,7 @@ def _cmd_train(args) -> int:
         if data.n_val
         else None
     )
-    labels = None
-    if train_labels is not None:
-        rng = np.random.default_rng(args.seed)
-        labels = train_labels[rng.integers(0, len(train_labels), args.n_samples)]
+    labels = sample_labels(train_labels, args.n_samples, args.seed)
     samples = np.asarray(
         sample(
             model,
@@ -507,7 +486,10 @@ def _cmd_experiment(args) -> int:
         raise UsageError("give either an experiment name or --all, not both")
     if not args.name and not args.all:
         raise UsageError("name an experiment, or --all for every 2D one (--list shows them)")
+    if args.all and args.set:
+        raise UsageError("--set changes one experiment's settings; it does not go with --all")
     names = [n for n, e in EXPERIMENTS.items() if e.is_2d] if args.all else [args.name]
+    overrides = _settings_overrides(EXPERIMENTS[names[0]], args.set or [])
     out = _outdir(args)
     started = time.perf_counter()
     summary = {}
@@ -515,7 +497,9 @@ def _cmd_experiment(args) -> int:
         label = name if len(names) == 1 else f"[{i + 1}/{len(names)}] {name}"
         bar = _Bar(label, 1, args.quiet)
         try:
-            result = run_experiment(name, quick=args.quick, outdir=out, progress=bar.steps)
+            result = run_experiment(
+                name, quick=args.quick, outdir=out, progress=bar.steps, **overrides
+            )
         finally:
             bar.close()
         summary[name] = {
@@ -540,6 +524,64 @@ def _cmd_experiment(args) -> int:
             f"wrote {out}/summary.json"
         )
     return 0
+
+
+# --- explore --export ---------------------------------------------------------------------------------
+
+
+def _cmd_explore(args) -> int:
+    """``toyflow explore --export FILE.html [--gif FILE.gif] [--kind ... --delta ...]``: the
+    explorer's σ views for a preset (the URL keys), written as one offline page and/or a GIF."""
+    from toyflow.explorer import PLAIN_PARAMS, ExplorerState, NotReady
+
+    if not args.export and not args.gif:
+        raise UsageError("give --export FILE.html and/or --gif FILE.gif")
+    pairs = {
+        name: getattr(args, "preset_" + name)
+        for name in PLAIN_PARAMS
+        if getattr(args, "preset_" + name, None) is not None
+    }
+    state = ExplorerState(auto=False, disk_cache=True)
+    problems = state.set_from_strings(pairs)
+    if problems:
+        raise UsageError("; ".join(problems))
+    if state.kind == "learned":
+        job = state.train()  # None: a configuration trained before came from the cache
+        if job is not None:
+            bar = _Bar("training", 1, args.quiet)
+            while not job.wait(0.5):
+                bar.steps(job.progress, 1, "")
+            bar.close()
+            if job.status != "done":
+                raise FloatingPointError(f"training {job.status}: {job.error or 'no result'}")
+    if state.error:
+        raise UsageError(state.error)
+    from toyflow.app.export import export_gif, export_html
+    from toyflow.sigma_stack import model_title, stack_for_state
+
+    try:
+        stack = stack_for_state(state)
+    except NotReady as exc:
+        raise UsageError(str(exc)) from None
+    title = args.title or f"toyflow: {model_title(state)}"
+    if args.export:
+        export_html(stack, args.export, title=title)
+        print(f"wrote {args.export} (open it in a browser; it needs no server or network)")
+    if args.gif:
+        export_gif(stack, args.gif, fps=args.fps, title=title)
+        print(f"wrote {args.gif} ({stack.steps} frames at {args.fps:g} frames/s)")
+    return 0
+
+
+def _settings_overrides(exp, items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` items of ``--set`` as typed settings of experiment ``exp``."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = exp.settings.parse(key.strip().replace("-", "_"), text)
+    return out
 
 
 # --- explore --export ---------------------------------------------------------------------------------
@@ -696,6 +738,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every 2D experiment (paper and learned); also writes summary.json",
     )
     p.add_argument("--quick", action="store_true", help="shrunk settings (under a minute)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change one setting (repeatable; lists as 1,2,3); the settings are in NAME.json's config",
+    )
     _add_common(p)
     p.set_defaults(func=_cmd_experiment)
     from toyflow.explorer import PLAIN_PARAMS, ExplorerState

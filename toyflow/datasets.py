@@ -25,8 +25,9 @@ pinwheel           arm ``a``: ``f = (1 + radial_std ε₁, tangential_std ε₂)
                    rotated by ``2π a / arms + rate · exp(f₁)``, times 5
 =================  ===========================================================  ==================
 
-The paper's toy data (DESIGN §6) is ``make_dataset("circle", 10)``: 20 equidistant angles on the
-circle of radius 10, alternately 10 training and 10 validation points. ``from_points`` and
+The paper's toy data (Kollmann & Kaiser 2026, read from the authors' code) is
+``make_dataset("circle", 10)``: 20 equidistant angles on the circle of radius 10, alternately 10
+training and 10 validation points. ``from_points`` and
 ``load_csv`` wrap points a person drew or uploaded.
 """
 
@@ -36,15 +37,49 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from toyflow._json import jsonable
 from toyflow._validation import as_labels, as_points, check_float, check_int, lookup
+from toyflow.registry import Registry
 
 MAX_POINTS = 1_000_000
 MAX_CSV_ROWS = 100_000
 _MAX_SEED = 2**63 - 1
+
+
+class Split(Protocol):
+    """The one data-set protocol, for points (:class:`Dataset`) and images
+    (:class:`toyflow.images.ImageDataset`): training and validation arrays of shape
+    ``(n, *event_shape)`` with optional integer labels of shape ``(n,)``."""
+
+    name: str
+
+    @property
+    def train_x(self) -> np.ndarray: ...
+    @property
+    def val_x(self) -> np.ndarray: ...
+    @property
+    def train_labels(self) -> np.ndarray | None: ...
+    @property
+    def val_labels(self) -> np.ndarray | None: ...
+    @property
+    def n_train(self) -> int: ...
+    @property
+    def n_val(self) -> int: ...
+    @property
+    def event_shape(self) -> tuple[int, ...]: ...
+
+
+def holdout(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices ``(keep, hold)``: ``round(val_fraction · n)`` of ``n`` items held out for
+    validation (at most ``n − 1``: one stays for training), by a permutation drawn with
+    ``np.random.default_rng(seed)``. The one split rule for points and images."""
+    n_hold = min(round(val_fraction * n), n - 1)
+    perm = np.random.default_rng(check_int(seed, "seed", 0, _MAX_SEED)).permutation(n)
+    return np.sort(perm[n_hold:]), np.sort(perm[:n_hold])
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -96,6 +131,19 @@ class Dataset:
         return int(self.val_x.shape[0])
 
     @property
+    def event_shape(self) -> tuple[int]:
+        return (2,)
+
+    @property
+    def train_labels(self) -> np.ndarray:
+        """The coarse labels (the :class:`Split` protocol's name for them)."""
+        return self.train_coarse
+
+    @property
+    def val_labels(self) -> np.ndarray:
+        return self.val_coarse
+
+    @property
     def num_coarse(self) -> int:
         """Number of coarse classes (labels lie in ``[0, num_coarse)``)."""
         seen = max(int(self.train_coarse.max(initial=0)), int(self.val_coarse.max(initial=0))) + 1
@@ -110,7 +158,7 @@ class Dataset:
             "train_coarse": self.train_coarse.tolist(),
             "val_coarse": self.val_coarse.tolist(),
             "num_coarse": self.num_coarse,
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
         }
 
     @classmethod
@@ -125,18 +173,6 @@ class Dataset:
             params=dict(d.get("params", {})),
             coarse_classes=d.get("num_coarse"),
         )
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 class _Draw(NamedTuple):
@@ -160,12 +196,13 @@ class DatasetSpec:
     defaults: dict
 
 
-DATASETS: dict[str, DatasetSpec] = {}
+#: The 2D data sets (name → generator and its default parameters).
+DATASETS: Registry[DatasetSpec] = Registry("data set")
 
 
 def _register(name: str, description: str, **defaults):
     def wrap(fn):
-        DATASETS[name] = DatasetSpec(name, description, fn, dict(defaults))
+        DATASETS.add(name, DatasetSpec(name, description, fn, dict(defaults)))
         return fn
 
     return wrap
@@ -352,7 +389,7 @@ def make_dataset(
     >>> ds.train_x.shape, ds.val_x.shape, ds.num_coarse
     ((10, 2), (10, 2), 4)
     """
-    spec = lookup(DATASETS, name, "data set")
+    spec = DATASETS[name]
     n_train = check_int(n_train, "n_train", 1, MAX_POINTS)
     n_val = n_train if n_val is None else check_int(n_val, "n_val", 0, MAX_POINTS)
     seed = check_int(seed, "seed", 0, _MAX_SEED)
@@ -414,9 +451,7 @@ def from_points(
         val_c = labels[_nearest(val, x)] if val.shape[0] else np.zeros(0, np.int32)
     else:
         # Hold out a random val_fraction of the points, keeping at least one for training.
-        n_hold = min(int(round(val_fraction * x.shape[0])), x.shape[0] - 1)
-        perm = np.random.default_rng(seed).permutation(x.shape[0])
-        hold, keep = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
+        keep, hold = holdout(x.shape[0], val_fraction, seed)
         train, train_c, val, val_c = x[keep], labels[keep], x[hold], labels[hold]
     params = {
         "seed": seed,

@@ -1,6 +1,7 @@
 r"""Condition granularity: which label each training (and validation) point carries.
 
-DESIGN §6 and the paper's image experiments vary how finely the condition splits the data:
+The paper's image experiments (and toyflow's 2D ones) vary how finely the condition splits the
+data; :data:`GRANULARITIES` is the registry of these label schemes:
 
 ==========  ==================================================================================
 none        unconditional: no labels
@@ -33,10 +34,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyflow._validation import as_points, check_int, lookup
+from toyflow._validation import as_points, check_int
 from toyflow.datasets import Dataset
+from toyflow.registry import Registry, bucket
 
-GRANULARITIES = ("none", "coarse", "kmeans", "point")
+#: The label schemes (name → what a point's label is), from coarsest to finest.
+GRANULARITIES: Registry[str] = Registry(
+    "label granularity",
+    {
+        "none": "unconditional: no labels",
+        "coarse": "the generator's component, arm, moon or quadrant",
+        "kmeans": "k-means pseudo-labels; validation points get their nearest centre",
+        "point": "one label per training point; validation points get their nearest one's",
+    },
+)
 
 #: Upper bound on the entries of one block of the (points × centres) distance matrix.
 _BLOCK_ENTRIES = 1 << 22
@@ -49,18 +60,6 @@ def _as_matrix(x, name: str, *, allow_empty: bool = False) -> np.ndarray:
     if arr.ndim > 2:
         arr = arr.reshape(arr.shape[0], -1)
     return as_points(arr, name, allow_empty=allow_empty)
-
-
-def _bucket(n: int) -> int:
-    """Padded size for ``n`` rows: 8, or the next of 2^e and 3·2^(e−1) (at most 1.5 n).
-
-    Compiled kernels depend only on the bucket, so a growing drawing or a K slider rarely
-    recompiles.
-    """
-    if n <= 8:
-        return 8
-    p = 1 << (n - 1).bit_length()
-    return 3 * p // 4 if n <= 3 * p // 4 else p
 
 
 def _block_size(n_pad: int, k_pad: int) -> int:
@@ -188,7 +187,7 @@ def kmeans(
     seed = check_int(seed, "seed", 0, 2**63 - 1)
     iters = check_int(iters, "iters", 1, 100_000)
     n_init = check_int(n_init, "n_init", 1, 100)
-    n_pad, k_pad = _bucket(n), _bucket(k)
+    n_pad, k_pad = bucket(n), bucket(k)
     block = _block_size(n_pad, k_pad)
     x_pad = jnp.asarray(_pad_rows(x, n_pad))
     best = None
@@ -218,7 +217,7 @@ def assign(x, centers) -> np.ndarray:
     if x.shape[0] == 0:
         return np.zeros(0, np.int32)
     n, k = x.shape[0], centers.shape[0]
-    n_pad, k_pad = _bucket(n), _bucket(k)
+    n_pad, k_pad = bucket(n), bucket(k)
     labels = _assign_jit(
         jnp.asarray(_pad_rows(x, n_pad)),
         jnp.asarray(_pad_rows(centers, k_pad)),
@@ -237,7 +236,7 @@ def make_labels(
     points ``(n, d)`` with optional ``val_x``; without validation points ``val_labels`` is
     ``None``. ``k`` is required for ``"kmeans"`` and ignored otherwise. Labels are int32.
     """
-    granularity = lookup({g: g for g in GRANULARITIES}, granularity, "label granularity")
+    GRANULARITIES[granularity]  # an unknown name raises ValueError listing the valid ones
     if isinstance(dataset_or_train_x, Dataset):
         if val_x is not None:
             raise ValueError("val_x is taken from the Dataset; do not pass it separately")
@@ -268,3 +267,14 @@ def make_labels(
     # "point": every training point is its own class.
     train_labels = np.arange(train.shape[0], dtype=np.int32)
     return train_labels, None if val is None else assign(val, train)
+
+
+def sample_labels(train_labels, n: int, seed: int = 0) -> np.ndarray | None:
+    """``n`` labels for conditional sampling, drawn uniformly from the training labels (so each
+    class in proportion to its size) with ``np.random.default_rng(seed)``: the one rule the
+    experiments, the command line and the explorer share. ``None`` passes through."""
+    if train_labels is None:
+        return None
+    labels = np.asarray(train_labels)
+    rng = np.random.default_rng(check_int(seed, "seed", 0, 2**63 - 1))
+    return labels[rng.integers(0, len(labels), size=check_int(n, "n", 0, 10**9))].astype(np.int32)

@@ -30,15 +30,19 @@ import numpy as np
 
 from toyflow._denoiser import Denoiser
 from toyflow._function import as_denoiser
-from toyflow._validation import as_points, check_float, check_int, lookup
+from toyflow._validation import as_points, check_float, check_int
+from toyflow.registry import Registry
 from toyflow.schedules import Schedule, get_schedule, sampling_sigmas
 
 #: Solver registry (name → description); the CLI and the app read it.
-SOLVERS: dict[str, str] = {
-    "euler": "Euler steps on the probability-flow ODE (first order)",
-    "heun": "Heun's second-order steps, Euler on the final step to σ = 0",
-    "stochastic": "EDM's stochastic sampler (Algorithm 2): churn noise, then a Heun step",
-}
+SOLVERS: Registry[str] = Registry(
+    "solver",
+    {
+        "euler": "Euler steps on the probability-flow ODE (first order)",
+        "heun": "Heun's second-order steps, Euler on the final step to σ = 0",
+        "stochastic": "EDM's stochastic sampler (Algorithm 2): churn noise, then a Heun step",
+    },
+)
 
 
 def _bcast(v, x):
@@ -177,7 +181,7 @@ def sample(
     """
     init_event = np.shape(x_init)[1:] if x_init is not None and np.ndim(x_init) >= 2 else None
     denoiser = as_denoiser(denoiser, init_event or None)
-    lookup(SOLVERS, solver, "solver")
+    SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
     sigmas = sampling_sigmas(sched, steps, sigma_min, sigma_max, rho)
@@ -243,7 +247,7 @@ def sample_fn(
 ) -> Callable:
     """A jitted ``f(denoiser, x_init, ts, labels, key, churn)`` for callers that manage grids
     themselves (the app): every argument is traced, so it compiles once per shape."""
-    lookup(SOLVERS, solver, "solver")
+    SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
     return functools.partial(
         _integrate, solver=solver, schedule=get_schedule(schedule), record=record
     )

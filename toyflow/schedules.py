@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyflow._validation import check_float, check_int, lookup
+from toyflow._validation import check_float, check_int
+from toyflow.registry import Registry
 
 
 def edm_sigmas(
@@ -241,7 +242,9 @@ class Cosine(Schedule):
 
 
 #: The schedule registry: the CLI's choices, the app's drop-down and the tests read it.
-SCHEDULES: dict[str, type[Schedule]] = {"edm": EDM, "vp": VP, "ve": VE, "cosine": Cosine}
+SCHEDULES: Registry[type[Schedule]] = Registry(
+    "noise schedule", {"edm": EDM, "vp": VP, "ve": VE, "cosine": Cosine}
+)
 
 
 def sampling_sigmas(
@@ -268,4 +271,4 @@ def get_schedule(name_or_schedule: str | Schedule = "edm") -> Schedule:
     """A schedule instance from its registry name (or pass an instance through)."""
     if isinstance(name_or_schedule, Schedule):
         return name_or_schedule
-    return lookup(SCHEDULES, name_or_schedule, "noise schedule")()
+    return SCHEDULES[name_or_schedule]()

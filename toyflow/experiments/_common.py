@@ -1,7 +1,21 @@
-"""What every experiment shares: settings, progress, the result dictionary and its files.
+"""What every experiment shares: the registry, its settings, progress, and the result files.
 
-An experiment is a plain function ``fn(*, quick=False, outdir=None, progress=None, **overrides)``
-returning a *tidy result*::
+An experiment is declared once::
+
+    @dataclasses.dataclass(frozen=True)
+    class GapVsDelta(Settings):
+        n_train: int = 10
+        n_noise: int = 50
+        QUICK = dict(n_noise=10)            # what quick mode changes
+
+    @experiment("gap-vs-delta", "relative gap over σ ...", family="paper", settings=GapVsDelta)
+    def gap_vs_delta(s: GapVsDelta, progress) -> Outcome:
+        ...
+
+The decorator registers it in :data:`EXPERIMENTS` and returns the public function
+``fn(*, quick=False, outdir=None, progress=None, **overrides) -> dict``, which builds the
+settings (the defaults, or :meth:`Settings.quick`, with ``overrides`` replaced; all validated
+at construction), runs the body and returns the *tidy result*::
 
     {"name", "description", "paper", "quick", "config",   # what was run
      "arrays":   {name: nested lists},                      # everything the figure plots
@@ -19,63 +33,222 @@ steps inside one unit of work); the CLI turns it into a tqdm bar.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import math
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from toyflow._json import dumps, write_json
+from toyflow._validation import check_float, check_int
+from toyflow.registry import Registry
+
 ProgressFn = Callable[[float, float, str], Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """A registry entry: ``fn`` runs it; ``paper`` marks the paper's own (analytic) experiments;
-    ``family`` is ``"paper"``, ``"learned"`` or ``"images"``."""
-
-    name: str
-    description: str
-    fn: Callable[..., dict]
-    paper: bool
-    family: str
-    figure: Callable[[dict], Any] | None = None  # redraws NAME.png from a result
-
-    @property
-    def is_2d(self) -> bool:
-        return self.family in ("paper", "learned")
-
-    def __call__(self, **kwargs) -> dict:
-        return self.fn(**kwargs)
+FAMILIES = ("paper", "learned", "images")
+S = TypeVar("S", bound="Settings")
 
 
 # --- settings ---------------------------------------------------------------------------------
 
 
-def resolve_settings(
-    name: str,
-    full: Mapping[str, Any],
-    quick_changes: Mapping[str, Any],
-    quick: bool,
-    overrides: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The full settings, shrunk by ``quick_changes`` in quick mode, then ``overrides`` applied.
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Base of every experiment's frozen settings dataclass.
 
-    An override that is not a setting of this experiment raises ``ValueError`` naming the valid ones.
+    Construction validates every field: whole numbers (fields whose default is an ``int``) must
+    be ≥ 1, or ≥ 0 for seeds; numbers must be finite and ≥ 0; lists become tuples. Subclasses add
+    cross-field checks in :meth:`check` and say what quick mode changes as a class keyword,
+    ``class Mine(Settings, quick=dict(steps=100))`` (merged along the class hierarchy).
     """
-    settings = dict(full)
-    if quick:
-        settings.update(quick_changes)
-    unknown = sorted(set(overrides) - set(settings))
-    if unknown:
-        raise ValueError(
-            f"unknown setting(s) {', '.join(unknown)} for experiment {name!r}; "
-            f"valid: {', '.join(sorted(settings))}"
+
+    QUICK: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(cls, quick: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.QUICK = {**cls.QUICK, **(quick or {})}
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value, default = getattr(self, f.name), f.default
+            if isinstance(value, list):
+                value = tuple(value)
+            if value is None and default is None:
+                pass
+            elif isinstance(default, bool):
+                if not isinstance(value, (bool, np.bool_)):
+                    raise ValueError(f"setting {f.name} must be true or false, got {value!r}")
+                value = bool(value)
+            elif isinstance(default, int):
+                value = check_int(value, f.name, 0 if "seed" in f.name else 1, 10**9)
+            elif isinstance(default, float):
+                value = check_float(value, f.name, 0.0)
+            elif isinstance(default, tuple):
+                if not isinstance(value, tuple) or not value:
+                    raise ValueError(f"setting {f.name} must be a non-empty list, got {value!r}")
+            object.__setattr__(self, f.name, value)
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field checks of a subclass (raise ``ValueError``)."""
+
+    @classmethod
+    def quick(cls: type[S]) -> S:
+        """The shrunk variant: well under a minute on 2 CPU cores."""
+        return cls(**cls.QUICK)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def replace(self: S, **changes: Any) -> S:
+        """A copy with ``changes`` (an unknown name raises ``ValueError`` naming the valid ones)."""
+        unknown = sorted(set(changes) - set(self.names()))
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(self.names()))}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.names()}
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Any:
+        """A setting's value from command-line text, typed like its default (lists: commas)."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if name not in fields:
+            raise ValueError(f"unknown setting {name!r}; valid: {', '.join(sorted(fields))}")
+        default = fields[name].default
+        if isinstance(default, tuple):
+            kind = type(default[0]) if default else str
+            return tuple(_parse_one(kind, t.strip(), name) for t in text.split(",") if t.strip())
+        if default is None and text.lower() in ("none", "null", ""):
+            return None
+        if default is None and "," in text:
+            return tuple(_parse_one(None, t.strip(), name) for t in text.split(",") if t.strip())
+        return _parse_one(None if default is None else type(default), text, name)
+
+
+def _parse_one(kind: type | None, text: str, name: str) -> Any:
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"setting {name} must be true or false, got {text!r}")
+        return text.lower() in ("true", "1", "yes")
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ValueError(f"setting {name} must be a {kind.__name__}, got {text!r}") from None
+    if kind is None:  # no typed default: a number if it reads as one
+        for k in (int, float):
+            try:
+                return k(text)
+            except ValueError:
+                pass
+    return text
+
+
+# --- the registry -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A registry entry: ``fn`` runs it (``fn(*, quick, outdir, progress, **overrides)``),
+    ``settings`` is its settings dataclass, ``family`` is ``"paper"``, ``"learned"`` or
+    ``"images"``; ``figure(result)`` redraws its PNG from a result."""
+
+    name: str
+    description: str
+    fn: Callable[..., dict]
+    family: str
+    settings: type[Settings]
+    figure_name: str
+
+    @property
+    def paper(self) -> bool:
+        """The paper's own (analytic) experiments."""
+        return self.family == "paper"
+
+    @property
+    def is_2d(self) -> bool:
+        return self.family in ("paper", "learned")
+
+    @property
+    def figure(self) -> Callable[[dict], Any]:
+        return getattr(sys.modules[self.fn.__module__], self.figure_name)
+
+    def __call__(self, **kwargs: Any) -> dict:
+        return self.fn(**kwargs)
+
+
+#: Every experiment, 2D and image, in registry order; the CLI, ``examples/`` and the README
+#: table read it.
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What an experiment body measured: ``arrays`` maps a name to ``(values, shape)`` where
+    the shape lists dimension names (keys of ``dims``) or fixed sizes; ``config`` adds derived
+    settings to the recorded configuration."""
+
+    arrays: Mapping[str, tuple[Any, list[Any]]]
+    dims: Mapping[str, int]
+    headline: Mapping[str, Any]
+    checks: Mapping[str, bool] = dataclasses.field(default_factory=dict)
+    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def experiment(
+    name: str, description: str, *, family: str, settings: type[Settings]
+) -> Callable[[Callable[[Any, ProgressFn | None], Outcome]], Callable[..., dict]]:
+    """Register ``body(settings, progress) -> Outcome`` as experiment ``name`` (see the module
+    docstring); its figure is ``figure_<name>`` of the same module."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+
+    def wrap(body: Callable[[Any, ProgressFn | None], Outcome]) -> Callable[..., dict]:
+        @functools.wraps(body)
+        def run(
+            *,
+            quick: bool = False,
+            outdir: str | os.PathLike | None = None,
+            progress: ProgressFn | None = None,
+            **overrides: Any,
+        ) -> dict:
+            try:
+                s = (settings.quick() if quick else settings()).replace(**overrides)
+            except ValueError as exc:
+                raise ValueError(f"experiment {name!r}: {exc}") from None
+            started = time.perf_counter()
+            out = body(s, progress)
+            result = make_result(
+                name,
+                description,
+                paper=family == "paper",
+                quick=quick,
+                config={**s.to_dict(), **out.config},
+                arrays={k: v for k, (v, _) in out.arrays.items()},
+                shapes={k: spec for k, (_, spec) in out.arrays.items()},
+                dims=out.dims,
+                headline=out.headline,
+                checks=out.checks,
+                started=started,
+            )
+            return write_result(result, outdir, EXPERIMENTS[name].figure)
+
+        run.__annotations__ = {}
+        EXPERIMENTS.add(
+            name,
+            Experiment(name, description, run, family, settings, "figure_" + body.__name__),
         )
-    settings.update(overrides)
-    return settings
+        return run
+
+    return wrap
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -112,24 +285,6 @@ class Reporter:
 
 
 # --- results ------------------------------------------------------------------------------------
-
-
-def _to_jsonable(value: Any) -> Any:
-    """Arrays and numpy scalars as lists and floats; NaN and ±inf become ``None`` (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {str(k): _to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _to_jsonable(value.tolist())
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 def check_shapes(
@@ -182,7 +337,7 @@ def make_result(
 
 def result_json(result: Mapping[str, Any]) -> str:
     """The result as strict JSON text (no NaN: non-finite numbers become ``null``)."""
-    return json.dumps(_to_jsonable(result), indent=1, allow_nan=False)
+    return dumps(result)
 
 
 def write_result(
@@ -194,8 +349,6 @@ def write_result(
     """
     if outdir is None:
         return result
-    from toyflow.training import atomic_write_bytes
-
     outdir = os.fspath(outdir)
     os.makedirs(outdir, exist_ok=True)
     files = {}
@@ -208,54 +361,19 @@ def write_result(
     path = os.path.join(outdir, f"{result['name']}.json")
     files["json"] = path
     result["files"] = files
-    atomic_write_bytes(path, (result_json(result) + "\n").encode())
+    write_json(path, result)
     return result
 
 
-# --- small numerical helpers --------------------------------------------------------------------
-
-
-def edm_gap_sigmas(steps: int) -> np.ndarray:
-    """The positive noise levels of the EDM grid with ``steps`` steps (DESIGN: 120 for gap curves)."""
-    from toyflow.schedules import edm_sigmas
-
-    return edm_sigmas(steps)[:-1].astype(np.float64)
-
-
-def log_sigmas(n: int, lo: float = 0.002, hi: float = 80.0) -> np.ndarray:
-    """``n`` log-spaced noise levels in ``[lo, hi]`` (the paper's image grid: 64 in [0.002, 80])."""
-    return np.geomspace(lo, hi, n)
-
-
-def nearest_on_grid(targets, grid) -> np.ndarray:
-    """For each target σ, the closest value of ``grid`` (in log distance)."""
-    g = np.asarray(grid, float)
-    g = g[g > 0]
-    return np.array([g[np.argmin(np.abs(np.log(g) - np.log(t)))] for t in np.atleast_1d(targets)])
-
-
-def peak(sigmas, gap) -> tuple[float, float, int]:
-    """``(peak gap, σ at the peak, index)`` of one gap curve."""
-    g = np.asarray(gap, float)
-    k = int(np.nanargmax(g))
-    return float(g[k]), float(np.asarray(sigmas)[k]), k
-
-
-def is_intermediate(index: int, n: int, margin: int = 1) -> bool:
-    """Whether a peak index lies strictly inside the σ grid (not at either end)."""
-    return margin <= index <= n - 1 - margin
-
-
-def monotone(values, *, increasing: bool, tol: float = 0.0) -> bool:
-    """Whether consecutive values change in one direction (allowing ``tol`` of slack)."""
-    d = np.diff(np.asarray(values, float))
-    return bool(np.all(d > -tol) if increasing else np.all(d < tol))
-
-
-def spearman(x, y) -> float:
-    """Spearman rank correlation (ties broken by order): the sign says which way a trend goes."""
-    rx = np.argsort(np.argsort(np.asarray(x, float)))
-    ry = np.argsort(np.argsort(np.asarray(y, float)))
-    if np.std(rx) == 0 or np.std(ry) == 0:
-        return 0.0
-    return float(np.corrcoef(rx, ry)[0, 1])
+def load_result(path: str | os.PathLike) -> dict:
+    """Read a ``NAME.json`` written by an experiment, arrays back as NumPy (``null`` → NaN)."""
+    with open(path) as f:
+        result = json.load(f)
+    arrays = {}
+    for k, v in result["arrays"].items():
+        try:
+            arrays[k] = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            arrays[k] = np.asarray(v)
+    result["arrays"] = arrays
+    return result

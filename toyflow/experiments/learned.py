@@ -24,196 +24,103 @@ sets).
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from toyflow import metrics
-from toyflow.datasets import make_dataset
+from toyflow.datasets import DATASETS, make_dataset
 from toyflow.denoisers import OptimalDenoiser, autoguidance, classifier_free
-from toyflow.experiments._common import (
-    Reporter,
+from toyflow.experiments._common import Outcome, Reporter, Settings, experiment
+from toyflow.experiments._eval import (
+    baseline,
+    downsample,
+    evaluate,
+    in_regime,
     is_intermediate,
     log_sigmas,
-    make_result,
     peak,
-    resolve_settings,
     spearman,
-    write_result,
+    stack,
 )
+from toyflow.labels import sample_labels
 from toyflow.nets import MLPConfig
 from toyflow.sampling import sample
+from toyflow.schedules import SCHEDULES
 from toyflow.training import train, train_sweep
 
-#: A gap at least this large (10 %) at an intermediate σ counts as "clearly positive".
-GAP_THRESHOLD = 0.1
-#: Samples count as "mostly non-memorized" when at most this share is memorized.
-MEMORIZED_LIMIT = 0.5
 
-BASE = dict(
-    data="gaussian_mixture",
-    n_train=64,
-    n_val=1000,
-    data_seed=0,
-    width=128,
-    depth=3,
-    steps=6000,
-    batch_size=256,
-    learning_rate=2e-3,
-    seed=0,
-    n_sigma=64,
-    n_noise=50,
-    n_gap_val=256,
-    n_samples=2000,
-    sample_steps=40,
-)
-QUICK = dict(
-    n_val=200,
-    width=32,
-    steps=300,
-    batch_size=128,
-    n_sigma=16,
-    n_noise=4,
-    n_gap_val=64,
-    n_samples=300,
-    sample_steps=16,
-)
+@dataclasses.dataclass(frozen=True)
+class Learned(
+    Settings,
+    quick=dict(
+        n_val=200,
+        width=32,
+        steps=300,
+        batch_size=128,
+        n_sigma=16,
+        n_noise=4,
+        n_gap_val=64,
+        n_samples=300,
+        sample_steps=16,
+    ),
+):
+    """Settings every learned-model experiment shares: data, network, training, evaluation."""
 
+    data: str = "gaussian_mixture"
+    n_train: int = 64
+    n_val: int = 1000
+    data_seed: int = 0
+    width: int = 128
+    depth: int = 3
+    steps: int = 6000
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    seed: int = 0
+    n_sigma: int = 64
+    n_noise: int = 50
+    n_gap_val: int = 256
+    n_samples: int = 2000
+    sample_steps: int = 40
 
-def _data(s: dict[str, Any], n_train: int | None = None):
-    return make_dataset(
-        s["data"], s["n_train"] if n_train is None else n_train, s["n_val"], seed=s["data_seed"]
-    )
+    def check(self) -> None:
+        DATASETS[self.data]  # an unknown name raises ValueError listing the valid ones
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
+    def dataset(self, n_train: int | None = None):
+        n = self.n_train if n_train is None else n_train
+        return make_dataset(self.data, n, self.n_val, seed=self.data_seed)
 
-def _sigmas(s):
-    return log_sigmas(s["n_sigma"])
+    def sigmas(self) -> np.ndarray:
+        return log_sigmas(self.n_sigma)
 
-
-def evaluate(
-    denoiser,
-    train_x,
-    val_x,
-    sigmas,
-    *,
-    n_noise: int,
-    n_samples: int,
-    sample_steps: int,
-    seed: int = 0,
-    train_labels=None,
-    val_labels=None,
-    sample_labels=None,
-    schedule: str = "edm",
-    n_gap_val: int | None = None,
-) -> dict[str, Any]:
-    """Gap curve, samples, memorized fraction and Fréchet overfit of one denoiser."""
-    vx = val_x if n_gap_val is None else val_x[:n_gap_val]
-    vl = (
-        None
-        if val_labels is None
-        else (val_labels if n_gap_val is None else val_labels[:n_gap_val])
-    )
-    curve = metrics.gap_curve(
-        denoiser,
-        train_x,
-        vx,
-        sigmas,
-        n_noise=n_noise,
-        seed=seed,
-        train_labels=train_labels,
-        val_labels=vl,
-    )
-    x = np.asarray(
-        sample(
-            denoiser,
-            n_samples,
-            steps=sample_steps,
-            seed=seed,
-            labels=sample_labels,
-            schedule=schedule,
+    def train_kwargs(self) -> dict[str, Any]:
+        return dict(
+            width=self.width,
+            depth=self.depth,
+            steps=self.steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
         )
-    )
-    mask = metrics.memorized_mask(x, train_x)
-    fd = metrics.sample_overfit(x, train_x, val_x)
-    pk, pk_sigma, pk_index = peak(sigmas, curve.gap)
-    return dict(
-        gap=curve.gap,
-        e_train=curve.e_train,
-        e_val=curve.e_val,
-        peak_gap=pk,
-        peak_sigma=pk_sigma,
-        peak_index=pk_index,
-        memorized_fraction=float(np.mean(mask)),
-        fd_train=fd["fd_train"],
-        fd_val=fd["fd_val"],
-        relative_overfit=fd["relative_overfit"],
-        samples=x,
-        memorized=mask,
-    )
+
+    def eval_kwargs(self) -> dict[str, Any]:
+        return dict(
+            n_noise=self.n_noise,
+            n_samples=self.n_samples,
+            sample_steps=self.sample_steps,
+            seed=self.seed,
+            n_gap_val=self.n_gap_val,
+        )
 
 
-def in_regime(ev: dict[str, Any], n_sigma: int) -> bool:
-    """Objective-level gap clearly positive at an intermediate σ, samples mostly non-memorized."""
-    return bool(
-        ev["peak_gap"] >= GAP_THRESHOLD
-        and is_intermediate(ev["peak_index"], n_sigma)
-        and ev["memorized_fraction"] <= MEMORIZED_LIMIT
-    )
-
-
-def _stack(evals, key):
-    return np.asarray([e[key] for e in evals])
-
-
-def _baseline(data) -> float:
-    """Memorized fraction of fresh draws (the validation set): a perfect generalizer's score."""
-    return metrics.memorized_fraction(data.val_x, data.train_x)
-
-
-def _baseline_fd(data, s) -> float:
+def _baseline_fd(data, s: Learned) -> float:
     """Relative Fréchet overfit ``(FD_val − FD_train) / FD_train`` of ``n_samples`` fresh draws
     from the data distribution: what a perfect generalizer scores (not 0: the training set is
     small, so its own mean and covariance are off by more than the larger validation set's)."""
-    fresh = make_dataset(s["data"], s["n_samples"], 0, seed=s["data_seed"] + 1).train_x
+    fresh = make_dataset(s.data, s.n_samples, 0, seed=s.data_seed + 1).train_x
     return metrics.sample_overfit(fresh, data.train_x, data.val_x)["relative_overfit"]
-
-
-def _sample_labels(train_labels, n: int, seed: int):
-    """Labels for conditional samples: drawn like the training labels."""
-    if train_labels is None:
-        return None
-    rng = np.random.default_rng(seed)
-    return np.asarray(train_labels)[rng.integers(0, len(train_labels), size=n)]
-
-
-def _downsample(losses, n: int = 200) -> np.ndarray:
-    """Mean loss in ``n`` equal windows (for plotting long loss curves)."""
-    arr = np.asarray(losses, float)
-    if arr.shape[-1] <= n:
-        return arr
-    edges = np.linspace(0, arr.shape[-1], n + 1).astype(int)
-    return np.stack([arr[..., a:b].mean(axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
-
-
-def _train_kwargs(s):
-    return dict(
-        width=s["width"],
-        depth=s["depth"],
-        steps=s["steps"],
-        batch_size=s["batch_size"],
-        learning_rate=s["learning_rate"],
-    )
-
-
-def _eval_kwargs(s):
-    return dict(
-        n_noise=s["n_noise"],
-        n_samples=s["n_samples"],
-        sample_steps=s["sample_steps"],
-        seed=s["seed"],
-        n_gap_val=s["n_gap_val"],
-    )
 
 
 def _show(x, k: int = 400):
@@ -223,7 +130,21 @@ def _show(x, k: int = 400):
 # --- width sweep --------------------------------------------------------------------------------
 
 
-def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class WidthSweep(Learned, quick=dict(widths=(16, 32), n_seeds=2, n_cols=2, n_show=100)):
+    widths: tuple[int, ...] = (16, 32, 64, 128, 256)
+    n_seeds: int = 2
+    n_cols: int = 4
+    n_show: int = 300
+
+
+@experiment(
+    "width-sweep",
+    "model width against gap, memorized fraction and sample Fréchet overfit",
+    family="learned",
+    settings=WidthSweep,
+)
+def width_sweep(s: WidthSweep, progress) -> Outcome:
     """Model size against the objective-level gap, the memorized fraction of samples and the
     sample Fréchet overfit. Each width is one ``train_sweep`` over seeds (vmapped).
 
@@ -236,34 +157,25 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
       snapshot_steps ``(n_cols,)``, grid_samples ``(n_width, n_cols, n_show, 2)`` and
       grid_memorized ``(n_width, n_cols, n_show)`` (seed 0 at snapshot columns), train_x ``(n_train, 2)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "width-sweep",
-        dict(BASE, widths=(16, 32, 64, 128, 256), n_seeds=2, n_cols=4, n_show=300),
-        dict(QUICK, widths=(16, 32), n_seeds=2, n_cols=2, n_show=100),
-        quick,
-        overrides,
-    )
-    data = _data(s)
-    sigmas = _sigmas(s)
-    widths = [int(w) for w in s["widths"]]
-    n_seeds, n_cols = int(s["n_seeds"]), int(s["n_cols"])
+    data = s.dataset()
+    sigmas = s.sigmas()
+    widths = [int(w) for w in s.widths]
+    n_seeds, n_cols = int(s.n_seeds), int(s.n_cols)
     rep = Reporter(progress, len(widths) * (3 + n_seeds), "width-sweep")
-    baseline = _baseline(data)
     rows = []
     for w in widths:
         start = rep.done
         sweep = train_sweep(
             data.train_x,
-            seeds=[s["seed"] + i for i in range(n_seeds)],
-            **dict(_train_kwargs(s), width=w),
+            seeds=[s.seed + i for i in range(n_seeds)],
+            **dict(s.train_kwargs(), width=w),
             n_snapshots=8,
             callback=rep.training(3, f"width {w}"),
         )
         rep.finish_training(3, start)
         evals = []
         for r in sweep.results:
-            evals.append(evaluate(r.denoiser, data.train_x, data.val_x, sigmas, **_eval_kwargs(s)))
+            evals.append(evaluate(r.denoiser, data.train_x, data.val_x, sigmas, **s.eval_kwargs()))
             rep.advance(1, f"width {w}: evaluate")
         first = sweep.results[0]
         cols = np.unique(np.linspace(0, len(first.snapshots) - 1, n_cols).round().astype(int))
@@ -272,10 +184,10 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
         for c in cols:
             # Same sample count as the evaluation, so the sampler compiles once per width.
             x = np.asarray(
-                sample(first.snapshots[c], s["n_samples"], steps=s["sample_steps"], seed=s["seed"])
+                sample(first.snapshots[c], s.n_samples, steps=s.sample_steps, seed=s.seed)
             )
-            grid_x.append(x[: s["n_show"]])
-            grid_m.append(metrics.memorized_mask(x, data.train_x)[: s["n_show"]])
+            grid_x.append(x[: s.n_show])
+            grid_m.append(metrics.memorized_mask(x, data.train_x)[: s.n_show])
         rows.append(
             dict(
                 evals=evals,
@@ -293,11 +205,9 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
     regime = np.asarray([[in_regime(e, len(sigmas)) for e in r["evals"]] for r in rows], np.int8)
     peaks = [peak(sigmas, g) for g in gap]
     num_params = np.asarray([r["sweep"].results[0].denoiser.num_params for r in rows])
-    final_loss = np.asarray(
-        [np.mean(r["sweep"].losses[:, -max(1, s["steps"] // 10) :]) for r in rows]
-    )
+    final_loss = np.asarray([np.mean(r["sweep"].losses[:, -max(1, s.steps // 10) :]) for r in rows])
     headline = {
-        "baseline_memorized_fraction": baseline,
+        "baseline_memorized_fraction": baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "optimal_memorized_fraction": _optimal_memorization(data, s),
         "per_width": {
@@ -315,73 +225,50 @@ def width_sweep(*, quick: bool = False, outdir=None, progress=None, **overrides)
         "widths_in_regime": [w for i, w in enumerate(widths) if regime[i].any()],
     }
     checks = {"regime_found": bool(regime.any())}
-    result = make_result(
-        "width-sweep",
-        "model width against gap, memorized fraction and Fréchet overfit",
-        paper=False,
-        quick=quick,
-        config=dict(s, widths=widths),
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            widths=widths,
-            num_params=num_params,
-            sigmas=sigmas,
-            gap=gap,
-            gap_seeds=gap_seeds,
-            peak_gap=[p[0] for p in peaks],
-            peak_sigma=[p[1] for p in peaks],
-            memorized_fraction=mem_seeds.mean(axis=1),
-            memorized_fraction_seeds=mem_seeds,
-            fd_train=mean("fd_train"),
-            fd_val=mean("fd_val"),
-            relative_overfit=mean("relative_overfit"),
-            final_loss=final_loss,
-            in_regime=regime,
-            snapshot_steps=rows[0]["steps"],
-            grid_samples=[r["grid_x"] for r in rows],
-            grid_memorized=np.asarray([r["grid_m"] for r in rows], np.int8),
-            train_x=data.train_x,
-        ),
-        shapes=dict(
-            widths=["n_width"],
-            num_params=["n_width"],
-            sigmas=["n_sigma"],
-            gap=["n_width", "n_sigma"],
-            gap_seeds=["n_width", "n_seeds", "n_sigma"],
-            peak_gap=["n_width"],
-            peak_sigma=["n_width"],
-            memorized_fraction=["n_width"],
-            memorized_fraction_seeds=["n_width", "n_seeds"],
-            fd_train=["n_width"],
-            fd_val=["n_width"],
-            relative_overfit=["n_width"],
-            final_loss=["n_width"],
-            in_regime=["n_width", "n_seeds"],
-            snapshot_steps=["n_cols"],
-            grid_samples=["n_width", "n_cols", "n_show", 2],
-            grid_memorized=["n_width", "n_cols", "n_show"],
-            train_x=["n_train", 2],
-        ),
+    return Outcome(
+        arrays={
+            "widths": (widths, ["n_width"]),
+            "num_params": (num_params, ["n_width"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (gap, ["n_width", "n_sigma"]),
+            "gap_seeds": (gap_seeds, ["n_width", "n_seeds", "n_sigma"]),
+            "peak_gap": ([p[0] for p in peaks], ["n_width"]),
+            "peak_sigma": ([p[1] for p in peaks], ["n_width"]),
+            "memorized_fraction": (mem_seeds.mean(axis=1), ["n_width"]),
+            "memorized_fraction_seeds": (mem_seeds, ["n_width", "n_seeds"]),
+            "fd_train": (mean("fd_train"), ["n_width"]),
+            "fd_val": (mean("fd_val"), ["n_width"]),
+            "relative_overfit": (mean("relative_overfit"), ["n_width"]),
+            "final_loss": (final_loss, ["n_width"]),
+            "in_regime": (regime, ["n_width", "n_seeds"]),
+            "snapshot_steps": (rows[0]["steps"], ["n_cols"]),
+            "grid_samples": ([r["grid_x"] for r in rows], ["n_width", "n_cols", "n_show", 2]),
+            "grid_memorized": (
+                np.asarray([r["grid_m"] for r in rows], np.int8),
+                ["n_width", "n_cols", "n_show"],
+            ),
+            "train_x": (data.train_x, ["n_train", 2]),
+        },
         dims=dict(
             n_width=len(widths),
             n_sigma=len(sigmas),
             n_seeds=n_seeds,
             n_cols=n_cols,
-            n_show=s["n_show"],
+            n_show=s.n_show,
             n_train=data.n_train,
         ),
+        headline=headline,
+        checks=checks,
+        config=dict(widths=widths),
     )
-    return write_result(result, outdir, figure_width_sweep)
 
 
 def _optimal_memorization(data, s) -> float:
     x = sample(
         OptimalDenoiser(data.train_x),
-        min(s["n_samples"], 500),
-        steps=s["sample_steps"],
-        seed=s["seed"],
+        min(s.n_samples, 500),
+        steps=s.sample_steps,
+        seed=s.seed,
     )
     return metrics.memorized_fraction(x, data.train_x)
 
@@ -426,7 +313,20 @@ def figure_width_sweep(result: dict):
 # --- training time ------------------------------------------------------------------------------
 
 
-def training_time(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class TrainingTime(Learned, quick=dict(steps=400, n_snapshots=3, n_show=100)):
+    steps: int = 12000
+    n_snapshots: int = 10
+    n_show: int = 300
+
+
+@experiment(
+    "training-time",
+    "gap per σ and memorized samples across training snapshots",
+    family="learned",
+    settings=TrainingTime,
+)
+def training_time(s: TrainingTime, progress) -> Outcome:
     """Gap per σ across training snapshots, beside the memorized fraction of samples drawn from
     the same snapshots: claim 2 (the objective overfits over training) against claim 3 (the
     samples do not follow).
@@ -437,40 +337,31 @@ def training_time(*, quick: bool = False, outdir=None, progress=None, **override
       in_regime ``(n_snap,)``, losses ``(n_loss,)`` (window means), grid_samples
       ``(n_snap, n_show, 2)``, grid_memorized ``(n_snap, n_show)``, train_x ``(n_train, 2)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "training-time",
-        dict(BASE, steps=12000, n_snapshots=10, n_show=300),
-        dict(QUICK, steps=400, n_snapshots=3, n_show=100),
-        quick,
-        overrides,
-    )
-    data = _data(s)
-    sigmas = _sigmas(s)
-    rep = Reporter(progress, 6 + s["n_snapshots"] + 1, "training-time")
+    data = s.dataset()
+    sigmas = s.sigmas()
+    rep = Reporter(progress, 6 + s.n_snapshots + 1, "training-time")
     result_t = train(
         data.train_x,
-        **_train_kwargs(s),
-        seed=s["seed"],
-        n_snapshots=s["n_snapshots"],
+        **s.train_kwargs(),
+        seed=s.seed,
+        n_snapshots=s.n_snapshots,
         callback=rep.training(6),
     )
     rep.finish_training(6, 0)
     evals = []
     for snap, step in zip(result_t.snapshots, result_t.snapshot_steps):
-        evals.append(evaluate(snap, data.train_x, data.val_x, sigmas, **_eval_kwargs(s)))
+        evals.append(evaluate(snap, data.train_x, data.val_x, sigmas, **s.eval_kwargs()))
         rep.advance(1, f"snapshot {step}")
     steps = np.asarray(result_t.snapshot_steps)
     regime = np.asarray([in_regime(e, len(sigmas)) for e in evals], np.int8)
-    peak_gap = _stack(evals, "peak_gap")
-    mem = _stack(evals, "memorized_fraction")
-    baseline = _baseline(data)
+    peak_gap = stack(evals, "peak_gap")
+    mem = stack(evals, "memorized_fraction")
     best = None
     if regime.any():
         idx = np.flatnonzero(regime)
         best = int(idx[np.argmax(peak_gap[idx])])
     headline = {
-        "baseline_memorized_fraction": baseline,
+        "baseline_memorized_fraction": baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "optimal_memorized_fraction": _optimal_memorization(data, s),
         "peak_gap_first_snapshot": float(peak_gap[0]),
@@ -495,60 +386,41 @@ def training_time(*, quick: bool = False, outdir=None, progress=None, **override
         "regime_found": bool(regime.any()),
         "gap_grows_with_training": headline["gap_vs_step_rank_correlation"] > 0,
     }
-    result = make_result(
-        "training-time",
-        "gap per σ and memorized samples across training snapshots",
-        paper=False,
-        quick=quick,
-        config=s,
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            steps=steps,
-            sigmas=sigmas,
-            gap=_stack(evals, "gap"),
-            e_train=_stack(evals, "e_train"),
-            e_val=_stack(evals, "e_val"),
-            peak_gap=peak_gap,
-            peak_sigma=_stack(evals, "peak_sigma"),
-            memorized_fraction=mem,
-            fd_train=_stack(evals, "fd_train"),
-            fd_val=_stack(evals, "fd_val"),
-            relative_overfit=_stack(evals, "relative_overfit"),
-            in_regime=regime,
-            losses=_downsample(result_t.losses),
-            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-            train_x=data.train_x,
-        ),
-        shapes=dict(
-            steps=["n_snap"],
-            sigmas=["n_sigma"],
-            gap=["n_snap", "n_sigma"],
-            e_train=["n_snap", "n_sigma"],
-            e_val=["n_snap", "n_sigma"],
-            peak_gap=["n_snap"],
-            peak_sigma=["n_snap"],
-            memorized_fraction=["n_snap"],
-            fd_train=["n_snap"],
-            fd_val=["n_snap"],
-            relative_overfit=["n_snap"],
-            in_regime=["n_snap"],
-            losses=["n_loss"],
-            grid_samples=["n_snap", "n_show", 2],
-            grid_memorized=["n_snap", "n_show"],
-            train_x=["n_train", 2],
-        ),
+    return Outcome(
+        arrays={
+            "steps": (steps, ["n_snap"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (stack(evals, "gap"), ["n_snap", "n_sigma"]),
+            "e_train": (stack(evals, "e_train"), ["n_snap", "n_sigma"]),
+            "e_val": (stack(evals, "e_val"), ["n_snap", "n_sigma"]),
+            "peak_gap": (peak_gap, ["n_snap"]),
+            "peak_sigma": (stack(evals, "peak_sigma"), ["n_snap"]),
+            "memorized_fraction": (mem, ["n_snap"]),
+            "fd_train": (stack(evals, "fd_train"), ["n_snap"]),
+            "fd_val": (stack(evals, "fd_val"), ["n_snap"]),
+            "relative_overfit": (stack(evals, "relative_overfit"), ["n_snap"]),
+            "in_regime": (regime, ["n_snap"]),
+            "losses": (downsample(result_t.losses), ["n_loss"]),
+            "grid_samples": (
+                [_show(e["samples"], s.n_show) for e in evals],
+                ["n_snap", "n_show", 2],
+            ),
+            "grid_memorized": (
+                np.asarray([_show(e["memorized"], s.n_show) for e in evals], np.int8),
+                ["n_snap", "n_show"],
+            ),
+            "train_x": (data.train_x, ["n_train", 2]),
+        },
         dims=dict(
             n_snap=len(steps),
             n_sigma=len(sigmas),
-            n_loss=len(_downsample(result_t.losses)),
-            n_show=s["n_show"],
+            n_loss=len(downsample(result_t.losses)),
+            n_show=s.n_show,
             n_train=data.n_train,
         ),
+        headline=headline,
+        checks=checks,
     )
-    return write_result(result, outdir, figure_training_time)
 
 
 def figure_training_time(result: dict):
@@ -598,7 +470,21 @@ def figure_training_time(result: dict):
 # --- dataset size -------------------------------------------------------------------------------
 
 
-def dataset_size(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class DatasetSize(Learned, quick=dict(sizes=(4, 16, 64), n_show=100)):
+    data: str = "circle"
+    sizes: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
+    n_show: int = 300
+    steps: int = 4000
+
+
+@experiment(
+    "dataset-size",
+    "from a handful of points to dense support: where the learned field stops localizing",
+    family="learned",
+    settings=DatasetSize,
+)
+def dataset_size(s: DatasetSize, progress) -> Outcome:
     """From a handful of training points to dense support on the circle (random angles): where
     the learned field stops localizing around training points, compared with the optimal
     denoiser, which always localizes. One vmapped ``train_sweep`` over nested subsets.
@@ -614,25 +500,17 @@ def dataset_size(*, quick: bool = False, outdir=None, progress=None, **overrides
       grid_samples ``(n_sizes, n_show, 2)``, grid_memorized ``(n_sizes, n_show)``,
       pool_x ``(n_pool, 2)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "dataset-size",
-        dict(BASE, data="circle", sizes=(4, 8, 16, 32, 64, 128, 256), n_show=300, steps=4000),
-        dict(QUICK, sizes=(4, 16, 64), n_show=100),
-        quick,
-        overrides,
-    )
-    sizes = [int(n) for n in s["sizes"]]
-    pool = make_dataset(s["data"], max(sizes), s["n_val"], seed=s["data_seed"], layout="random")
-    sigmas = _sigmas(s)
+    sizes = [int(n) for n in s.sizes]
+    pool = make_dataset(s.data, max(sizes), s.n_val, seed=s.data_seed, layout="random")
+    sigmas = s.sigmas()
     rep = Reporter(progress, 4 + 2 * len(sizes), "dataset-size")
     subsets = [np.arange(n) for n in sizes]
     start = rep.done
     sweep = train_sweep(
         pool.train_x,
         subsets=subsets,
-        seeds=[s["seed"]] * len(sizes),
-        **_train_kwargs(s),
+        seeds=[s.seed] * len(sizes),
+        **s.train_kwargs(),
         n_snapshots=0,
         callback=rep.training(4, "sweep over sizes"),
     )
@@ -640,15 +518,13 @@ def dataset_size(*, quick: bool = False, outdir=None, progress=None, **overrides
     evals, opt_mem, base = [], [], []
     for n, r in zip(sizes, sweep.results):
         tx = pool.train_x[:n]
-        evals.append(evaluate(r.denoiser, tx, pool.val_x, sigmas, **_eval_kwargs(s)))
+        evals.append(evaluate(r.denoiser, tx, pool.val_x, sigmas, **s.eval_kwargs()))
         rep.advance(1, f"{n} points: learned")
-        x = sample(
-            OptimalDenoiser(tx), min(s["n_samples"], 1000), steps=s["sample_steps"], seed=s["seed"]
-        )
+        x = sample(OptimalDenoiser(tx), min(s.n_samples, 1000), steps=s.sample_steps, seed=s.seed)
         opt_mem.append(metrics.memorized_fraction(x, tx))
         base.append(metrics.memorized_fraction(pool.val_x, tx))
         rep.advance(1, f"{n} points: optimal")
-    mem = _stack(evals, "memorized_fraction")
+    mem = stack(evals, "memorized_fraction")
     opt_mem, base = np.asarray(opt_mem), np.asarray(base)
     loc = (mem - base) / np.maximum(1 - base, 1e-6)
     opt_loc = (opt_mem - base) / np.maximum(1 - base, 1e-6)
@@ -658,57 +534,41 @@ def dataset_size(*, quick: bool = False, outdir=None, progress=None, **overrides
         "learned_stops_localizing_at_n_train": stops,
         "localization": dict(zip(map(str, sizes), loc.round(4).tolist())),
         "optimal_localization": dict(zip(map(str, sizes), opt_loc.round(4).tolist())),
-        "peak_gap": dict(zip(map(str, sizes), _stack(evals, "peak_gap").round(4).tolist())),
+        "peak_gap": dict(zip(map(str, sizes), stack(evals, "peak_gap").round(4).tolist())),
         "sizes_in_regime": [n for n, r in zip(sizes, regime) if r],
     }
     checks = {
         "optimal_always_localizes": bool(np.all(opt_loc > 0.8)),
         "learned_localization_falls_with_size": spearman(sizes, loc) < 0,
     }
-    result = make_result(
-        "dataset-size",
-        "where the learned field stops localizing as the support gets denser",
-        paper=False,
-        quick=quick,
-        config=dict(s, sizes=sizes),
-        started=started,
+    return Outcome(
+        arrays={
+            "n_train": (sizes, ["n_sizes"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (stack(evals, "gap"), ["n_sizes", "n_sigma"]),
+            "peak_gap": (stack(evals, "peak_gap"), ["n_sizes"]),
+            "peak_sigma": (stack(evals, "peak_sigma"), ["n_sizes"]),
+            "memorized_fraction": (mem, ["n_sizes"]),
+            "optimal_memorized_fraction": (opt_mem, ["n_sizes"]),
+            "baseline_memorized_fraction": (base, ["n_sizes"]),
+            "localization": (loc, ["n_sizes"]),
+            "optimal_localization": (opt_loc, ["n_sizes"]),
+            "in_regime": (regime, ["n_sizes"]),
+            "grid_samples": (
+                [_show(e["samples"], s.n_show) for e in evals],
+                ["n_sizes", "n_show", 2],
+            ),
+            "grid_memorized": (
+                np.asarray([_show(e["memorized"], s.n_show) for e in evals], np.int8),
+                ["n_sizes", "n_show"],
+            ),
+            "pool_x": (pool.train_x, ["n_pool", 2]),
+        },
+        dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas), n_show=s.n_show, n_pool=max(sizes)),
         headline=headline,
         checks=checks,
-        arrays=dict(
-            n_train=sizes,
-            sigmas=sigmas,
-            gap=_stack(evals, "gap"),
-            peak_gap=_stack(evals, "peak_gap"),
-            peak_sigma=_stack(evals, "peak_sigma"),
-            memorized_fraction=mem,
-            optimal_memorized_fraction=opt_mem,
-            baseline_memorized_fraction=base,
-            localization=loc,
-            optimal_localization=opt_loc,
-            in_regime=regime,
-            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-            pool_x=pool.train_x,
-        ),
-        shapes=dict(
-            n_train=["n_sizes"],
-            sigmas=["n_sigma"],
-            gap=["n_sizes", "n_sigma"],
-            peak_gap=["n_sizes"],
-            peak_sigma=["n_sizes"],
-            memorized_fraction=["n_sizes"],
-            optimal_memorized_fraction=["n_sizes"],
-            baseline_memorized_fraction=["n_sizes"],
-            localization=["n_sizes"],
-            optimal_localization=["n_sizes"],
-            in_regime=["n_sizes"],
-            grid_samples=["n_sizes", "n_show", 2],
-            grid_memorized=["n_sizes", "n_show"],
-            pool_x=["n_pool", 2],
-        ),
-        dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas), n_show=s["n_show"], n_pool=max(sizes)),
+        config=dict(sizes=sizes),
     )
-    return write_result(result, outdir, figure_dataset_size)
 
 
 def figure_dataset_size(result: dict):
@@ -763,7 +623,30 @@ def _granularity_sets(data, spec, seed):
     return out
 
 
-def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ConditionGranularity(
+    Learned, quick=dict(granularities=("none", "coarse", "kmeans-4", "point"), n_show=100)
+):
+    granularities: tuple[str, ...] = (
+        "none",
+        "coarse",
+        "kmeans-2",
+        "kmeans-4",
+        "kmeans-16",
+        "kmeans-32",
+        "point",
+    )
+    n_show: int = 300
+    steps: int = 4000
+
+
+@experiment(
+    "condition-granularity",
+    "unconditional, coarse labels, k-means K, one label per point",
+    family="learned",
+    settings=ConditionGranularity,
+)
+def condition_granularity(s: ConditionGranularity, progress) -> Outcome:
     """Unconditional, coarse labels (the mixture component), k-means K over a range, one label
     per point. All label sets train together in one vmapped sweep: the training set is repeated
     once per label set and each model trains on its own copy (``subsets``); ``none`` is a single
@@ -776,30 +659,9 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
       in_regime ``(n_gran,)``, grid_samples ``(n_gran, n_show, 2)``, grid_memorized
       ``(n_gran, n_show)``, train_x ``(n_train, 2)``. The names are ``config["granularities"]``.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "condition-granularity",
-        dict(
-            BASE,
-            granularities=(
-                "none",
-                "coarse",
-                "kmeans-2",
-                "kmeans-4",
-                "kmeans-16",
-                "kmeans-32",
-                "point",
-            ),
-            n_show=300,
-            steps=4000,
-        ),
-        dict(QUICK, granularities=("none", "coarse", "kmeans-4", "point"), n_show=100),
-        quick,
-        overrides,
-    )
-    data = _data(s)
-    sigmas = _sigmas(s)
-    sets = _granularity_sets(data, s["granularities"], s["data_seed"])
+    data = s.dataset()
+    sigmas = s.sigmas()
+    sets = _granularity_sets(data, s.granularities, s.data_seed)
     names = [n for n, _, _ in sets]
     rep = Reporter(progress, 4 + len(sets), "condition-granularity")
     n, m = data.n_train, len(sets)
@@ -807,16 +669,16 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
     big_x = np.tile(data.train_x, (m, 1))
     big_labels = np.concatenate([t for _, t, _ in sets])
     subsets = [np.arange(i * n, (i + 1) * n) for i in range(m)]
-    cfg = MLPConfig(dim=2, width=s["width"], depth=s["depth"], num_classes=num_classes)
+    cfg = MLPConfig(dim=2, width=s.width, depth=s.depth, num_classes=num_classes)
     start = rep.done
     sweep = train_sweep(
         big_x,
         big_labels,
         subsets=subsets,
-        seeds=[s["seed"]] * m,
-        steps=s["steps"],
-        batch_size=s["batch_size"],
-        learning_rate=s["learning_rate"],
+        seeds=[s.seed] * m,
+        steps=s.steps,
+        batch_size=s.batch_size,
+        learning_rate=s.learning_rate,
         config=cfg,
         n_snapshots=0,
         callback=rep.training(4, "sweep over label sets"),
@@ -832,16 +694,16 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
                 sigmas,
                 train_labels=tl,
                 val_labels=vl,
-                sample_labels=_sample_labels(tl, s["n_samples"], s["seed"]),
-                **_eval_kwargs(s),
+                sample_labels=sample_labels(tl, s.n_samples, s.seed),
+                **s.eval_kwargs(),
             )
         )
         rep.advance(1, name)
     regime = np.asarray([in_regime(e, len(sigmas)) for e in evals], np.int8)
     num_labels = np.asarray([len(np.unique(t)) for _, t, _ in sets])
-    mem = _stack(evals, "memorized_fraction")
+    mem = stack(evals, "memorized_fraction")
     headline = {
-        "baseline_memorized_fraction": _baseline(data),
+        "baseline_memorized_fraction": baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "per_granularity": {
             name: {
@@ -853,52 +715,37 @@ def condition_granularity(*, quick: bool = False, outdir=None, progress=None, **
             for name, k, e in zip(names, num_labels, evals)
         },
         "memorization_vs_labels_rank_correlation": spearman(num_labels, mem),
-        "gap_vs_labels_rank_correlation": spearman(num_labels, _stack(evals, "peak_gap")),
+        "gap_vs_labels_rank_correlation": spearman(num_labels, stack(evals, "peak_gap")),
         "granularities_in_regime": [nm for nm, r in zip(names, regime) if r],
     }
     checks = {"finer_labels_memorize_more": bool(mem[-1] > mem[0])}
-    result = make_result(
-        "condition-granularity",
-        "unconditional → coarse → k-means K → one label per point",
-        paper=False,
-        quick=quick,
-        config=dict(s, granularities=names),
-        started=started,
+    return Outcome(
+        arrays={
+            "num_labels": (num_labels, ["n_gran"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (stack(evals, "gap"), ["n_gran", "n_sigma"]),
+            "peak_gap": (stack(evals, "peak_gap"), ["n_gran"]),
+            "peak_sigma": (stack(evals, "peak_sigma"), ["n_gran"]),
+            "memorized_fraction": (mem, ["n_gran"]),
+            "fd_train": (stack(evals, "fd_train"), ["n_gran"]),
+            "fd_val": (stack(evals, "fd_val"), ["n_gran"]),
+            "relative_overfit": (stack(evals, "relative_overfit"), ["n_gran"]),
+            "in_regime": (regime, ["n_gran"]),
+            "grid_samples": (
+                [_show(e["samples"], s.n_show) for e in evals],
+                ["n_gran", "n_show", 2],
+            ),
+            "grid_memorized": (
+                np.asarray([_show(e["memorized"], s.n_show) for e in evals], np.int8),
+                ["n_gran", "n_show"],
+            ),
+            "train_x": (data.train_x, ["n_train", 2]),
+        },
+        dims=dict(n_gran=m, n_sigma=len(sigmas), n_show=s.n_show, n_train=data.n_train),
         headline=headline,
         checks=checks,
-        arrays=dict(
-            num_labels=num_labels,
-            sigmas=sigmas,
-            gap=_stack(evals, "gap"),
-            peak_gap=_stack(evals, "peak_gap"),
-            peak_sigma=_stack(evals, "peak_sigma"),
-            memorized_fraction=mem,
-            fd_train=_stack(evals, "fd_train"),
-            fd_val=_stack(evals, "fd_val"),
-            relative_overfit=_stack(evals, "relative_overfit"),
-            in_regime=regime,
-            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-            train_x=data.train_x,
-        ),
-        shapes=dict(
-            num_labels=["n_gran"],
-            sigmas=["n_sigma"],
-            gap=["n_gran", "n_sigma"],
-            peak_gap=["n_gran"],
-            peak_sigma=["n_gran"],
-            memorized_fraction=["n_gran"],
-            fd_train=["n_gran"],
-            fd_val=["n_gran"],
-            relative_overfit=["n_gran"],
-            in_regime=["n_gran"],
-            grid_samples=["n_gran", "n_show", 2],
-            grid_memorized=["n_gran", "n_show"],
-            train_x=["n_train", 2],
-        ),
-        dims=dict(n_gran=m, n_sigma=len(sigmas), n_show=s["n_show"], n_train=data.n_train),
+        config=dict(granularities=names),
     )
-    return write_result(result, outdir, figure_condition_granularity)
 
 
 def figure_condition_granularity(result: dict):
@@ -941,7 +788,19 @@ def figure_condition_granularity(result: dict):
 # --- guidance scale -------------------------------------------------------------------------------
 
 
-def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class GuidanceScale(Learned, quick=dict(ws=(0.0, 1.0, 2.0), n_show=100)):
+    ws: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0)
+    n_show: int = 300
+
+
+@experiment(
+    "guidance-scale",
+    "classifier-free and autoguidance weights with learned models",
+    family="learned",
+    settings=GuidanceScale,
+)
+def guidance_scale(s: GuidanceScale, progress) -> Outcome:
     """Classifier-free guidance (the conditional model against its own unconditional branch,
     coarse labels, label dropout 0.1) and autoguidance (the final model against an early
     snapshot, about 1/16 of training, as Karras et al. 2024) over guidance weights.
@@ -952,32 +811,24 @@ def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrid
       relative_overfit_auto ``(n_w,)``, grid_samples ``(2, n_w, n_show, 2)`` (CFG row, then
       autoguidance), grid_memorized ``(2, n_w, n_show)``, train_x ``(n_train, 2)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "guidance-scale",
-        dict(BASE, ws=(0.0, 0.5, 1.0, 2.0, 3.0), n_show=300),
-        dict(QUICK, ws=(0.0, 1.0, 2.0), n_show=100),
-        quick,
-        overrides,
-    )
-    data = _data(s)
-    sigmas = _sigmas(s)
-    ws = [float(w) for w in s["ws"]]
+    data = s.dataset()
+    sigmas = s.sigmas()
+    ws = [float(w) for w in s.ws]
     rep = Reporter(progress, 4 + 2 * len(ws), "guidance-scale")
     tl, vl = data.train_coarse, data.val_coarse
     r = train(
         data.train_x,
         tl,
-        **_train_kwargs(s),
-        seed=s["seed"],
+        **s.train_kwargs(),
+        seed=s.seed,
         n_snapshots=12,
         callback=rep.training(4),
     )
     rep.finish_training(4, 0)
-    target = s["steps"] / 16
+    target = s.steps / 16
     bad_index = int(np.argmin([abs(np.log(st / target)) for st in r.snapshot_steps]))
     bad = r.snapshots[bad_index]
-    labels = _sample_labels(tl, s["n_samples"], s["seed"])
+    labels = sample_labels(tl, s.n_samples, s.seed)
     out = {"cfg": [], "auto": []}
     for w in ws:
         for key, den in (
@@ -993,13 +844,13 @@ def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrid
                     train_labels=tl,
                     val_labels=vl,
                     sample_labels=labels,
-                    **_eval_kwargs(s),
+                    **s.eval_kwargs(),
                 )
             )
             rep.advance(1, f"{key} w = {w:g}")
     cfg, auto = out["cfg"], out["auto"]
     headline = {
-        "baseline_memorized_fraction": _baseline(data),
+        "baseline_memorized_fraction": baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "autoguidance_negative_step": int(r.snapshot_steps[bad_index]),
         "cfg": {
@@ -1018,57 +869,35 @@ def guidance_scale(*, quick: bool = False, outdir=None, progress=None, **overrid
             }
             for w, e in zip(ws, auto)
         },
-        "cfg_memorization_vs_w_rank_correlation": spearman(ws, _stack(cfg, "memorized_fraction")),
-        "auto_memorization_vs_w_rank_correlation": spearman(ws, _stack(auto, "memorized_fraction")),
-        "cfg_gap_vs_w_rank_correlation": spearman(ws, _stack(cfg, "peak_gap")),
-        "auto_gap_vs_w_rank_correlation": spearman(ws, _stack(auto, "peak_gap")),
+        "cfg_memorization_vs_w_rank_correlation": spearman(ws, stack(cfg, "memorized_fraction")),
+        "auto_memorization_vs_w_rank_correlation": spearman(ws, stack(auto, "memorized_fraction")),
+        "cfg_gap_vs_w_rank_correlation": spearman(ws, stack(cfg, "peak_gap")),
+        "auto_gap_vs_w_rank_correlation": spearman(ws, stack(auto, "peak_gap")),
     }
-    shown = [[_show(e["samples"], s["n_show"]) for e in row] for row in (cfg, auto)]
+    shown = [[_show(e["samples"], s.n_show) for e in row] for row in (cfg, auto)]
     shown_m = np.asarray(
-        [[_show(e["memorized"], s["n_show"]) for e in row] for row in (cfg, auto)], np.int8
+        [[_show(e["memorized"], s.n_show) for e in row] for row in (cfg, auto)], np.int8
     )
-    result = make_result(
-        "guidance-scale",
-        "classifier-free and autoguidance weights with learned models",
-        paper=False,
-        quick=quick,
-        config=dict(s, ws=ws),
-        started=started,
+    return Outcome(
+        arrays={
+            "ws": (ws, ["n_w"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap_cfg": (stack(cfg, "gap"), ["n_w", "n_sigma"]),
+            "gap_auto": (stack(auto, "gap"), ["n_w", "n_sigma"]),
+            "peak_gap_cfg": (stack(cfg, "peak_gap"), ["n_w"]),
+            "peak_gap_auto": (stack(auto, "peak_gap"), ["n_w"]),
+            "memorized_cfg": (stack(cfg, "memorized_fraction"), ["n_w"]),
+            "memorized_auto": (stack(auto, "memorized_fraction"), ["n_w"]),
+            "relative_overfit_cfg": (stack(cfg, "relative_overfit"), ["n_w"]),
+            "relative_overfit_auto": (stack(auto, "relative_overfit"), ["n_w"]),
+            "grid_samples": (shown, [2, "n_w", "n_show", 2]),
+            "grid_memorized": (shown_m, [2, "n_w", "n_show"]),
+            "train_x": (data.train_x, ["n_train", 2]),
+        },
+        dims=dict(n_w=len(ws), n_sigma=len(sigmas), n_show=s.n_show, n_train=data.n_train),
         headline=headline,
-        checks={},
-        arrays=dict(
-            ws=ws,
-            sigmas=sigmas,
-            gap_cfg=_stack(cfg, "gap"),
-            gap_auto=_stack(auto, "gap"),
-            peak_gap_cfg=_stack(cfg, "peak_gap"),
-            peak_gap_auto=_stack(auto, "peak_gap"),
-            memorized_cfg=_stack(cfg, "memorized_fraction"),
-            memorized_auto=_stack(auto, "memorized_fraction"),
-            relative_overfit_cfg=_stack(cfg, "relative_overfit"),
-            relative_overfit_auto=_stack(auto, "relative_overfit"),
-            grid_samples=shown,
-            grid_memorized=shown_m,
-            train_x=data.train_x,
-        ),
-        shapes=dict(
-            ws=["n_w"],
-            sigmas=["n_sigma"],
-            gap_cfg=["n_w", "n_sigma"],
-            gap_auto=["n_w", "n_sigma"],
-            peak_gap_cfg=["n_w"],
-            peak_gap_auto=["n_w"],
-            memorized_cfg=["n_w"],
-            memorized_auto=["n_w"],
-            relative_overfit_cfg=["n_w"],
-            relative_overfit_auto=["n_w"],
-            grid_samples=[2, "n_w", "n_show", 2],
-            grid_memorized=[2, "n_w", "n_show"],
-            train_x=["n_train", 2],
-        ),
-        dims=dict(n_w=len(ws), n_sigma=len(sigmas), n_show=s["n_show"], n_train=data.n_train),
+        config=dict(ws=ws),
     )
-    return write_result(result, outdir, figure_guidance_scale)
 
 
 def figure_guidance_scale(result: dict):
@@ -1120,7 +949,20 @@ def figure_guidance_scale(result: dict):
 # --- noise schedule -------------------------------------------------------------------------------
 
 
-def noise_schedule(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class NoiseSchedule(Learned, quick=dict(n_show=100)):
+    schedules: tuple[str, ...] = tuple(SCHEDULES)
+    n_show: int = 300
+    steps: int = 4000
+
+
+@experiment(
+    "noise-schedule",
+    "EDM, VP, VE and cosine trained and sampled on the same data",
+    family="learned",
+    settings=NoiseSchedule,
+)
+def noise_schedule(s: NoiseSchedule, progress) -> Outcome:
     """EDM, VP, VE and cosine: each fixes the training noise distribution and the sampler's
     time grid; the same data, network and step count for all (the denoiser ``D(x; σ)`` is the
     same object, so the gap is measured identically).
@@ -1131,40 +973,30 @@ def noise_schedule(*, quick: bool = False, outdir=None, progress=None, **overrid
       losses ``(n_sched, n_loss)``, grid_samples ``(n_sched, n_show, 2)``, grid_memorized
       ``(n_sched, n_show)``, train_x ``(n_train, 2)``. Names in ``config["schedules"]``.
     """
-    from toyflow.schedules import SCHEDULES
-
-    started = time.perf_counter()
-    s = resolve_settings(
-        "noise-schedule",
-        dict(BASE, schedules=tuple(SCHEDULES), n_show=300, steps=4000),
-        dict(QUICK, schedules=tuple(SCHEDULES), n_show=100),
-        quick,
-        overrides,
-    )
-    data = _data(s)
-    sigmas = _sigmas(s)
-    names = list(s["schedules"])
+    data = s.dataset()
+    sigmas = s.sigmas()
+    names = list(s.schedules)
     rep = Reporter(progress, 4 * len(names), "noise-schedule")
     evals, losses = [], []
     for name in names:
         start = rep.done
         r = train(
             data.train_x,
-            **_train_kwargs(s),
-            seed=s["seed"],
+            **s.train_kwargs(),
+            seed=s.seed,
             schedule=name,
             n_snapshots=0,
             callback=rep.training(3, f"train {name}"),
         )
         rep.finish_training(3, start)
         evals.append(
-            evaluate(r.denoiser, data.train_x, data.val_x, sigmas, schedule=name, **_eval_kwargs(s))
+            evaluate(r.denoiser, data.train_x, data.val_x, sigmas, schedule=name, **s.eval_kwargs())
         )
-        losses.append(_downsample(r.losses))
+        losses.append(downsample(r.losses))
         rep.advance(1, f"evaluate {name}")
     regime = np.asarray([in_regime(e, len(sigmas)) for e in evals], np.int8)
     headline = {
-        "baseline_memorized_fraction": _baseline(data),
+        "baseline_memorized_fraction": baseline(data),
         "baseline_relative_fd_overfit": _baseline_fd(data, s),
         "per_schedule": {
             n: {
@@ -1177,54 +1009,38 @@ def noise_schedule(*, quick: bool = False, outdir=None, progress=None, **overrid
         },
         "schedules_in_regime": [n for n, r in zip(names, regime) if r],
     }
-    result = make_result(
-        "noise-schedule",
-        "EDM, VP, VE and cosine trained and sampled on the same data",
-        paper=False,
-        quick=quick,
-        config=dict(s, schedules=names),
-        started=started,
-        headline=headline,
-        checks={},
-        arrays=dict(
-            sigmas=sigmas,
-            gap=_stack(evals, "gap"),
-            peak_gap=_stack(evals, "peak_gap"),
-            peak_sigma=_stack(evals, "peak_sigma"),
-            memorized_fraction=_stack(evals, "memorized_fraction"),
-            fd_train=_stack(evals, "fd_train"),
-            fd_val=_stack(evals, "fd_val"),
-            relative_overfit=_stack(evals, "relative_overfit"),
-            in_regime=regime,
-            losses=np.asarray(losses),
-            grid_samples=[_show(e["samples"], s["n_show"]) for e in evals],
-            grid_memorized=np.asarray([_show(e["memorized"], s["n_show"]) for e in evals], np.int8),
-            train_x=data.train_x,
-        ),
-        shapes=dict(
-            sigmas=["n_sigma"],
-            gap=["n_sched", "n_sigma"],
-            peak_gap=["n_sched"],
-            peak_sigma=["n_sched"],
-            memorized_fraction=["n_sched"],
-            fd_train=["n_sched"],
-            fd_val=["n_sched"],
-            relative_overfit=["n_sched"],
-            in_regime=["n_sched"],
-            losses=["n_sched", "n_loss"],
-            grid_samples=["n_sched", "n_show", 2],
-            grid_memorized=["n_sched", "n_show"],
-            train_x=["n_train", 2],
-        ),
+    return Outcome(
+        arrays={
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (stack(evals, "gap"), ["n_sched", "n_sigma"]),
+            "peak_gap": (stack(evals, "peak_gap"), ["n_sched"]),
+            "peak_sigma": (stack(evals, "peak_sigma"), ["n_sched"]),
+            "memorized_fraction": (stack(evals, "memorized_fraction"), ["n_sched"]),
+            "fd_train": (stack(evals, "fd_train"), ["n_sched"]),
+            "fd_val": (stack(evals, "fd_val"), ["n_sched"]),
+            "relative_overfit": (stack(evals, "relative_overfit"), ["n_sched"]),
+            "in_regime": (regime, ["n_sched"]),
+            "losses": (np.asarray(losses), ["n_sched", "n_loss"]),
+            "grid_samples": (
+                [_show(e["samples"], s.n_show) for e in evals],
+                ["n_sched", "n_show", 2],
+            ),
+            "grid_memorized": (
+                np.asarray([_show(e["memorized"], s.n_show) for e in evals], np.int8),
+                ["n_sched", "n_show"],
+            ),
+            "train_x": (data.train_x, ["n_train", 2]),
+        },
         dims=dict(
             n_sched=len(names),
             n_sigma=len(sigmas),
             n_loss=np.shape(losses)[1],
-            n_show=s["n_show"],
+            n_show=s.n_show,
             n_train=data.n_train,
         ),
+        headline=headline,
+        config=dict(schedules=names),
     )
-    return write_result(result, outdir, figure_noise_schedule)
 
 
 def figure_noise_schedule(result: dict):
@@ -1257,7 +1073,20 @@ def figure_noise_schedule(result: dict):
 # --- trajectory overlap ---------------------------------------------------------------------------
 
 
-def trajectory_overlap(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class TrajectoryOverlap(Learned, quick=dict(n_traj=200, n_overlap_noise=2, n_show=30)):
+    n_traj: int = 1000
+    n_overlap_noise: int = 4
+    n_show: int = 60
+
+
+@experiment(
+    "trajectory-overlap",
+    "claim 3: model error on noisy training data vs on sampling trajectories, per σ",
+    family="learned",
+    settings=TrajectoryOverlap,
+)
+def trajectory_overlap(s: TrajectoryOverlap, progress) -> Outcome:
     """Claim 3 made visible for one learned model. Per σ of the 40-step sampling grid:
 
     - the model-vs-optimal error ``‖D − D*‖`` on noisy training samples ``y + σn``, on noisy
@@ -1272,23 +1101,15 @@ def trajectory_overlap(*, quick: bool = False, outdir=None, progress=None, **ove
     noisy_max_weight, traj_log_density, noisy_log_density, overlap; plus trajectories
     ``(n_sigma + 1, n_show, 2)``, train_x ``(n_train, 2)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "trajectory-overlap",
-        dict(BASE, n_traj=1000, n_overlap_noise=4, n_show=60),
-        dict(QUICK, n_traj=200, n_overlap_noise=2, n_show=30),
-        quick,
-        overrides,
-    )
-    data = _data(s)
+    data = s.dataset()
     rep = Reporter(progress, 7, "trajectory-overlap")
     r = train(
-        data.train_x, **_train_kwargs(s), seed=s["seed"], n_snapshots=0, callback=rep.training(4)
+        data.train_x, **s.train_kwargs(), seed=s.seed, n_snapshots=0, callback=rep.training(4)
     )
     rep.finish_training(4, 0)
     model = r.denoiser
     _, traj, grid = sample(
-        model, s["n_traj"], steps=s["sample_steps"], seed=s["seed"], return_trajectory=True
+        model, s.n_traj, steps=s.sample_steps, seed=s.seed, return_trajectory=True
     )
     traj = np.asarray(traj)
     sigmas = np.asarray(grid[:-1], float)
@@ -1298,18 +1119,18 @@ def trajectory_overlap(*, quick: bool = False, outdir=None, progress=None, **ove
         traj,
         grid,
         data.train_x,
-        val_x=data.val_x[: s["n_gap_val"]],
-        n_noise=s["n_overlap_noise"],
-        seed=s["seed"],
+        val_x=data.val_x[: s.n_gap_val],
+        n_noise=s.n_overlap_noise,
+        seed=s.seed,
     )
     rep.advance(1, "overlap")
     curve = metrics.gap_curve(
         model,
         data.train_x,
-        data.val_x[: s["n_gap_val"]],
+        data.val_x[: s.n_gap_val],
         sigmas,
-        n_noise=s["n_noise"],
-        seed=s["seed"],
+        n_noise=s.n_noise,
+        seed=s.seed,
     )
     rep.advance(1, "gap")
     gap = curve.gap
@@ -1337,63 +1158,38 @@ def trajectory_overlap(*, quick: bool = False, outdir=None, progress=None, **ove
             ),
         },
         "memorized_fraction": metrics.memorized_fraction(traj[-1], data.train_x),
-        "baseline_memorized_fraction": _baseline(data),
+        "baseline_memorized_fraction": baseline(data),
     }
     checks = {"gap_peak_intermediate": is_intermediate(pk_index, len(sigmas))}
     rep.advance(1, "done")
-    result = make_result(
-        "trajectory-overlap",
-        "model error on noisy training data vs on trajectories, per σ",
-        paper=False,
-        quick=quick,
-        config=s,
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            sigmas=sigmas,
-            gap=gap,
-            e_train=curve.e_train,
-            e_val=curve.e_val,
-            error_traj=err_tj,
-            error_noisy_train=err_tr,
-            error_noisy_val=err_va,
-            traj_nn_distance=ov.traj_nn_distance,
-            noisy_nn_distance=ov.noisy_nn_distance,
-            traj_max_weight=ov.traj_max_weight,
-            noisy_max_weight=ov.noisy_max_weight,
-            traj_log_density=ov.traj_log_density,
-            noisy_log_density=ov.noisy_log_density,
-            overlap=ov.overlap,
-            trajectories=traj[:, : s["n_show"]],
-            train_x=data.train_x,
-        ),
-        shapes=dict(
-            sigmas=["n_sigma"],
-            gap=["n_sigma"],
-            e_train=["n_sigma"],
-            e_val=["n_sigma"],
-            error_traj=["n_sigma"],
-            error_noisy_train=["n_sigma"],
-            error_noisy_val=["n_sigma"],
-            traj_nn_distance=["n_sigma"],
-            noisy_nn_distance=["n_sigma"],
-            traj_max_weight=["n_sigma"],
-            noisy_max_weight=["n_sigma"],
-            traj_log_density=["n_sigma"],
-            noisy_log_density=["n_sigma"],
-            overlap=["n_sigma"],
-            trajectories=["n_sigma_plus_1", "n_show", 2],
-            train_x=["n_train", 2],
-        ),
+    return Outcome(
+        arrays={
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (gap, ["n_sigma"]),
+            "e_train": (curve.e_train, ["n_sigma"]),
+            "e_val": (curve.e_val, ["n_sigma"]),
+            "error_traj": (err_tj, ["n_sigma"]),
+            "error_noisy_train": (err_tr, ["n_sigma"]),
+            "error_noisy_val": (err_va, ["n_sigma"]),
+            "traj_nn_distance": (ov.traj_nn_distance, ["n_sigma"]),
+            "noisy_nn_distance": (ov.noisy_nn_distance, ["n_sigma"]),
+            "traj_max_weight": (ov.traj_max_weight, ["n_sigma"]),
+            "noisy_max_weight": (ov.noisy_max_weight, ["n_sigma"]),
+            "traj_log_density": (ov.traj_log_density, ["n_sigma"]),
+            "noisy_log_density": (ov.noisy_log_density, ["n_sigma"]),
+            "overlap": (ov.overlap, ["n_sigma"]),
+            "trajectories": (traj[:, : s.n_show], ["n_sigma_plus_1", "n_show", 2]),
+            "train_x": (data.train_x, ["n_train", 2]),
+        },
         dims=dict(
             n_sigma=len(sigmas),
             n_sigma_plus_1=len(sigmas) + 1,
-            n_show=s["n_show"],
+            n_show=s.n_show,
             n_train=data.n_train,
         ),
+        headline=headline,
+        checks=checks,
     )
-    return write_result(result, outdir, figure_trajectory_overlap)
 
 
 def figure_trajectory_overlap(result: dict):

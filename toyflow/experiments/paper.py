@@ -1,4 +1,5 @@
-r"""The paper's 2D toy experiments (Kollmann & Kaiser 2026; parameters in DESIGN §6).
+r"""The paper's 2D toy experiments (Kollmann & Kaiser 2026; parameters read from the authors'
+public code, see ``docs/theory.md``).
 
 All use analytic denoisers, so they are exact up to Monte-Carlo noise in the noise draws:
 
@@ -15,7 +16,7 @@ training and validation) unless stated. Gap curves use the 120-step EDM grid
 
 from __future__ import annotations
 
-import time
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -24,47 +25,61 @@ import numpy as np
 from toyflow import metrics
 from toyflow.datasets import make_dataset
 from toyflow.denoisers import ErrorProneDenoiser, OptimalDenoiser, autoguidance
-from toyflow.experiments._common import (
-    Reporter,
+from toyflow.experiments._common import Outcome, Reporter, Settings, experiment
+from toyflow.experiments._eval import (
     edm_gap_sigmas,
+    gap_rows,
     is_intermediate,
-    make_result,
     monotone,
     nearest_on_grid,
-    peak,
-    resolve_settings,
-    write_result,
+    peaks,
 )
 from toyflow.fields import compare_fields, make_grid
 from toyflow.sampling import sample
 from toyflow.schedules import edm_sigmas
 
 
-def _gap_rows(denoisers, train_x, val_x, sigmas, n_noise, seed, reporter, label):
-    """Gap curves for several denoisers: ``(e_train, e_val, gap)`` each ``(k, T)``."""
-    e_tr, e_va = [], []
-    for name, d in denoisers:
-        curve = metrics.gap_curve(d, train_x, val_x, sigmas, n_noise=n_noise, seed=seed)
-        e_tr.append(curve.e_train)
-        e_va.append(curve.e_val)
-        reporter.advance(1, f"{label} {name}")
-    e_tr, e_va = np.asarray(e_tr), np.asarray(e_va)
-    return e_tr, e_va, (e_va - e_tr) / np.maximum(e_tr, 1e-30)
-
-
-def _peaks(sigmas, gaps):
-    rows = [peak(sigmas, g) for g in gaps]
-    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows])
+def _gap_arrays(name, axis, values, sigmas, gaps, e_tr, e_va, peak_gap, peak_sigma) -> dict:
+    """The arrays every gap experiment writes, with their shapes."""
+    row, both = [axis], [axis, "n_sigma"]
+    return {
+        name: (values, row),
+        "sigmas": (sigmas, ["n_sigma"]),
+        "gap": (gaps, both),
+        "e_train": (e_tr, both),
+        "e_val": (e_va, both),
+        "peak_gap": (peak_gap, row),
+        "peak_sigma": (peak_sigma, row),
+    }
 
 
 # --- gap vs delta -----------------------------------------------------------------------------
 
-GAP_VS_DELTA = dict(
-    n_train=10, delta_max=2.2, delta_min=1.2, n_delta=11, sigma_steps=120, n_noise=50, seed=0
+
+@dataclasses.dataclass(frozen=True)
+class GapVsDelta(Settings, quick=dict(n_delta=6, sigma_steps=40, n_noise=10)):
+    n_train: int = 10
+    delta_max: float = 2.2
+    delta_min: float = 1.2
+    n_delta: int = 11
+    sigma_steps: int = 120
+    n_noise: int = 50
+    seed: int = 0
+
+    def check(self) -> None:
+        if not 0 < self.delta_min < self.delta_max:
+            raise ValueError(
+                f"need 0 < delta_min < delta_max, got {self.delta_min}, {self.delta_max}"
+            )
+
+
+@experiment(
+    "gap-vs-delta",
+    "relative gap over σ for δ from 2.2 to 1.2 on the symmetric circle",
+    family="paper",
+    settings=GapVsDelta,
 )
-
-
-def gap_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+def gap_vs_delta(s: GapVsDelta, progress) -> Outcome:
     """Relative gap over σ for δ from 2.2 down to 1.2 on the symmetric circle (paper Fig. toy gap).
 
     Arrays (shapes):
@@ -72,66 +87,32 @@ def gap_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides
       gap / e_train / e_val ``(n_delta, n_sigma)``, peak_gap / peak_sigma ``(n_delta,)``.
     Checks: the peak gap grows as δ shrinks; every peak lies at an intermediate σ.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "gap-vs-delta", GAP_VS_DELTA, dict(n_delta=6, sigma_steps=40, n_noise=10), quick, overrides
-    )
-    data = make_dataset("circle", s["n_train"], seed=s["seed"])
-    sigmas = edm_gap_sigmas(s["sigma_steps"])
-    deltas = np.linspace(s["delta_max"], s["delta_min"], s["n_delta"])
+    data = make_dataset("circle", s.n_train, seed=s.seed)
+    sigmas = edm_gap_sigmas(s.sigma_steps)
+    deltas = np.linspace(s.delta_max, s.delta_min, s.n_delta)
     rep = Reporter(progress, len(deltas), "gap-vs-delta")
     optimal = OptimalDenoiser(data.train_x)
-    e_tr, e_va, gaps = _gap_rows(
-        [(f"δ={d:.2f}", ErrorProneDenoiser(optimal, d)) for d in deltas],
-        data.train_x,
-        data.val_x,
-        sigmas,
-        s["n_noise"],
-        s["seed"],
-        rep,
-        "δ",
+    models = [(f"δ={d:.2f}", ErrorProneDenoiser(optimal, d)) for d in deltas]
+    e_tr, e_va, gaps = gap_rows(
+        models, data.train_x, data.val_x, sigmas, s.n_noise, s.seed, rep, "δ"
     )
-    peak_gap, peak_sigma, idx = _peaks(sigmas, gaps)
-    headline = {
-        "peak_gap_at_delta_max": float(peak_gap[0]),
-        "peak_gap_at_delta_min": float(peak_gap[-1]),
-        "peak_gap_ratio_min_over_max": float(peak_gap[-1] / max(peak_gap[0], 1e-12)),
-        "peak_sigma_range": [float(peak_sigma.min()), float(peak_sigma.max())],
-    }
-    checks = {
-        "peak_gap_grows_as_delta_shrinks": monotone(peak_gap, increasing=True),
-        "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
-    }
-    result = make_result(
-        "gap-vs-delta",
-        "relative gap over σ for δ from 2.2 to 1.2 (symmetric circle)",
-        paper=True,
-        quick=quick,
-        config=s,
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            deltas=deltas,
-            sigmas=sigmas,
-            gap=gaps,
-            e_train=e_tr,
-            e_val=e_va,
-            peak_gap=peak_gap,
-            peak_sigma=peak_sigma,
-        ),
-        shapes=dict(
-            deltas=["n_delta"],
-            sigmas=["n_sigma"],
-            gap=["n_delta", "n_sigma"],
-            e_train=["n_delta", "n_sigma"],
-            e_val=["n_delta", "n_sigma"],
-            peak_gap=["n_delta"],
-            peak_sigma=["n_delta"],
+    peak_gap, peak_sigma, idx = peaks(sigmas, gaps)
+    return Outcome(
+        arrays=_gap_arrays(
+            "deltas", "n_delta", deltas, sigmas, gaps, e_tr, e_va, peak_gap, peak_sigma
         ),
         dims=dict(n_delta=len(deltas), n_sigma=len(sigmas)),
+        headline={
+            "peak_gap_at_delta_max": float(peak_gap[0]),
+            "peak_gap_at_delta_min": float(peak_gap[-1]),
+            "peak_gap_ratio_min_over_max": float(peak_gap[-1] / max(peak_gap[0], 1e-12)),
+            "peak_sigma_range": [float(peak_sigma.min()), float(peak_sigma.max())],
+        },
+        checks={
+            "peak_gap_grows_as_delta_shrinks": monotone(peak_gap, increasing=True),
+            "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
+        },
     )
-    return write_result(result, outdir, figure_gap_vs_delta)
 
 
 def figure_gap_vs_delta(result: dict):
@@ -151,21 +132,34 @@ def figure_gap_vs_delta(result: dict):
 
 # --- gap vs guidance --------------------------------------------------------------------------
 
-GAP_VS_GUIDANCE = dict(
-    n_train=10,
-    delta_pos=1.8,
-    delta_neg=2.2,
-    w_max=2.0,
-    n_w=11,
-    sigma_steps=120,
-    n_noise=50,
-    n_samples=1000,
-    sample_steps=40,
-    seed=0,
+
+@dataclasses.dataclass(frozen=True)
+class GapVsGuidance(
+    Settings, quick=dict(n_w=6, sigma_steps=40, n_noise=10, n_samples=300, sample_steps=20)
+):
+    n_train: int = 10
+    delta_pos: float = 1.8
+    delta_neg: float = 2.2
+    w_max: float = 2.0
+    n_w: int = 11
+    sigma_steps: int = 120
+    n_noise: int = 50
+    n_samples: int = 1000
+    sample_steps: int = 40
+    seed: int = 0
+
+    def check(self) -> None:
+        if not 0 < self.delta_pos:
+            raise ValueError(f"delta_pos must be > 0, got {self.delta_pos}")
+
+
+@experiment(
+    "gap-vs-guidance",
+    "autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2",
+    family="paper",
+    settings=GapVsGuidance,
 )
-
-
-def gap_vs_guidance(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+def gap_vs_guidance(s: GapVsGuidance, progress) -> Outcome:
     """Autoguidance ``D_pos + w (D_pos − D_neg)`` with δ_pos = 1.8, δ_neg = 2.2, w from 0 to 2.
 
     Arrays (shapes):
@@ -174,77 +168,40 @@ def gap_vs_guidance(*, quick: bool = False, outdir=None, progress=None, **overri
     Checks: the peak gap grows with w (guidance sharpens the field like a smaller δ); peaks sit
     at an intermediate σ.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "gap-vs-guidance",
-        GAP_VS_GUIDANCE,
-        dict(n_w=6, sigma_steps=40, n_noise=10, n_samples=300, sample_steps=20),
-        quick,
-        overrides,
-    )
-    data = make_dataset("circle", s["n_train"], seed=s["seed"])
-    sigmas = edm_gap_sigmas(s["sigma_steps"])
-    ws = np.linspace(0.0, s["w_max"], s["n_w"])
+    data = make_dataset("circle", s.n_train, seed=s.seed)
+    sigmas = edm_gap_sigmas(s.sigma_steps)
+    ws = np.linspace(0.0, s.w_max, s.n_w)
     rep = Reporter(progress, 2 * len(ws), "gap-vs-guidance")
     optimal = OptimalDenoiser(data.train_x)
-    pos, neg = (
-        ErrorProneDenoiser(optimal, s["delta_pos"]),
-        ErrorProneDenoiser(optimal, s["delta_neg"]),
-    )
+    pos = ErrorProneDenoiser(optimal, s.delta_pos)
+    neg = ErrorProneDenoiser(optimal, s.delta_neg)
     guided = [(f"w={w:.1f}", autoguidance(pos, neg, w)) for w in ws]
-    e_tr, e_va, gaps = _gap_rows(
-        guided, data.train_x, data.val_x, sigmas, s["n_noise"], s["seed"], rep, "w"
+    e_tr, e_va, gaps = gap_rows(
+        guided, data.train_x, data.val_x, sigmas, s.n_noise, s.seed, rep, "w"
     )
     mem = []
     for name, d in guided:
-        x = sample(d, s["n_samples"], steps=s["sample_steps"], seed=s["seed"])
+        x = sample(d, s.n_samples, steps=s.sample_steps, seed=s.seed)
         mem.append(metrics.memorized_fraction(x, data.train_x))
         rep.advance(1, f"samples {name}")
     mem = np.asarray(mem)
-    peak_gap, peak_sigma, idx = _peaks(sigmas, gaps)
-    headline = {
-        "peak_gap_at_w0": float(peak_gap[0]),
-        "peak_gap_at_w_max": float(peak_gap[-1]),
-        "memorized_fraction_at_w0": float(mem[0]),
-        "memorized_fraction_at_w_max": float(mem[-1]),
-        "peak_sigma_range": [float(peak_sigma.min()), float(peak_sigma.max())],
-    }
-    checks = {
-        "peak_gap_grows_with_w": monotone(peak_gap, increasing=True),
-        "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
-    }
-    result = make_result(
-        "gap-vs-guidance",
-        "autoguidance (δ_pos 1.8, δ_neg 2.2) with w from 0 to 2",
-        paper=True,
-        quick=quick,
-        config=s,
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            ws=ws,
-            sigmas=sigmas,
-            gap=gaps,
-            e_train=e_tr,
-            e_val=e_va,
-            peak_gap=peak_gap,
-            peak_sigma=peak_sigma,
-            memorized_fraction=mem,
-        ),
-        shapes=dict(
-            ws=["n_w"],
-            sigmas=["n_sigma"],
-            gap=["n_w", "n_sigma"],
-            e_train=["n_w", "n_sigma"],
-            e_val=["n_w", "n_sigma"],
-            peak_gap=["n_w"],
-            peak_sigma=["n_w"],
-            memorized_fraction=["n_w"],
-        ),
+    peak_gap, peak_sigma, idx = peaks(sigmas, gaps)
+    arrays = _gap_arrays("ws", "n_w", ws, sigmas, gaps, e_tr, e_va, peak_gap, peak_sigma)
+    return Outcome(
+        arrays={**arrays, "memorized_fraction": (mem, ["n_w"])},
         dims=dict(n_w=len(ws), n_sigma=len(sigmas)),
+        headline={
+            "peak_gap_at_w0": float(peak_gap[0]),
+            "peak_gap_at_w_max": float(peak_gap[-1]),
+            "memorized_fraction_at_w0": float(mem[0]),
+            "memorized_fraction_at_w_max": float(mem[-1]),
+            "peak_sigma_range": [float(peak_sigma.min()), float(peak_sigma.max())],
+        },
+        checks={
+            "peak_gap_grows_with_w": monotone(peak_gap, increasing=True),
+            "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
+        },
     )
-    return write_result(result, outdir, figure_gap_vs_guidance)
 
 
 def figure_gap_vs_guidance(result: dict):
@@ -267,10 +224,38 @@ def figure_gap_vs_guidance(result: dict):
 
 # --- gap vs density ---------------------------------------------------------------------------
 
-GAP_VS_DENSITY = dict(n_min=8, n_max=15, delta=1.6, sigma_steps=120, n_noise=50, seed=0)
+
+@dataclasses.dataclass(frozen=True)
+class GapVsDensity(Settings, quick=dict(sigma_steps=40, n_noise=10, sizes=(8, 10, 12, 15))):
+    n_min: int = 8
+    n_max: int = 15
+    sizes: tuple[int, ...] | None = None  # training-set sizes; None: every n from n_min to n_max
+    delta: float = 1.6
+    sigma_steps: int = 120
+    n_noise: int = 50
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.n_min > self.n_max:
+            raise ValueError(f"n_min ({self.n_min}) must be <= n_max ({self.n_max})")
+        if self.sizes is not None and (
+            not self.sizes or min(self.sizes) < 1 or list(self.sizes) != sorted(set(self.sizes))
+        ):
+            raise ValueError(f"sizes must be increasing whole numbers >= 1, got {self.sizes}")
+
+    def replace(self, **changes):
+        if ("n_min" in changes or "n_max" in changes) and "sizes" not in changes:
+            changes["sizes"] = None  # a new range replaces quick mode's subset of sizes
+        return super().replace(**changes)
 
 
-def gap_vs_density(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@experiment(
+    "gap-vs-density",
+    "relative gap for 8 to 15 training points at δ = 1.6",
+    family="paper",
+    settings=GapVsDensity,
+)
+def gap_vs_density(s: GapVsDensity, progress) -> Outcome:
     """Relative gap for 8 … 15 training points (16 … 30 on the symmetric circle) at δ = 1.6.
 
     Arrays (shapes):
@@ -278,72 +263,37 @@ def gap_vs_density(*, quick: bool = False, outdir=None, progress=None, **overrid
       peak_gap / peak_sigma ``(n_sizes,)``.
     Checks: more training points shrink the peak gap; peaks at intermediate σ.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "gap-vs-density", GAP_VS_DENSITY, dict(sigma_steps=40, n_noise=10), quick, overrides
-    )
-    sizes = np.arange(s["n_min"], s["n_max"] + 1)
-    if quick and "n_min" not in overrides and "n_max" not in overrides:
-        sizes = np.array([8, 10, 12, 15])
-    sigmas = edm_gap_sigmas(s["sigma_steps"])
+    sizes = np.arange(s.n_min, s.n_max + 1) if s.sizes is None else np.asarray(s.sizes)
+    sigmas = edm_gap_sigmas(s.sigma_steps)
     rep = Reporter(progress, len(sizes), "gap-vs-density")
-    e_tr, e_va = [], []
+    rows = []
     for n in sizes:
-        data = make_dataset("circle", int(n), seed=s["seed"])
-        curve = metrics.gap_curve(
-            ErrorProneDenoiser(data.train_x, s["delta"]),
-            data.train_x,
-            data.val_x,
-            sigmas,
-            n_noise=s["n_noise"],
-            seed=s["seed"],
+        data = make_dataset("circle", int(n), seed=s.seed)
+        model = ErrorProneDenoiser(data.train_x, s.delta)
+        rows.append(
+            gap_rows(
+                [(f"{n}", model)], data.train_x, data.val_x, sigmas, s.n_noise, s.seed, rep, "n ="
+            )
         )
-        e_tr.append(curve.e_train)
-        e_va.append(curve.e_val)
-        rep.advance(1, f"{n} training points")
-    e_tr, e_va = np.asarray(e_tr), np.asarray(e_va)
-    gaps = (e_va - e_tr) / np.maximum(e_tr, 1e-30)
-    peak_gap, peak_sigma, idx = _peaks(sigmas, gaps)
-    headline = {
-        "peak_gap_at_fewest_points": float(peak_gap[0]),
-        "peak_gap_at_most_points": float(peak_gap[-1]),
-        "peak_sigma_at_fewest_points": float(peak_sigma[0]),
-        "peak_sigma_at_most_points": float(peak_sigma[-1]),
-    }
-    checks = {
-        "more_points_shrink_the_gap": monotone(peak_gap, increasing=False),
-        "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
-    }
-    result = make_result(
-        "gap-vs-density",
-        "relative gap for 8 to 15 training points at δ = 1.6",
-        paper=True,
-        quick=quick,
-        config=dict(s, sizes=sizes.tolist()),
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            n_train=sizes,
-            sigmas=sigmas,
-            gap=gaps,
-            e_train=e_tr,
-            e_val=e_va,
-            peak_gap=peak_gap,
-            peak_sigma=peak_sigma,
-        ),
-        shapes=dict(
-            n_train=["n_sizes"],
-            sigmas=["n_sigma"],
-            gap=["n_sizes", "n_sigma"],
-            e_train=["n_sizes", "n_sigma"],
-            e_val=["n_sizes", "n_sigma"],
-            peak_gap=["n_sizes"],
-            peak_sigma=["n_sizes"],
+    e_tr, e_va, gaps = (np.concatenate([r[i] for r in rows]) for i in range(3))
+    peak_gap, peak_sigma, idx = peaks(sigmas, gaps)
+    return Outcome(
+        arrays=_gap_arrays(
+            "n_train", "n_sizes", sizes, sigmas, gaps, e_tr, e_va, peak_gap, peak_sigma
         ),
         dims=dict(n_sizes=len(sizes), n_sigma=len(sigmas)),
+        config=dict(sizes=sizes.tolist()),
+        headline={
+            "peak_gap_at_fewest_points": float(peak_gap[0]),
+            "peak_gap_at_most_points": float(peak_gap[-1]),
+            "peak_sigma_at_fewest_points": float(peak_sigma[0]),
+            "peak_sigma_at_most_points": float(peak_sigma[-1]),
+        },
+        checks={
+            "more_points_shrink_the_gap": monotone(peak_gap, increasing=False),
+            "peak_at_intermediate_sigma": all(is_intermediate(i, len(sigmas)) for i in idx),
+        },
     )
-    return write_result(result, outdir, figure_gap_vs_density)
 
 
 def figure_gap_vs_density(result: dict):
@@ -362,19 +312,26 @@ def figure_gap_vs_density(result: dict):
 
 # --- flow fields --------------------------------------------------------------------------------
 
-FLOW_FIELDS = dict(
-    n_train=10,
-    sigma_targets=(28.0, 2.8, 0.63),
-    delta=1.6,
-    resolution=50,
-    extent=17.5,
-    n_samples=1000,
-    sample_steps=40,
-    seed=0,
+
+@dataclasses.dataclass(frozen=True)
+class FlowFields(Settings, quick=dict(resolution=20, n_samples=200, sample_steps=20)):
+    n_train: int = 10
+    sigma_targets: tuple[float, ...] = (28.0, 2.8, 0.63)
+    delta: float = 1.6
+    resolution: int = 50
+    extent: float = 17.5
+    n_samples: int = 1000
+    sample_steps: int = 40
+    seed: int = 0
+
+
+@experiment(
+    "flow-fields",
+    "optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model",
+    family="paper",
+    settings=FlowFields,
 )
-
-
-def flow_fields(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+def flow_fields(s: FlowFields, progress) -> Outcome:
     """The optimal flow field at σ ≈ 28, 2.8, 0.63 (40-step EDM grid values) on a 50 × 50 grid
     over ``[−17.5, 17.5]²``, with the δ model beside it and their difference.
 
@@ -386,93 +343,59 @@ def flow_fields(*, quick: bool = False, outdir=None, progress=None, **overrides)
       optimal_samples / model_samples ``(n_samples, 2)``, train_x / val_x ``(n_train, 2)``,
       optimal_memorized / model_memorized ``(n_samples,)`` (1 = memorized).
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "flow-fields",
-        FLOW_FIELDS,
-        dict(resolution=20, n_samples=200, sample_steps=20),
-        quick,
-        overrides,
-    )
-    data = make_dataset("circle", s["n_train"], seed=s["seed"])
-    sigmas = nearest_on_grid(s["sigma_targets"], edm_sigmas(40))
+    data = make_dataset("circle", s.n_train, seed=s.seed)
+    sigmas = nearest_on_grid(s.sigma_targets, edm_sigmas(40))
     rep = Reporter(progress, len(sigmas) + 2, "flow-fields")
     optimal = OptimalDenoiser(data.train_x)
-    model = ErrorProneDenoiser(optimal, s["delta"])
-    grid = make_grid(s["extent"], s["resolution"])
-    opt_d, mod_d, diff, opt_r, mod_r = [], [], [], [], []
+    model = ErrorProneDenoiser(optimal, s.delta)
+    grid = make_grid(s.extent, s.resolution)
+    cmps = []
     for sig in sigmas:
-        cmp = compare_fields(
-            model, optimal, float(sig), extent=s["extent"], resolution=s["resolution"]
+        cmps.append(
+            compare_fields(model, optimal, float(sig), extent=s.extent, resolution=s.resolution)
         )
-        mod_d.append(cmp.model.displacement)
-        opt_d.append(cmp.reference.displacement)
-        diff.append(cmp.difference_norm)
-        mod_r.append(cmp.model.region)
-        opt_r.append(cmp.reference.region)
         rep.advance(1, f"σ = {sig:.3g}")
     samples, mems = {}, {}
     for key, d in (("optimal", optimal), ("model", model)):
-        x = np.asarray(sample(d, s["n_samples"], steps=s["sample_steps"], seed=s["seed"]))
+        x = np.asarray(sample(d, s.n_samples, steps=s.sample_steps, seed=s.seed))
         samples[key] = x
         mems[key] = metrics.memorized_mask(x, data.train_x)
         rep.advance(1, f"samples {key}")
-    n_cells = grid.points.shape[0]
+    field, cells, pts = ["n_sigma", "r", "r"], ["n_samples"], ["n_train", 2]
+    arrays = {
+        "sigmas": (sigmas, ["n_sigma"]),
+        "grid_x": (grid.xs, ["r"]),
+        "grid_y": (grid.ys, ["r"]),
+        "optimal_displacement": ([c.reference.displacement for c in cmps], [*field, 2]),
+        "model_displacement": ([c.model.displacement for c in cmps], [*field, 2]),
+        "difference_norm": ([c.difference_norm for c in cmps], field),
+        "optimal_region": (np.asarray([c.reference.region for c in cmps], np.int8), field),
+        "model_region": (np.asarray([c.model.region for c in cmps], np.int8), field),
+        "optimal_samples": (samples["optimal"], [*cells, 2]),
+        "model_samples": (samples["model"], [*cells, 2]),
+        "optimal_memorized": (mems["optimal"].astype(np.int8), cells),
+        "model_memorized": (mems["model"].astype(np.int8), cells),
+        "train_x": (data.train_x, pts),
+        "val_x": (data.val_x, pts),
+    }
     headline = {
         "sigmas": sigmas.tolist(),
-        "delta": s["delta"],
-        "optimal_region_fraction": [float(np.mean(r)) for r in opt_r],
-        "model_region_fraction": [float(np.mean(r)) for r in mod_r],
-        "mean_difference_over_sigma": [float(np.mean(d) / sg) for d, sg in zip(diff, sigmas)],
+        "delta": s.delta,
+        "optimal_region_fraction": [float(np.mean(c.reference.region)) for c in cmps],
+        "model_region_fraction": [float(np.mean(c.model.region)) for c in cmps],
+        "mean_difference_over_sigma": [
+            float(np.mean(c.difference_norm) / sg) for c, sg in zip(cmps, sigmas)
+        ],
         "optimal_memorized_fraction": float(np.mean(mems["optimal"])),
         "model_memorized_fraction": float(np.mean(mems["model"])),
     }
-    checks = {"optimal_memorizes": float(np.mean(mems["optimal"])) > 0.9}
-    r = s["resolution"]
-    result = make_result(
-        "flow-fields",
-        "optimal flow field at σ ≈ 28, 2.8, 0.63 beside the δ model",
-        paper=True,
-        quick=quick,
-        config=dict(s, sigma_targets=list(s["sigma_targets"]), grid_cells=n_cells),
-        started=started,
+    return Outcome(
+        arrays=arrays,
+        dims=dict(n_sigma=len(sigmas), r=s.resolution, n_samples=s.n_samples, n_train=s.n_train),
+        config=dict(grid_cells=grid.points.shape[0]),
         headline=headline,
-        checks=checks,
-        arrays=dict(
-            sigmas=sigmas,
-            grid_x=grid.xs,
-            grid_y=grid.ys,
-            optimal_displacement=opt_d,
-            model_displacement=mod_d,
-            difference_norm=diff,
-            optimal_region=np.asarray(opt_r, np.int8),
-            model_region=np.asarray(mod_r, np.int8),
-            optimal_samples=samples["optimal"],
-            model_samples=samples["model"],
-            optimal_memorized=mems["optimal"].astype(np.int8),
-            model_memorized=mems["model"].astype(np.int8),
-            train_x=data.train_x,
-            val_x=data.val_x,
-        ),
-        shapes=dict(
-            sigmas=["n_sigma"],
-            grid_x=["r"],
-            grid_y=["r"],
-            optimal_displacement=["n_sigma", "r", "r", 2],
-            model_displacement=["n_sigma", "r", "r", 2],
-            difference_norm=["n_sigma", "r", "r"],
-            optimal_region=["n_sigma", "r", "r"],
-            model_region=["n_sigma", "r", "r"],
-            optimal_samples=["n_samples", 2],
-            model_samples=["n_samples", 2],
-            optimal_memorized=["n_samples"],
-            model_memorized=["n_samples"],
-            train_x=["n_train", 2],
-            val_x=["n_train", 2],
-        ),
-        dims=dict(n_sigma=len(sigmas), r=r, n_samples=s["n_samples"], n_train=s["n_train"]),
+        checks={"optimal_memorizes": headline["optimal_memorized_fraction"] > 0.9},
     )
-    return write_result(result, outdir, figure_flow_fields)
 
 
 def _fields_from_arrays(a, key):
@@ -516,9 +439,15 @@ def figure_flow_fields(result: dict):
 
 # --- error vs angle -----------------------------------------------------------------------------
 
-ERROR_VS_ANGLE = dict(
-    n_train=10, sigma_target=1.0, deltas=(2.0, 1.6, 1.2), n_angles=200, n_noise=50, seed=0
-)
+
+@dataclasses.dataclass(frozen=True)
+class ErrorVsAngle(Settings, quick=dict(n_angles=60, n_noise=10)):
+    n_train: int = 10
+    sigma_target: float = 1.0
+    deltas: tuple[float, ...] = (2.0, 1.6, 1.2)
+    n_angles: int = 200
+    n_noise: int = 50
+    seed: int = 0
 
 
 def _errors_at(denoiser, points, sigma, n_noise, seed):
@@ -529,7 +458,13 @@ def _errors_at(denoiser, points, sigma, n_noise, seed):
     return np.linalg.norm(den - points[None], axis=-1).mean(axis=0)
 
 
-def error_vs_angle(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@experiment(
+    "error-vs-angle",
+    "denoising error along the circle between training points",
+    family="paper",
+    settings=ErrorVsAngle,
+)
+def error_vs_angle(s: ErrorVsAngle, progress) -> Outcome:
     """Denoising error along the circle (the data manifold) at σ ≈ 1.0, for δ ∈ {2.0, 1.6, 1.2}
     and the optimal denoiser: small at training angles, large between them.
 
@@ -540,25 +475,19 @@ def error_vs_angle(*, quick: bool = False, outdir=None, progress=None, **overrid
     Checks: for every δ the error between training points exceeds the error at them, and the
     contrast grows as δ shrinks.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "error-vs-angle", ERROR_VS_ANGLE, dict(n_angles=60, n_noise=10), quick, overrides
-    )
-    data = make_dataset("circle", s["n_train"], seed=s["seed"])
-    sigma = float(nearest_on_grid([s["sigma_target"]], edm_sigmas(120))[0])
+    data = make_dataset("circle", s.n_train, seed=s.seed)
+    sigma = float(nearest_on_grid([s.sigma_target], edm_sigmas(120))[0])
     radius = float(data.params["radius"])
-    angles = np.linspace(0.0, 2 * np.pi, s["n_angles"], endpoint=False)
+    angles = np.linspace(0.0, 2 * np.pi, s.n_angles, endpoint=False)
     points = radius * np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
-    deltas = np.asarray(s["deltas"], float)
+    deltas = np.asarray(s.deltas, float)
     rep = Reporter(progress, len(deltas) + 1, "error-vs-angle")
     optimal = OptimalDenoiser(data.train_x)
     errors = []
     for d in deltas:
-        errors.append(
-            _errors_at(ErrorProneDenoiser(optimal, d), points, sigma, s["n_noise"], s["seed"])
-        )
+        errors.append(_errors_at(ErrorProneDenoiser(optimal, d), points, sigma, s.n_noise, s.seed))
         rep.advance(1, f"δ = {d:g}")
-    opt_err = _errors_at(optimal, points, sigma, s["n_noise"], s["seed"])
+    opt_err = _errors_at(optimal, points, sigma, s.n_noise, s.seed)
     rep.advance(1, "optimal")
     errors = np.asarray(errors)
     train_angles = np.mod(np.arctan2(data.train_x[:, 1], data.train_x[:, 0]), 2 * np.pi)
@@ -583,38 +512,22 @@ def error_vs_angle(*, quick: bool = False, outdir=None, progress=None, **overrid
         "error_larger_between_training_points": bool(np.all(e_val > e_train)),
         "contrast_grows_as_delta_shrinks": monotone(contrast[order], increasing=True),
     }
-    result = make_result(
-        "error-vs-angle",
-        "denoising error along the circle at σ ≈ 1 for δ ∈ {2.0, 1.6, 1.2}",
-        paper=True,
-        quick=quick,
-        config=dict(s, deltas=list(s["deltas"]), sigma=sigma),
-        started=started,
+    return Outcome(
+        arrays={
+            "angles": (angles, ["n_angles"]),
+            "error": (errors, ["n_delta", "n_angles"]),
+            "optimal_error": (opt_err, ["n_angles"]),
+            "deltas": (deltas, ["n_delta"]),
+            "train_angles": (train_angles, ["n_train"]),
+            "val_angles": (val_angles, ["n_train"]),
+            "error_at_train": (e_train, ["n_delta"]),
+            "error_at_val": (e_val, ["n_delta"]),
+        },
+        dims=dict(n_angles=len(angles), n_delta=len(deltas), n_train=s.n_train),
+        config=dict(sigma=sigma),
         headline=headline,
         checks=checks,
-        arrays=dict(
-            angles=angles,
-            error=errors,
-            optimal_error=opt_err,
-            deltas=deltas,
-            train_angles=train_angles,
-            val_angles=val_angles,
-            error_at_train=e_train,
-            error_at_val=e_val,
-        ),
-        shapes=dict(
-            angles=["n_angles"],
-            error=["n_delta", "n_angles"],
-            optimal_error=["n_angles"],
-            deltas=["n_delta"],
-            train_angles=["n_train"],
-            val_angles=["n_train"],
-            error_at_train=["n_delta"],
-            error_at_val=["n_delta"],
-        ),
-        dims=dict(n_angles=len(angles), n_delta=len(deltas), n_train=s["n_train"]),
     )
-    return write_result(result, outdir, figure_error_vs_angle)
 
 
 def figure_error_vs_angle(result: dict):
@@ -642,12 +555,35 @@ def figure_error_vs_angle(result: dict):
 
 # --- Frechet distance vs delta -------------------------------------------------------------------
 
-FD_VS_DELTA = dict(
-    n_points=1000, delta_max=3.0, delta_min=0.1, n_delta=7, n_samples=1000, sample_steps=40, seed=0
+
+@dataclasses.dataclass(frozen=True)
+class FdVsDelta(Settings, quick=dict(n_points=400, n_delta=4, n_samples=300, sample_steps=20)):
+    n_points: int = 1000
+    delta_max: float = 3.0
+    delta_min: float = 0.1
+    n_delta: int = 7
+    n_samples: int = 1000
+    sample_steps: int = 40
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.n_points < 4:
+            raise ValueError(
+                f"n_points must be >= 4 (half train, half validation), got {self.n_points}"
+            )
+        if not 0 < self.delta_min < self.delta_max:
+            raise ValueError(
+                f"need 0 < delta_min < delta_max, got {self.delta_min}, {self.delta_max}"
+            )
+
+
+@experiment(
+    "fd-vs-delta",
+    "Fréchet distance of samples to train and validation as δ shrinks",
+    family="paper",
+    settings=FdVsDelta,
 )
-
-
-def fd_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+def fd_vs_delta(s: FdVsDelta, progress) -> Outcome:
     """Fréchet distance of generated samples to the training and to the validation set as δ
     shrinks (random circle, 1000 points, half training, 1000 samples, Euler 40 steps).
 
@@ -655,23 +591,15 @@ def fd_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides)
       deltas ``(n_delta,)``, fd_train / fd_val / relative_overfit / memorized_fraction
       ``(n_delta,)``; the optimal denoiser's values are in the headline.
     """
-    started = time.perf_counter()
-    s = resolve_settings(
-        "fd-vs-delta",
-        FD_VS_DELTA,
-        dict(n_points=400, n_delta=4, n_samples=300, sample_steps=20),
-        quick,
-        overrides,
-    )
-    n_train = s["n_points"] // 2
-    data = make_dataset("circle", n_train, s["n_points"] - n_train, seed=s["seed"], layout="random")
-    deltas = np.linspace(s["delta_max"], s["delta_min"], s["n_delta"])
+    n_train = s.n_points // 2
+    data = make_dataset("circle", n_train, s.n_points - n_train, seed=s.seed, layout="random")
+    deltas = np.linspace(s.delta_max, s.delta_min, s.n_delta)
     rep = Reporter(progress, len(deltas) + 1, "fd-vs-delta")
     optimal = OptimalDenoiser(data.train_x)
     rows = []
     for d in list(deltas) + [0.0]:
         den = optimal if d == 0.0 else ErrorProneDenoiser(optimal, d)
-        x = sample(den, s["n_samples"], steps=s["sample_steps"], seed=s["seed"])
+        x = sample(den, s.n_samples, steps=s.sample_steps, seed=s.seed)
         fd = metrics.sample_overfit(x, data.train_x, data.val_x)
         rows.append(
             (
@@ -699,33 +627,19 @@ def fd_vs_delta(*, quick: bool = False, outdir=None, progress=None, **overrides)
         "validation_memorized_fraction": float(baseline),
         "fd_train_vs_val_sets": float(metrics.frechet_distance(data.train_x, data.val_x)),
     }
-    checks = {"memorization_grows_as_delta_shrinks": bool(mem[-1] > mem[0])}
-    result = make_result(
-        "fd-vs-delta",
-        "Fréchet distance of samples to train and validation as δ shrinks",
-        paper=True,
-        quick=quick,
-        config=s,
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            deltas=deltas,
-            fd_train=fd_tr,
-            fd_val=fd_va,
-            relative_overfit=rel,
-            memorized_fraction=mem,
-        ),
-        shapes=dict(
-            deltas=["n_delta"],
-            fd_train=["n_delta"],
-            fd_val=["n_delta"],
-            relative_overfit=["n_delta"],
-            memorized_fraction=["n_delta"],
-        ),
+    row = ["n_delta"]
+    return Outcome(
+        arrays={
+            "deltas": (deltas, row),
+            "fd_train": (fd_tr, row),
+            "fd_val": (fd_va, row),
+            "relative_overfit": (rel, row),
+            "memorized_fraction": (mem, row),
+        },
         dims=dict(n_delta=len(deltas)),
+        headline=headline,
+        checks={"memorization_grows_as_delta_shrinks": bool(mem[-1] > mem[0])},
     )
-    return write_result(result, outdir, figure_fd_vs_delta)
 
 
 def figure_fd_vs_delta(result: dict):

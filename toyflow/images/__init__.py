@@ -12,8 +12,8 @@ this package registers the ``"unet"`` architecture so saved models load back.
 
 Modules: :mod:`.unet` (the network, presets), :mod:`.data` (loaders and built-in sets),
 :mod:`.measure` (image measurements and figures), :mod:`.parallel` (meshes, data-parallel and
-model-axis training, multi-host), :mod:`.experiments` (``image-gap`` and friends; imported on
-use).
+model-axis training, multi-host). The image experiments (``image-gap`` and friends) live with
+the others in :mod:`toyflow.experiments.images`; this package never imports them.
 """
 
 from toyflow.images.data import (

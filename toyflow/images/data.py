@@ -23,7 +23,7 @@ from a seed). :data:`IMAGE_DATASETS` is their registry.
 Splits are deterministic permutations from ``seed``; :meth:`ImageDataset.subset` takes a
 training subset (e.g. the 500 images on which the optimal denoiser memorises), and
 :meth:`ImageDataset.with_kmeans_labels` replaces the labels by k-means pseudo-labels (condition
-granularity, DESIGN §6).
+granularity, as in the paper's image experiments with K from 2 to 500).
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ import os
 import pickle
 import tarfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from toyflow._validation import as_labels, check_float, check_int, lookup
+from toyflow.datasets import holdout
+from toyflow.registry import Registry
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 4096 * 4096
@@ -273,11 +275,9 @@ def split(x: np.ndarray, labels: np.ndarray | None, val_fraction: float, seed: i
     """Deterministic train/validation split: ``(train_x, val_x, train_labels, val_labels)``."""
     val_fraction = check_float(val_fraction, "val_fraction", 0.0, 0.9)
     n = x.shape[0]
-    n_val = int(round(n * val_fraction))
-    if n - n_val < 1:
+    if n - round(n * val_fraction) < 1:
         raise ValueError(f"{n} images are too few to keep a validation fraction of {val_fraction}")
-    perm = np.random.default_rng(check_int(seed, "seed", 0, 2**63 - 1)).permutation(n)
-    vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    ti, vi = holdout(n, val_fraction, seed)
     if labels is None:
         return x[ti], x[vi], None, None
     return x[ti], x[vi], labels[ti], labels[vi]
@@ -444,17 +444,19 @@ def load_npz(
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, strings, numbers and NumPy arrays only (the CIFAR batches)."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("_codecs", "encode"),
-        ("copy_reg", "_reconstructor"),
-        ("copyreg", "_reconstructor"),
-    }
+    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("_codecs", "encode"),
+            ("copy_reg", "_reconstructor"),
+            ("copyreg", "_reconstructor"),
+        }
+    )
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -721,15 +723,18 @@ def procedural(
 
 
 #: Built-in image sets that need no network or files (name → factory taking keyword overrides).
-IMAGE_DATASETS: dict[str, Callable[..., ImageDataset]] = {
-    "digits": lambda **kw: digits(**{"size": 8, **kw}),
-    "digits16": lambda **kw: digits(**{"size": 16, **kw}),
-    "digits32": lambda **kw: digits(**{"size": 32, **kw}),
-    "shapes": lambda **kw: procedural(**{"kind": "shapes", **kw}),
-    "textures": lambda **kw: procedural(**{"kind": "textures", **kw}),
-}
+IMAGE_DATASETS: Registry[Callable[..., ImageDataset]] = Registry(
+    "image data set",
+    {
+        "digits": lambda **kw: digits(**{"size": 8, **kw}),
+        "digits16": lambda **kw: digits(**{"size": 16, **kw}),
+        "digits32": lambda **kw: digits(**{"size": 32, **kw}),
+        "shapes": lambda **kw: procedural(**{"kind": "shapes", **kw}),
+        "textures": lambda **kw: procedural(**{"kind": "textures", **kw}),
+    },
+)
 
 
 def load_image_dataset(name: str, **kwargs) -> ImageDataset:
     """A built-in set by name (see :data:`IMAGE_DATASETS`); unknown names list the valid ones."""
-    return lookup(IMAGE_DATASETS, name, "image data set")(**kwargs)
+    return IMAGE_DATASETS[name](**kwargs)

@@ -24,22 +24,28 @@ cores (and shares one compiled training step across the four experiments).
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import dataclasses
 
 import numpy as np
 
 from toyflow import metrics
-from toyflow.experiments._common import (
-    Reporter,
+from toyflow._validation import lookup
+from toyflow.experiments._common import Outcome, Reporter, Settings, experiment
+from toyflow.experiments._eval import (
+    baseline,
+    downsample,
     is_intermediate,
-    make_result,
     peak,
-    resolve_settings,
     spearman,
-    write_result,
 )
-from toyflow.images.data import ImageDataset, load_cifar, load_folder, load_image_dataset, load_npz
+from toyflow.images.data import (
+    IMAGE_DATASETS,
+    ImageDataset,
+    load_cifar,
+    load_folder,
+    load_image_dataset,
+    load_npz,
+)
 from toyflow.images.measure import (
     draw_nearest,
     frechet,
@@ -47,69 +53,89 @@ from toyflow.images.measure import (
     memorization,
     optimal_denoiser,
 )
-from toyflow.images.unet import unet_config
+from toyflow.images.unet import PRESETS, unet_config
+from toyflow.labels import sample_labels
 from toyflow.sampling import sample
 from toyflow.training import train
 
-BASE: dict[str, Any] = dict(
-    data="digits",
-    data_path=None,
-    data_seed=0,
-    n_train=500,
-    n_val=None,
-    preset="tiny",
-    model_channels=32,
-    steps=8000,
-    batch_size=128,
-    learning_rate=1e-3,
-    ema=0.999,
-    seed=0,
-    steps_per_call=250,
-    n_snapshots=8,
-    n_sigma=64,
-    n_noise=50,
-    n_gap=256,
-    n_samples=1000,
-    sample_steps=40,
-    n_show=8,
-    fd_dim=128,
-)
-QUICK: dict[str, Any] = dict(
-    model_channels=8,
-    steps=200,
-    batch_size=64,
-    learning_rate=2e-3,
-    ema=0.99,
-    steps_per_call=100,
-    n_snapshots=3,
-    n_noise=1,
-    n_gap=32,
-    n_samples=64,
-    sample_steps=12,
-    fd_dim=32,
-)
+FILE_SOURCES = {"folder": load_folder, "npz": load_npz, "cifar": load_cifar}
+
+
+@dataclasses.dataclass(frozen=True)
+class Images(
+    Settings,
+    quick=dict(
+        model_channels=8,
+        steps=200,
+        batch_size=64,
+        learning_rate=2e-3,
+        ema=0.99,
+        steps_per_call=100,
+        n_snapshots=3,
+        n_noise=1,
+        n_gap=32,
+        n_samples=64,
+        sample_steps=12,
+        fd_dim=32,
+    ),
+):
+    """Settings every image experiment shares: data, U-Net, training, evaluation."""
+
+    data: str = "digits"
+    data_path: str | None = None
+    data_seed: int = 0
+    n_train: int = 500
+    n_val: int | None = None
+    preset: str = "tiny"
+    model_channels: int = 32
+    steps: int = 8000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    ema: float = 0.999
+    seed: int = 0
+    steps_per_call: int = 250
+    n_snapshots: int = 8
+    n_sigma: int = 64
+    n_noise: int = 50
+    n_gap: int = 256
+    n_samples: int = 1000
+    sample_steps: int = 40
+    n_show: int = 8
+    fd_dim: int = 128
+
+    def check(self) -> None:
+        lookup(PRESETS, self.preset, "U-Net preset")
+        if self.data in FILE_SOURCES:
+            if not self.data_path:
+                raise ValueError(f"data={self.data!r} needs data_path (a {self.data} to read)")
+        elif self.data not in IMAGE_DATASETS:
+            valid = ", ".join(sorted([*IMAGE_DATASETS, *FILE_SOURCES]))
+            raise ValueError(f"unknown image data set {self.data!r}; valid names: {valid}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+
+
+#: What quick mode changes (shared by the image tests to reuse one compiled training step).
+QUICK = Images.QUICK
 
 
 # --- shared pieces ------------------------------------------------------------------------------
 
 
-def _load(s: dict[str, Any]) -> ImageDataset:
+def _load(s: Images) -> ImageDataset:
     """The data set: a built-in name, or ``data="folder"|"npz"|"cifar"`` with ``data_path``."""
-    name, path = s["data"], s["data_path"]
-    if name in ("folder", "npz", "cifar"):
-        if not path:
-            raise ValueError(f"data={name!r} needs data_path (a {name} to read)")
-        data = {"folder": load_folder, "npz": load_npz, "cifar": load_cifar}[name](path)
+    if s.data in FILE_SOURCES:
+        data = FILE_SOURCES[s.data](s.data_path)
     else:
-        data = load_image_dataset(name)
-    n_train = min(int(s["n_train"]), data.n_train) if s["n_train"] else data.n_train
-    n_val = None if s["n_val"] is None else min(int(s["n_val"]), data.n_val)
-    return data.subset(n_train, n_val=n_val, seed=s["data_seed"])
+        data = load_image_dataset(s.data)
+    n_train = min(int(s.n_train), data.n_train) if s.n_train else data.n_train
+    n_val = None if s.n_val is None else min(int(s.n_val), data.n_val)
+    return data.subset(n_train, n_val=n_val, seed=s.data_seed)
 
 
-def _config(s: dict[str, Any], data: ImageDataset, num_classes: int | None = None):
-    extra = {} if s["model_channels"] is None else {"model_channels": int(s["model_channels"])}
-    return unet_config(s["preset"], image_shape=data.event_shape, num_classes=num_classes, **extra)
+def _config(s: Images, data: ImageDataset, num_classes: int | None = None):
+    extra = {} if s.model_channels is None else {"model_channels": int(s.model_channels)}
+    return unet_config(s.preset, image_shape=data.event_shape, num_classes=num_classes, **extra)
 
 
 def _train(s, data: ImageDataset, rep: Reporter, units: float, labels=None, num_classes=None):
@@ -118,13 +144,13 @@ def _train(s, data: ImageDataset, rep: Reporter, units: float, labels=None, num_
         data.train_x,
         labels,
         config=_config(s, data, num_classes),
-        steps=s["steps"],
-        batch_size=s["batch_size"],
-        learning_rate=s["learning_rate"],
-        ema=s["ema"],
-        seed=s["seed"],
-        n_snapshots=s["n_snapshots"],
-        steps_per_call=s["steps_per_call"],
+        steps=s.steps,
+        batch_size=s.batch_size,
+        learning_rate=s.learning_rate,
+        ema=s.ema,
+        seed=s.seed,
+        n_snapshots=s.n_snapshots,
+        steps_per_call=s.steps_per_call,
         callback=rep.training(units),
     )
     rep.finish_training(units, start)
@@ -132,48 +158,22 @@ def _train(s, data: ImageDataset, rep: Reporter, units: float, labels=None, num_
 
 
 def _gap_sets(s, data: ImageDataset):
-    k = int(s["n_gap"])
+    k = int(s.n_gap)
     tl = None if data.train_labels is None else data.train_labels[:k]
     vl = None if data.val_labels is None else data.val_labels[:k]
     return data.train_x[:k], data.val_x[:k], tl, vl
 
 
-def _downsample(losses, n: int = 100) -> np.ndarray:
-    arr = np.asarray(losses, float)
-    if arr.shape[-1] <= n:
-        return arr
-    edges = np.linspace(0, arr.shape[-1], n + 1).astype(int)
-    return np.array([arr[a:b].mean() for a, b in zip(edges[:-1], edges[1:])])
-
-
-def _sample_labels(train_labels, n: int, seed: int):
-    if train_labels is None:
-        return None
-    rng = np.random.default_rng(seed)
-    return np.asarray(train_labels)[rng.integers(0, len(train_labels), size=n)]
-
-
 def _draw(denoiser, s, n: int | None = None, labels=None, trajectory: bool = False):
     out = sample(
         denoiser,
-        n or s["n_samples"],
-        steps=s["sample_steps"],
-        seed=s["seed"],
+        n or s.n_samples,
+        steps=s.sample_steps,
+        seed=s.seed,
         labels=labels,
         return_trajectory=trajectory,
     )
     return tuple(np.asarray(a) for a in out) if trajectory else np.asarray(out)
-
-
-def _baseline(data: ImageDataset) -> float:
-    """Memorized fraction of fresh images (the validation set): a perfect generalizer's score."""
-    return metrics.memorized_fraction(data.val_x, data.train_x) if data.n_val else float("nan")
-
-
-def _trend(x, y) -> float:
-    """Spearman rank correlation of ``y`` with ``x``; 0 when ``y`` does not change at all."""
-    y = np.asarray(y, float)
-    return 0.0 if np.ptp(y) == 0 else spearman(x, y)
 
 
 def _image_dims(data: ImageDataset) -> dict[str, int]:
@@ -184,7 +184,18 @@ def _image_dims(data: ImageDataset) -> dict[str, int]:
 # --- image-gap --------------------------------------------------------------------------------------
 
 
-def image_gap(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ImageGap(Images):
+    pass
+
+
+@experiment(
+    "image-gap",
+    "per-σ generalization gap of a U-Net on images",
+    family="images",
+    settings=ImageGap,
+)
+def image_gap(s: ImageGap, progress) -> Outcome:
     """Relative gap per σ for every training snapshot of a U-Net (claim 2), and the optimal
     denoiser's gap for reference.
 
@@ -192,30 +203,28 @@ def image_gap(*, quick: bool = False, outdir=None, progress=None, **overrides) -
     ``(n_snap, n_sigma)``, peak_gap / peak_sigma ``(n_snap,)``, optimal_gap ``(n_sigma,)``,
     losses ``(n_loss,)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings("image-gap", BASE, QUICK, quick, overrides)
-    rep = Reporter(progress, 8 + s["n_snapshots"] + 1, "image-gap")
+    rep = Reporter(progress, 8 + s.n_snapshots + 1, "image-gap")
     data = _load(s)
-    sigmas = image_sigmas(s["n_sigma"])
+    sigmas = image_sigmas(s.n_sigma)
     result_t = _train(s, data, rep, 8)
     tx, vx, _, _ = _gap_sets(s, data)
     curves = []
     for snap, step in zip(result_t.snapshots, result_t.snapshot_steps):
-        curves.append(metrics.gap_curve(snap, tx, vx, sigmas, n_noise=s["n_noise"], seed=s["seed"]))
+        curves.append(metrics.gap_curve(snap, tx, vx, sigmas, n_noise=s.n_noise, seed=s.seed))
         rep.advance(1, f"gap at step {step}")
     opt = metrics.gap_curve(
-        optimal_denoiser(data.train_x), tx, vx, sigmas, n_noise=s["n_noise"], seed=s["seed"]
+        optimal_denoiser(data.train_x), tx, vx, sigmas, n_noise=s.n_noise, seed=s.seed
     )
     rep.advance(1, "optimal denoiser")
     steps = np.asarray(result_t.snapshot_steps)
     gap = np.stack([c.gap for c in curves])
     peaks = [peak(sigmas, g) for g in gap]
-    losses = _downsample(result_t.losses)
+    losses = downsample(result_t.losses, 100)
     headline = {
         "peak_gap_last_snapshot": peaks[-1][0],
         "peak_sigma_last_snapshot": peaks[-1][1],
         "peak_gap_first_snapshot": peaks[0][0],
-        "gap_vs_step_rank_correlation": _trend(steps, [p[0] for p in peaks]),
+        "gap_vs_step_rank_correlation": spearman(steps, [p[0] for p in peaks]),
         "loss_first": float(np.mean(result_t.losses[:20])),
         "loss_last": float(np.mean(result_t.losses[-20:])),
         "optimal_gap_at_sigma_1": float(np.interp(0.0, np.log(sigmas), opt.gap)),
@@ -228,40 +237,22 @@ def image_gap(*, quick: bool = False, outdir=None, progress=None, **overrides) -
         "loss_falls": headline["loss_last"] < headline["loss_first"],
         "peak_at_intermediate_sigma": is_intermediate(peaks[-1][2], len(sigmas)),
     }
-    result = make_result(
-        "image-gap",
-        "per-σ generalization gap of a U-Net on images",
-        paper=False,
-        quick=quick,
-        config=s,
-        started=started,
+    return Outcome(
+        arrays={
+            "steps": (steps, ["n_snap"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (gap, ["n_snap", "n_sigma"]),
+            "e_train": (np.stack([c.e_train for c in curves]), ["n_snap", "n_sigma"]),
+            "e_val": (np.stack([c.e_val for c in curves]), ["n_snap", "n_sigma"]),
+            "peak_gap": ([p[0] for p in peaks], ["n_snap"]),
+            "peak_sigma": ([p[1] for p in peaks], ["n_snap"]),
+            "optimal_gap": (opt.gap, ["n_sigma"]),
+            "losses": (losses, ["n_loss"]),
+        },
+        dims=dict(n_snap=len(steps), n_sigma=len(sigmas), n_loss=len(losses)),
         headline=headline,
         checks=checks,
-        arrays=dict(
-            steps=steps,
-            sigmas=sigmas,
-            gap=gap,
-            e_train=np.stack([c.e_train for c in curves]),
-            e_val=np.stack([c.e_val for c in curves]),
-            peak_gap=[p[0] for p in peaks],
-            peak_sigma=[p[1] for p in peaks],
-            optimal_gap=opt.gap,
-            losses=losses,
-        ),
-        shapes=dict(
-            steps=["n_snap"],
-            sigmas=["n_sigma"],
-            gap=["n_snap", "n_sigma"],
-            e_train=["n_snap", "n_sigma"],
-            e_val=["n_snap", "n_sigma"],
-            peak_gap=["n_snap"],
-            peak_sigma=["n_snap"],
-            optimal_gap=["n_sigma"],
-            losses=["n_loss"],
-        ),
-        dims=dict(n_snap=len(steps), n_sigma=len(sigmas), n_loss=len(losses)),
     )
-    return write_result(result, outdir, figure_image_gap)
 
 
 def figure_image_gap(result: dict):
@@ -294,7 +285,18 @@ def figure_image_gap(result: dict):
 # --- image-memorization -----------------------------------------------------------------------------
 
 
-def image_memorization(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ImageMemorization(Images):
+    pass
+
+
+@experiment(
+    "image-memorization",
+    "memorized fraction of generated images",
+    family="images",
+    settings=ImageMemorization,
+)
+def image_memorization(s: ImageMemorization, progress) -> Outcome:
     """Claim 1 on images (the optimal denoiser's samples are training images) against a trained
     U-Net, with nearest training images shown, Fréchet distances and trajectory overlap.
 
@@ -303,11 +305,9 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
     overlap_sigmas / traj_nn_distance / noisy_nn_distance / error_traj / error_noisy_train /
     error_noisy_val ``(n_traj_sigma,)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings("image-memorization", BASE, QUICK, quick, overrides)
     rep = Reporter(progress, 8 + 4, "image-memorization")
     data = _load(s)
-    n_show = min(int(s["n_show"]), int(s["n_samples"]))
+    n_show = min(int(s.n_show), int(s.n_samples))
 
     opt = optimal_denoiser(data.train_x)
     opt_x = _draw(opt, s)
@@ -323,13 +323,11 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
     fd = {}
     for who, xs in (("optimal", opt_x), ("unet", unet_x)):
         for space in ("pixels", "features"):
-            fd[f"{who}_{space}"] = frechet(
-                xs, data.train_x, data.val_x, space=space, dim=s["fd_dim"]
-            )
+            fd[f"{who}_{space}"] = frechet(xs, data.train_x, data.val_x, space=space, dim=s.fd_dim)
     rep.advance(1, "Fréchet distances")
     _, vx, _, _ = _gap_sets(s, data)
     ov = metrics.trajectory_overlap(
-        unet, traj, traj_sigmas, data.train_x, val_x=vx, optimal=opt, n_noise=1, seed=s["seed"]
+        unet, traj, traj_sigmas, data.train_x, val_x=vx, optimal=opt, n_noise=1, seed=s.seed
     )
     rep.advance(1, "trajectory overlap")
 
@@ -340,7 +338,7 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
     headline = {
         "optimal_memorized_fraction": opt_mem["fraction"],
         "unet_memorized_fraction": unet_mem["fraction"],
-        "baseline_memorized_fraction": _baseline(data),
+        "baseline_memorized_fraction": baseline(data),
         **{
             f"fd_{k}_{part}": v[part]
             for k, v in fd.items()
@@ -356,46 +354,25 @@ def image_memorization(*, quick: bool = False, outdir=None, progress=None, **ove
         "unet_memorizes_less_than_optimal": unet_mem["fraction"] < opt_mem["fraction"],
     }
     nt = len(ov.sigmas)
-    result = make_result(
-        "image-memorization",
-        "memorized fraction of generated images",
-        paper=False,
-        quick=quick,
-        config=s,
-        started=started,
+    return Outcome(
+        arrays={
+            "optimal_ratio": (opt_mem["ratio"], ["n_samples"]),
+            "unet_ratio": (unet_mem["ratio"], ["n_samples"]),
+            "optimal_show": (opt_x[:n_show], ["n_show", "H", "W", "C"]),
+            "unet_show": (unet_x[:n_show], ["n_show", "H", "W", "C"]),
+            "optimal_nearest": (nearest(opt_x, opt_mem), ["n_show", 2, "H", "W", "C"]),
+            "unet_nearest": (nearest(unet_x, unet_mem), ["n_show", 2, "H", "W", "C"]),
+            "overlap_sigmas": (ov.sigmas, ["n_traj_sigma"]),
+            "traj_nn_distance": (ov.traj_nn_distance, ["n_traj_sigma"]),
+            "noisy_nn_distance": (ov.noisy_nn_distance, ["n_traj_sigma"]),
+            "error_traj": (ov.error_traj, ["n_traj_sigma"]),
+            "error_noisy_train": (ov.error_noisy_train, ["n_traj_sigma"]),
+            "error_noisy_val": (ov.error_noisy_val, ["n_traj_sigma"]),
+        },
+        dims=dict(n_samples=len(opt_x), n_show=n_show, n_traj_sigma=nt, **_image_dims(data)),
         headline=headline,
         checks=checks,
-        arrays=dict(
-            optimal_ratio=opt_mem["ratio"],
-            unet_ratio=unet_mem["ratio"],
-            optimal_show=opt_x[:n_show],
-            unet_show=unet_x[:n_show],
-            optimal_nearest=nearest(opt_x, opt_mem),
-            unet_nearest=nearest(unet_x, unet_mem),
-            overlap_sigmas=ov.sigmas,
-            traj_nn_distance=ov.traj_nn_distance,
-            noisy_nn_distance=ov.noisy_nn_distance,
-            error_traj=ov.error_traj,
-            error_noisy_train=ov.error_noisy_train,
-            error_noisy_val=ov.error_noisy_val,
-        ),
-        shapes=dict(
-            optimal_ratio=["n_samples"],
-            unet_ratio=["n_samples"],
-            optimal_show=["n_show", "H", "W", "C"],
-            unet_show=["n_show", "H", "W", "C"],
-            optimal_nearest=["n_show", 2, "H", "W", "C"],
-            unet_nearest=["n_show", 2, "H", "W", "C"],
-            overlap_sigmas=["n_traj_sigma"],
-            traj_nn_distance=["n_traj_sigma"],
-            noisy_nn_distance=["n_traj_sigma"],
-            error_traj=["n_traj_sigma"],
-            error_noisy_train=["n_traj_sigma"],
-            error_noisy_val=["n_traj_sigma"],
-        ),
-        dims=dict(n_samples=len(opt_x), n_show=n_show, n_traj_sigma=nt, **_image_dims(data)),
     )
-    return write_result(result, outdir, figure_image_memorization)
 
 
 def figure_image_memorization(result: dict):
@@ -432,7 +409,18 @@ def figure_image_memorization(result: dict):
 # --- image-training-time -------------------------------------------------------------------------
 
 
-def image_training_time(*, quick: bool = False, outdir=None, progress=None, **overrides) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ImageTrainingTime(Images):
+    pass
+
+
+@experiment(
+    "image-training-time",
+    "image gap and memorization over training",
+    family="images",
+    settings=ImageTrainingTime,
+)
+def image_training_time(s: ImageTrainingTime, progress) -> Outcome:
     """Gap peak, memorized fraction and Fréchet overfit of samples for each training snapshot:
     the objective overfits over training (claim 2) while the samples need not follow (claim 3).
 
@@ -440,17 +428,15 @@ def image_training_time(*, quick: bool = False, outdir=None, progress=None, **ov
     peak_gap / peak_sigma / memorized_fraction / fd_train / fd_val / relative_overfit
     ``(n_snap,)``, samples ``(n_snap, n_show, H, W, C)``, losses ``(n_loss,)``.
     """
-    started = time.perf_counter()
-    s = resolve_settings("image-training-time", BASE, QUICK, quick, overrides)
-    rep = Reporter(progress, 8 + s["n_snapshots"] + 1, "image-training-time")
+    rep = Reporter(progress, 8 + s.n_snapshots + 1, "image-training-time")
     data = _load(s)
-    sigmas = image_sigmas(s["n_sigma"])
+    sigmas = image_sigmas(s.n_sigma)
     result_t = _train(s, data, rep, 8)
     tx, vx, _, _ = _gap_sets(s, data)
-    n_show = min(int(s["n_show"]), int(s["n_samples"]))
+    n_show = min(int(s.n_show), int(s.n_samples))
     rows = []
     for snap, step in zip(result_t.snapshots, result_t.snapshot_steps):
-        curve = metrics.gap_curve(snap, tx, vx, sigmas, n_noise=s["n_noise"], seed=s["seed"])
+        curve = metrics.gap_curve(snap, tx, vx, sigmas, n_noise=s.n_noise, seed=s.seed)
         xs = _draw(snap, s)
         fd = frechet(xs, data.train_x, data.val_x, space="pixels")
         pk = peak(sigmas, curve.gap)
@@ -469,16 +455,15 @@ def image_training_time(*, quick: bool = False, outdir=None, progress=None, **ov
         rep.advance(1, f"snapshot {step}")
     steps = np.asarray(result_t.snapshot_steps)
     col = lambda k: np.asarray([r[k] for r in rows])
-    losses = _downsample(result_t.losses)
-    baseline = _baseline(data)
+    losses = downsample(result_t.losses, 100)
     rep.advance(1, "done")
     headline = {
-        "baseline_memorized_fraction": baseline,
+        "baseline_memorized_fraction": baseline(data),
         "peak_gap_first_snapshot": float(col("peak_gap")[0]),
         "peak_gap_last_snapshot": float(col("peak_gap")[-1]),
         "memorized_fraction_last_snapshot": float(col("memorized_fraction")[-1]),
-        "gap_vs_step_rank_correlation": _trend(steps, col("peak_gap")),
-        "memorization_vs_step_rank_correlation": _trend(steps, col("memorized_fraction")),
+        "gap_vs_step_rank_correlation": spearman(steps, col("peak_gap")),
+        "memorization_vs_step_rank_correlation": spearman(steps, col("memorized_fraction")),
         "data": data.name,
         "n_train": data.n_train,
     }
@@ -488,41 +473,20 @@ def image_training_time(*, quick: bool = False, outdir=None, progress=None, **ov
         ),
         "gap_grows_with_training": headline["gap_vs_step_rank_correlation"] > 0,
     }
-    result = make_result(
-        "image-training-time",
-        "image gap and memorization over training",
-        paper=False,
-        quick=quick,
-        config=s,
-        started=started,
-        headline=headline,
-        checks=checks,
-        arrays=dict(
-            steps=steps,
-            sigmas=sigmas,
-            gap=col("gap"),
-            peak_gap=col("peak_gap"),
-            peak_sigma=col("peak_sigma"),
-            memorized_fraction=col("memorized_fraction"),
-            fd_train=col("fd_train"),
-            fd_val=col("fd_val"),
-            relative_overfit=col("relative_overfit"),
-            samples=col("samples"),
-            losses=losses,
-        ),
-        shapes=dict(
-            steps=["n_snap"],
-            sigmas=["n_sigma"],
-            gap=["n_snap", "n_sigma"],
-            peak_gap=["n_snap"],
-            peak_sigma=["n_snap"],
-            memorized_fraction=["n_snap"],
-            fd_train=["n_snap"],
-            fd_val=["n_snap"],
-            relative_overfit=["n_snap"],
-            samples=["n_snap", "n_show", "H", "W", "C"],
-            losses=["n_loss"],
-        ),
+    return Outcome(
+        arrays={
+            "steps": (steps, ["n_snap"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (col("gap"), ["n_snap", "n_sigma"]),
+            "peak_gap": (col("peak_gap"), ["n_snap"]),
+            "peak_sigma": (col("peak_sigma"), ["n_snap"]),
+            "memorized_fraction": (col("memorized_fraction"), ["n_snap"]),
+            "fd_train": (col("fd_train"), ["n_snap"]),
+            "fd_val": (col("fd_val"), ["n_snap"]),
+            "relative_overfit": (col("relative_overfit"), ["n_snap"]),
+            "samples": (col("samples"), ["n_snap", "n_show", "H", "W", "C"]),
+            "losses": (losses, ["n_loss"]),
+        },
         dims=dict(
             n_snap=len(steps),
             n_sigma=len(sigmas),
@@ -530,8 +494,9 @@ def image_training_time(*, quick: bool = False, outdir=None, progress=None, **ov
             n_loss=len(losses),
             **_image_dims(data),
         ),
+        headline=headline,
+        checks=checks,
     )
-    return write_result(result, outdir, figure_image_training_time)
 
 
 def figure_image_training_time(result: dict):
@@ -579,9 +544,20 @@ def figure_image_training_time(result: dict):
 # --- image-condition-granularity ---------------------------------------------------------------
 
 
-def image_condition_granularity(
-    *, quick: bool = False, outdir=None, progress=None, **overrides
-) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ImageConditionGranularity(Images, quick=dict(ks=(1, 8, 64), steps=100, n_snapshots=1)):
+    ks: tuple[int, ...] = (1, 2, 10, 50, 100, 500)
+    steps: int = 4000
+    n_snapshots: int = 1
+
+
+@experiment(
+    "image-condition-granularity",
+    "image gap for k-means pseudo-labels of growing K",
+    family="images",
+    settings=ImageConditionGranularity,
+)
+def image_condition_granularity(s: ImageConditionGranularity, progress) -> Outcome:
     """Conditional U-Nets on k-means pseudo-labels with ``K`` clusters (``K = 1`` is
     unconditional in effect): the finer the condition, the fewer images per class, the sooner
     the model (and the class-conditional optimal denoiser) memorizes.
@@ -589,23 +565,14 @@ def image_condition_granularity(
     Arrays (shapes): ks ``(n_k,)``, sigmas ``(n_sigma,)``, gap ``(n_k, n_sigma)``, peak_gap /
     peak_sigma / memorized_fraction / optimal_memorized_fraction / relative_overfit ``(n_k,)``.
     """
-    started = time.perf_counter()
-    full = dict(BASE, ks=(1, 2, 10, 50, 100, 500), steps=4000, n_snapshots=1)
-    s = resolve_settings(
-        "image-condition-granularity",
-        full,
-        dict(QUICK, ks=(1, 8, 64), steps=100, n_snapshots=1),
-        quick,
-        overrides,
-    )
     data = _load(s)
-    ks = [int(k) for k in s["ks"]]
+    ks = [int(k) for k in s.ks]
     if not ks or min(ks) < 1 or max(ks) > data.n_train:
         raise ValueError(
             f"ks must be between 1 and the number of training images ({data.n_train}), got {ks}"
         )
     rep = Reporter(progress, len(ks) * 7, "image-condition-granularity")
-    sigmas = image_sigmas(s["n_sigma"])
+    sigmas = image_sigmas(s.n_sigma)
     rows = []
     for k in ks:
         if k == 1:
@@ -613,7 +580,7 @@ def image_condition_granularity(
                 np.zeros(data.n_train, np.int32), np.zeros(data.n_val, np.int32)
             )
         else:
-            labelled = data.with_kmeans_labels(k, seed=s["data_seed"])
+            labelled = data.with_kmeans_labels(k, seed=s.data_seed)
         rep.advance(1, f"k-means K={k}")
         # One architecture for every K (num_classes = max K): one compiled training step.
         result_t = _train(s, labelled, rep, 4, labels=labelled.train_labels, num_classes=max(ks))
@@ -623,13 +590,13 @@ def image_condition_granularity(
             tx,
             vx,
             sigmas,
-            n_noise=s["n_noise"],
-            seed=s["seed"],
+            n_noise=s.n_noise,
+            seed=s.seed,
             train_labels=tl,
             val_labels=vl,
         )
         rep.advance(1, f"gap K={k}")
-        lab = _sample_labels(labelled.train_labels, s["n_samples"], s["seed"])
+        lab = sample_labels(labelled.train_labels, s.n_samples, s.seed)
         xs = _draw(result_t.denoiser, s, labels=lab)
         opt = optimal_denoiser(labelled.train_x, labelled.train_labels)
         xo = _draw(opt, s, labels=lab)
@@ -649,9 +616,11 @@ def image_condition_granularity(
         rep.advance(1, f"samples K={k}")
     col = lambda key: np.asarray([r[key] for r in rows])
     headline = {
-        "memorization_vs_k_rank_correlation": _trend(ks, col("memorized_fraction")),
-        "optimal_memorization_vs_k_rank_correlation": _trend(ks, col("optimal_memorized_fraction")),
-        "gap_vs_k_rank_correlation": _trend(ks, col("peak_gap")),
+        "memorization_vs_k_rank_correlation": spearman(ks, col("memorized_fraction")),
+        "optimal_memorization_vs_k_rank_correlation": spearman(
+            ks, col("optimal_memorized_fraction")
+        ),
+        "gap_vs_k_rank_correlation": spearman(ks, col("peak_gap")),
         "memorized_fraction_smallest_k": float(col("memorized_fraction")[0]),
         "memorized_fraction_largest_k": float(col("memorized_fraction")[-1]),
         "data": data.name,
@@ -661,40 +630,22 @@ def image_condition_granularity(
         "finite": bool(np.all(np.isfinite(col("gap")))),
         "optimal_memorizes_at_every_k": bool(np.all(col("optimal_memorized_fraction") >= 0.99)),
     }
-    result = make_result(
-        "image-condition-granularity",
-        "image gap for k-means pseudo-labels of growing K",
-        paper=False,
-        quick=quick,
-        config=s,
-        started=started,
+    return Outcome(
+        arrays={
+            "ks": (ks, ["n_k"]),
+            "sigmas": (sigmas, ["n_sigma"]),
+            "gap": (col("gap"), ["n_k", "n_sigma"]),
+            "peak_gap": (col("peak_gap"), ["n_k"]),
+            "peak_sigma": (col("peak_sigma"), ["n_k"]),
+            "memorized_fraction": (col("memorized_fraction"), ["n_k"]),
+            "optimal_memorized_fraction": (col("optimal_memorized_fraction"), ["n_k"]),
+            "relative_overfit": (col("relative_overfit"), ["n_k"]),
+            "images_per_class": (col("images_per_class"), ["n_k"]),
+        },
+        dims=dict(n_k=len(ks), n_sigma=len(sigmas)),
         headline=headline,
         checks=checks,
-        arrays=dict(
-            ks=ks,
-            sigmas=sigmas,
-            gap=col("gap"),
-            peak_gap=col("peak_gap"),
-            peak_sigma=col("peak_sigma"),
-            memorized_fraction=col("memorized_fraction"),
-            optimal_memorized_fraction=col("optimal_memorized_fraction"),
-            relative_overfit=col("relative_overfit"),
-            images_per_class=col("images_per_class"),
-        ),
-        shapes=dict(
-            ks=["n_k"],
-            sigmas=["n_sigma"],
-            gap=["n_k", "n_sigma"],
-            peak_gap=["n_k"],
-            peak_sigma=["n_k"],
-            memorized_fraction=["n_k"],
-            optimal_memorized_fraction=["n_k"],
-            relative_overfit=["n_k"],
-            images_per_class=["n_k"],
-        ),
-        dims=dict(n_k=len(ks), n_sigma=len(sigmas)),
     )
-    return write_result(result, outdir, figure_image_condition_granularity)
 
 
 def figure_image_condition_granularity(result: dict):
@@ -728,8 +679,8 @@ def figure_image_condition_granularity(result: dict):
 
 
 __all__ = [
-    "BASE",
     "QUICK",
+    "Images",
     "image_condition_granularity",
     "image_gap",
     "image_memorization",

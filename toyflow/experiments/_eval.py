@@ -1,0 +1,187 @@
+r"""Measurements every experiment shares, written once: σ grids, gap curves and their peaks,
+trends, the evaluation of one model (gap, samples, memorization, Fréchet overfit) and the
+baselines a perfect generalizer would score.
+
+The relative gap at noise level σ is
+
+    E_split(σ) = mean_{y ∈ split, k} ‖D(y + σ n_k; σ) − y‖₂,     gap(σ) = (E_val − E_train) / E_train
+
+with the same noise draws ``n_k`` reused for every σ. A sample is *memorized* when its nearest
+training point is closer than 1/3 of the second-nearest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from toyflow import metrics
+from toyflow.sampling import sample
+
+#: A gap at least this large (10 %) at an intermediate σ counts as "clearly positive".
+GAP_THRESHOLD = 0.1
+#: Samples count as "mostly non-memorized" when at most this share is memorized.
+MEMORIZED_LIMIT = 0.5
+
+
+# --- σ grids and curve summaries -----------------------------------------------------------------
+
+
+def edm_gap_sigmas(steps: int) -> np.ndarray:
+    """The positive noise levels of the EDM grid with ``steps`` steps (the paper's gap curves
+    use 120)."""
+    from toyflow.schedules import edm_sigmas
+
+    return edm_sigmas(steps)[:-1].astype(np.float64)
+
+
+def log_sigmas(n: int, lo: float = 0.002, hi: float = 80.0) -> np.ndarray:
+    """``n`` log-spaced noise levels in ``[lo, hi]`` (the paper's image grid: 64 in [0.002, 80])."""
+    return np.geomspace(lo, hi, n)
+
+
+def nearest_on_grid(targets, grid) -> np.ndarray:
+    """For each target σ, the closest value of ``grid`` (in log distance)."""
+    g = np.asarray(grid, float)
+    g = g[g > 0]
+    return np.array([g[np.argmin(np.abs(np.log(g) - np.log(t)))] for t in np.atleast_1d(targets)])
+
+
+def peak(sigmas, gap) -> tuple[float, float, int]:
+    """``(peak gap, σ at the peak, index)`` of one gap curve."""
+    g = np.asarray(gap, float)
+    k = int(np.nanargmax(g))
+    return float(g[k]), float(np.asarray(sigmas)[k]), k
+
+
+def peaks(sigmas, gaps) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """:func:`peak` of each row: ``(peak gaps, σ at the peaks, indices)``."""
+    rows = [peak(sigmas, g) for g in gaps]
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows]
+
+
+def is_intermediate(index: int, n: int, margin: int = 1) -> bool:
+    """Whether a peak index lies strictly inside the σ grid (not at either end)."""
+    return margin <= index <= n - 1 - margin
+
+
+def monotone(values, *, increasing: bool, tol: float = 0.0) -> bool:
+    """Whether consecutive values change in one direction (allowing ``tol`` of slack)."""
+    d = np.diff(np.asarray(values, float))
+    return bool(np.all(d > -tol) if increasing else np.all(d < tol))
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation (ties broken by order): the sign says which way a trend goes;
+    0 when either side does not change at all."""
+    if np.ptp(np.asarray(x, float)) == 0 or np.ptp(np.asarray(y, float)) == 0:
+        return 0.0
+    rx = np.argsort(np.argsort(np.asarray(x, float)))
+    ry = np.argsort(np.argsort(np.asarray(y, float)))
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def downsample(losses, n: int = 200) -> np.ndarray:
+    """Mean of the last axis in ``n`` equal windows (for plotting long loss curves)."""
+    arr = np.asarray(losses, float)
+    if arr.shape[-1] <= n:
+        return arr
+    edges = np.linspace(0, arr.shape[-1], n + 1).astype(int)
+    return np.stack([arr[..., a:b].mean(axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
+
+
+def stack(rows, key) -> np.ndarray:
+    """``rows[i][key]`` as one array."""
+    return np.asarray([r[key] for r in rows])
+
+
+# --- gap curves and evaluation -------------------------------------------------------------------
+
+
+def gap_rows(denoisers, train_x, val_x, sigmas, n_noise, seed, reporter, label):
+    """Gap curves for several ``(name, denoiser)``: ``(e_train, e_val, gap)`` each ``(k, T)``."""
+    e_tr, e_va = [], []
+    for name, d in denoisers:
+        curve = metrics.gap_curve(d, train_x, val_x, sigmas, n_noise=n_noise, seed=seed)
+        e_tr.append(curve.e_train)
+        e_va.append(curve.e_val)
+        reporter.advance(1, f"{label} {name}")
+    e_tr, e_va = np.asarray(e_tr), np.asarray(e_va)
+    return e_tr, e_va, (e_va - e_tr) / np.maximum(e_tr, 1e-30)
+
+
+def evaluate(
+    denoiser,
+    train_x,
+    val_x,
+    sigmas,
+    *,
+    n_noise: int,
+    n_samples: int,
+    sample_steps: int,
+    seed: int = 0,
+    train_labels=None,
+    val_labels=None,
+    sample_labels=None,
+    schedule: str = "edm",
+    n_gap_val: int | None = None,
+) -> dict[str, Any]:
+    """Gap curve, samples, memorized fraction and Fréchet overfit of one denoiser (the gap on
+    the first ``n_gap_val`` validation points)."""
+    k = slice(None) if n_gap_val is None else slice(0, n_gap_val)
+    curve = metrics.gap_curve(
+        denoiser,
+        train_x,
+        val_x[k],
+        sigmas,
+        n_noise=n_noise,
+        seed=seed,
+        train_labels=train_labels,
+        val_labels=None if val_labels is None else val_labels[k],
+    )
+    x = np.asarray(
+        sample(
+            denoiser,
+            n_samples,
+            steps=sample_steps,
+            seed=seed,
+            labels=sample_labels,
+            schedule=schedule,
+        )
+    )
+    mask = metrics.memorized_mask(x, train_x)
+    fd = metrics.sample_overfit(x, train_x, val_x)
+    pk, pk_sigma, pk_index = peak(sigmas, curve.gap)
+    return dict(
+        gap=curve.gap,
+        e_train=curve.e_train,
+        e_val=curve.e_val,
+        peak_gap=pk,
+        peak_sigma=pk_sigma,
+        peak_index=pk_index,
+        memorized_fraction=float(np.mean(mask)),
+        fd_train=fd["fd_train"],
+        fd_val=fd["fd_val"],
+        relative_overfit=fd["relative_overfit"],
+        samples=x,
+        memorized=mask,
+    )
+
+
+def in_regime(ev: dict[str, Any], n_sigma: int) -> bool:
+    """The paper's central regime: an objective-level gap clearly positive at an intermediate σ
+    while the samples stay mostly non-memorized."""
+    return bool(
+        ev["peak_gap"] >= GAP_THRESHOLD
+        and is_intermediate(ev["peak_index"], n_sigma)
+        and ev["memorized_fraction"] <= MEMORIZED_LIMIT
+    )
+
+
+def baseline(data) -> float:
+    """Memorized fraction of fresh draws (the validation set): a perfect generalizer's score
+    (NaN without validation data)."""
+    if not data.n_val:
+        return float("nan")
+    return metrics.memorized_fraction(data.val_x, data.train_x)
