@@ -113,7 +113,7 @@ def test_symmetric_circle_is_the_paper_layout():
 
 
 def test_symmetric_circle_density_sweep_and_fewer_validation_points():
-    for n in range(8, 16):  # DESIGN §6: 16…30 points, half train
+    for n in range(8, 16):  # the paper's density sweep: 16…30 points, half train
         ds = make_dataset("circle", n)
         assert ds.train_x.shape == (n, 2) and ds.val_x.shape == (n, 2)
     ds = make_dataset("circle", 6, 2)

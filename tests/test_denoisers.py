@@ -1,5 +1,5 @@
 """Analytic denoisers against float64 NumPy references, their limits, and the shared contract
-that every denoiser kind honours (DESIGN §3, §4)."""
+that every denoiser kind honours (docs/theory.md, sections 2 and 3)."""
 
 from __future__ import annotations
 

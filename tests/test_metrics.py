@@ -92,7 +92,7 @@ def test_gap_curve_is_consistent(circle):
 
 
 def test_gap_peaks_at_intermediate_sigma_and_grows_as_delta_shrinks(circle):
-    """The paper's claim (DESIGN §6): on the symmetric circle the relative gap of the error-prone
+    """The paper's claim (its toy experiment, docs/theory.md §5): on the symmetric circle the relative gap of the error-prone
     model peaks at intermediate σ, and the peak grows monotonically as δ goes 2.2 → 1.2."""
     sigmas = np.geomspace(0.02, 80.0, 32)
     peaks = []
@@ -186,7 +186,7 @@ def test_nearest_neighbours_against_brute_force(k):
     np.testing.assert_array_equal(idx, order)
     np.testing.assert_allclose(d, np.take_along_axis(full, order, axis=1), rtol=1e-5, atol=1e-6)
     # Chunk and block sizes do not matter.
-    d2, idx2 = metrics.nearest_neighbours(q, ref, k=k, chunk=4096, query_block=4096)
+    _, idx2 = metrics.nearest_neighbours(q, ref, k=k, chunk=4096, query_block=4096)
     np.testing.assert_array_equal(idx2, idx)
 
 

@@ -1,6 +1,7 @@
 """toyflow: the optimal diffusion model memorises its training set; real ones generalise. See why.
 
-The public contract (DESIGN §3): every denoiser is a callable ``D(x, sigma, labels=None)``.
+The public contract: every denoiser is a callable ``D(x, sigma, labels=None)`` on batches that
+returns an estimate of the clean points, shaped like ``x`` (the maths: ``docs/theory.md``).
 
     >>> import toyflow
     >>> data = toyflow.make_dataset("circle", n_train=10)
@@ -12,6 +13,7 @@ The public contract (DESIGN §3): every denoiser is a callable ``D(x, sigma, lab
 from toyflow import metrics
 from toyflow._denoiser import Denoiser, Unconditional
 from toyflow._function import FunctionDenoiser, as_denoiser
+from toyflow.datasets import DATASETS, Dataset, from_points, load_csv, make_dataset
 from toyflow.denoisers import (
     ErrorProneDenoiser,
     GaussianDenoiser,
@@ -23,6 +25,7 @@ from toyflow.denoisers import (
 )
 from toyflow.fields import compare_fields, flow_field, make_grid
 from toyflow.hybrid import BandDenoiser, HybridDenoiser
+from toyflow.labels import GRANULARITIES, kmeans, make_labels
 from toyflow.nets import MLPConfig, MLPDenoiser
 from toyflow.sampling import SOLVERS, sample
 from toyflow.schedules import SCHEDULES, edm_sigmas, get_schedule, sampling_sigmas
@@ -36,12 +39,6 @@ from toyflow.training import (
     train,
     train_sweep,
 )
-
-try:  # data sets and labels (a module of their own)
-    from toyflow.datasets import DATASETS, Dataset, from_points, load_csv, make_dataset
-    from toyflow.labels import GRANULARITIES, kmeans, make_labels
-except ImportError:  # pragma: no cover - during bootstrap only
-    pass
 
 __version__ = "0.1.0"
 

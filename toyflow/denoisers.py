@@ -1,7 +1,7 @@
 r"""Analytic denoisers: the optimal (empirical) one, the paper's error-prone δ model, guidance,
 and an exact Gaussian denoiser for testing samplers.
 
-Optimal denoiser of the empirical training set ``{y_i}`` (Kollmann & Kaiser, DESIGN §4.1)::
+Optimal denoiser of the empirical training set ``{y_i}`` (Kollmann & Kaiser 2026)::
 
     D*(x; σ) = Σ_i w_i y_i,    w = softmax_i(−‖x − y_i‖² / 2σ²)
 
@@ -12,7 +12,7 @@ maximum ``m``, a running normaliser ``s`` and a running weighted sum ``a`` are r
 points work. The same pass yields the log-sum-exp (the noisy training mixture's log-density)
 and the largest posterior weight (localisation), which the trajectory metrics use.
 
-Error-prone denoiser (DESIGN §4.2): the exact denoiser of the Gaussian-smoothed data
+Error-prone denoiser (the paper's analytic model error δ): the exact denoiser of the Gaussian-smoothed data
 ``P̂ ∗ N(0, δ² I)``::
 
     y_δ(x, σ) = (δ² x + σ² D*(x; √(σ² + δ²))) / (σ² + δ²)

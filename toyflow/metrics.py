@@ -1,4 +1,4 @@
-r"""Measures of memorisation and generalisation (DESIGN §5).
+r"""Measures of memorisation and generalisation (the paper's metrics; see also ``docs/theory.md``).
 
 **Denoising error** at σ for a point set ``Y``, with fixed noise draws ``n_k`` reused for every σ::
 

@@ -16,7 +16,7 @@ vp         √(exp(½β_d t² + β_min t) − 1)                1/√(1+σ²)   
 cosine     tan(π/2 · (t+ε)/(1+ε))                       1/√(1+σ²) = cos(…)        t ~ U(0, 1)
 =========  ===========================================  ========================  ==================
 
-EDM's rho grid (DESIGN §2): ``σ_i = (σ_max^{1/ρ} + i/(N−1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ``, then
+EDM's rho grid (Karras et al. 2022, eq. 5): ``σ_i = (σ_max^{1/ρ} + i/(N−1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ``, then
 ``σ_N = 0``. The other schedules use their own grids in ``t`` (VE geometric in σ², VP and cosine
 uniform in t) between the times that give σ_max and σ_min.
 

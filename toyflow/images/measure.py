@@ -3,7 +3,7 @@ r"""Measurements on images: what is image-specific on top of :mod:`toyflow.metri
 :mod:`toyflow.metrics` already works on ``(n, H, W, C)`` arrays (it flattens); this module adds
 
 - :func:`optimal_denoiser`: the closed-form optimal denoiser of a training set of images,
-  streamed over chunks of training images (memory O(query block × chunk), DESIGN §4.1);
+  streamed over chunks of training images (memory O(query block × chunk); see ``docs/theory.md``);
 - :func:`snapshot_gaps`: the relative gap ``(E_val − E_train) / E_train`` on the paper's image
   grid (64 log-spaced σ in [0.002, 80], :func:`image_sigmas`) for every training snapshot;
 - :func:`memorization`: nearest and second-nearest training image of every sample (pixel
