@@ -149,3 +149,82 @@ def test_bad_input(circle, models):
         iv.two_sample_auc(np.zeros((1, 1, 2)), np.zeros((1, 5, 2)), [1.0])
     with pytest.raises(ValueError, match="band"):
         iv.band_memorization(smooth, optimal, [[2.0, 1.0]], circle.train_x, n=10, steps=5)
+
+
+# --- the trajectory-intervention experiment on a tiny preset ------------------------------------
+
+TINY = dict(
+    replicates=2,
+    n_train=8,
+    width=8,
+    depth=2,
+    steps=30,
+    batch_size=32,
+    sample_steps=6,
+    n_traj=24,
+    n_draws=2,
+    n_inject_traj=8,
+    n_auc=20,
+    knn=3,
+    n_hybrid=8,
+    band_steps=2,
+    n_overlap_noise=1,
+    n_gap_noise=2,
+    n_gap_val=16,
+)
+
+ISSUE_KEYS = (
+    "sigmas",
+    "memorized_injected_train",
+    "memorized_injected_train_twin",
+    "memorized_injected_val",
+    "memorized_from_trajectory",
+    "copy_ratio_trajectory",
+    "copy_ratio_train",
+    "copy_ratio_val",
+    "auc",
+)
+
+
+@pytest.mark.slow
+def test_trajectory_intervention_tiny(tmp_path):
+    import json
+
+    from toyflow.experiments import EXPERIMENTS
+    from toyflow.experiments.intervention import trajectory_intervention
+
+    assert "trajectory-intervention" in EXPERIMENTS
+    result = trajectory_intervention(outdir=tmp_path, **TINY)
+    with open(tmp_path / "trajectory-intervention.json") as f:
+        saved = json.load(f)
+    assert (tmp_path / "trajectory-intervention.png").stat().st_size > 10_000
+    arrays = saved["arrays"]
+    grid = toyflow.sampling_sigmas(steps=6)[:-1]
+    np.testing.assert_allclose(arrays["sigmas"], grid)
+    for key in ISSUE_KEYS[1:] + ("hybrid_memorized", "hybrid_band_memorized"):
+        assert np.shape(arrays[key]) == (2, 6), key
+        assert np.shape(arrays[key + "_se"]) == (2, 6), key
+    assert "sigmas_se" not in arrays or np.shape(arrays["sigmas_se"]) == (6,)
+    fractions = [k for k in arrays if k.startswith(("memorized_", "hybrid_")) and "_se" not in k]
+    for key in fractions:
+        v = np.asarray(arrays[key], float)
+        assert np.all((v >= 0) & (v <= 1)), key
+    auc = np.asarray(arrays["auc"], float)
+    assert np.all((auc >= 0) & (auc <= 1))
+    assert np.all(np.asarray(arrays["auc_ci_lo"]) <= auc) and np.all(auc <= arrays["auc_ci_hi"])
+    assert np.all(np.asarray(arrays["copy_ratio_val"], float) > 0)
+    se = np.asarray(arrays["memorized_injected_train_se"], float)
+    assert np.all(np.isfinite(se) & (se >= 0))
+    # The model's own states at σ_k end where its trajectories end, whatever k.
+    own = np.asarray(arrays["memorized_from_trajectory"], float)
+    np.testing.assert_allclose(own, own[:, :1] * np.ones_like(own), atol=1e-6)
+    cfg = saved["config"]
+    assert cfg["setups"] == ["random-circle", "learned-default"] and cfg["replicates"] == 2
+    for setup in cfg["setups"]:
+        h = saved["headline"][setup]
+        assert len(h["seeds"]) == 2 and 0 <= h["baseline_memorized_fraction"] <= 1
+    assert saved["runtime_s"] > 0 and result["wall_time"] > 0
+    with pytest.raises(ValueError, match="unknown setting"):
+        trajectory_intervention(colour="red")
+    with pytest.raises(ValueError, match="replicates"):
+        trajectory_intervention(replicates=1)
