@@ -35,9 +35,8 @@ noise-draw standard error within replicates, propagated to the replicate mean).
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +44,7 @@ from toyflow import intervention as iv
 from toyflow import metrics
 from toyflow.datasets import make_dataset
 from toyflow.denoisers import OptimalDenoiser
-from toyflow.experiments._common import Reporter, make_result, write_result
+from toyflow.experiments._common import Outcome, Reporter, Settings, experiment
 from toyflow.sampling import sample
 from toyflow.schedules import sampling_sigmas
 
@@ -86,15 +85,35 @@ PER_SIGMA = (
 )
 
 
+_QUICK = dict(
+    n_train=32,  # one N for both settings: their compiled programs are shared
+    width=32,
+    steps=400,
+    batch_size=128,
+    sample_steps=16,
+    n_traj=200,
+    n_draws=4,
+    n_inject_traj=64,
+    n_auc=120,
+    knn=10,
+    n_hybrid=120,
+    band_steps=2,
+    n_overlap_noise=2,
+    n_gap_noise=4,
+    n_gap_val=64,
+)
+
+
 @dataclasses.dataclass(frozen=True)
-class InterventionSettings:
-    """Settings of ``trajectory-intervention`` (``n_train = 0``: each setting's own ``N``)."""
+class InterventionSettings(Settings, quick=_QUICK):
+    """Settings of ``trajectory-intervention`` (``n_train = None``: each setting's own ``N``).
+    ``quick()`` gives the ``--quick`` variant (about a minute on 2 idle CPU cores)."""
 
     setups: tuple[str, ...] = ("random-circle", "learned-default")
     replicates: int = 3
     data_seed: int = 0
     seed: int = 0
-    n_train: int = 0
+    n_train: int | None = None
     width: int = 128
     depth: int = 3
     steps: int = 6000
@@ -112,37 +131,12 @@ class InterventionSettings:
     n_gap_noise: int = 20
     n_gap_val: int = 256
 
-    QUICK: ClassVar[dict[str, Any]] = dict(
-        n_train=32,  # one N for both settings: their compiled programs are shared
-        width=32,
-        steps=400,
-        batch_size=128,
-        sample_steps=16,
-        n_traj=200,
-        n_draws=4,
-        n_inject_traj=64,
-        n_auc=120,
-        knn=10,
-        n_hybrid=120,
-        band_steps=2,
-        n_overlap_noise=2,
-        n_gap_noise=4,
-        n_gap_val=64,
-    )
-
-    def __post_init__(self) -> None:
-        setups = tuple(self.setups) if not isinstance(self.setups, str) else (self.setups,)
-        object.__setattr__(self, "setups", setups)
-        unknown = [s for s in setups if s not in SETUPS]
-        if not setups or unknown:
-            raise ValueError(
-                f"setups must be a non-empty list of {', '.join(SETUPS)}; got {list(setups)}"
-            )
+    def check(self) -> None:
+        unknown = [u for u in self.setups if u not in SETUPS]
+        if unknown:
+            raise ValueError(f"setups must be among {', '.join(SETUPS)}; got {list(self.setups)}")
         if self.replicates < 2:
             raise ValueError(f"replicates must be >= 2 (standard errors), got {self.replicates}")
-        for name in ("width", "depth", "steps", "batch_size", "n_draws", "knn", "band_steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.sample_steps < 2:
             raise ValueError(f"sample_steps must be >= 2, got {self.sample_steps}")
         for name in ("n_traj", "n_inject_traj", "n_hybrid"):
@@ -152,26 +146,10 @@ class InterventionSettings:
             raise ValueError(f"n_auc must lie in [2 × knn, n_traj], got {self.n_auc}")
         if self.n_inject_traj > self.n_traj:
             raise ValueError(f"n_inject_traj must be <= n_traj, got {self.n_inject_traj}")
-        if self.n_train and self.n_train < 2:
-            raise ValueError(f"n_train must be 0 (the setting's own) or >= 2, got {self.n_train}")
-
-    @classmethod
-    def quick(cls) -> InterventionSettings:
-        """The ``--quick`` variant (about a minute on 2 CPU cores)."""
-        return cls(**cls.QUICK)
-
-    def replace(self, **changes: Any) -> InterventionSettings:
-        names = [f.name for f in dataclasses.fields(self)]
-        unknown = sorted(set(changes) - set(names))
-        if unknown:
+        if self.n_train is not None and self.n_train < 2:
             raise ValueError(
-                f"unknown setting(s) {', '.join(unknown)} for experiment {NAME!r}; "
-                f"valid: {', '.join(names)}"
+                f"n_train must be None (the setting's own) or >= 2, got {self.n_train}"
             )
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 # --- one replicate ------------------------------------------------------------------------------
@@ -223,7 +201,7 @@ def replicate(setup: str, r: int, s: InterventionSettings) -> dict[str, Any]:
     """Every measure for one replicate of one setting: ``{key: (mean (T,), se_draws (T,))}``
     plus scalars (``baseline``, ``memorized``)."""
     spec = SETUPS[setup]
-    n = s.n_train or spec["n_train"]
+    n = s.n_train if s.n_train is not None else spec["n_train"]
     data_seed = s.data_seed + r
     seed_a, seed_b = s.seed + 2 * r, s.seed + 2 * r + 1
     ds = make_dataset(spec["data"], 2 * n, spec["n_val"], seed=data_seed, **spec["params"])
@@ -421,14 +399,12 @@ def _headline(sig, agg, base, memo) -> dict[str, Any]:
     return h
 
 
-def trajectory_intervention(
-    *, quick: bool = False, outdir=None, progress=None, **overrides
-) -> dict:
-    """Run ``trajectory-intervention`` (see the module docstring) and return its tidy result;
-    with ``outdir``, write ``trajectory-intervention.json`` and ``.png``."""
-    started = time.perf_counter()
-    base = InterventionSettings.quick() if quick else InterventionSettings()
-    s = base.replace(**overrides)
+@experiment(NAME, DESCRIPTION, family="learned", settings=InterventionSettings)
+def trajectory_intervention(s: InterventionSettings, progress) -> Outcome:
+    """Claim 3 by intervention (see the module docstring). Called as
+    ``trajectory_intervention(*, quick=False, outdir=None, progress=None, **overrides)``; with
+    ``outdir`` it writes ``trajectory-intervention.json`` and ``.png``; the result's
+    ``wall_time`` is the runtime."""
     rep = Reporter(progress, len(s.setups) * s.replicates, NAME)
     arrays: dict[str, Any] = {}
     per_setup: dict[str, list[dict[str, Any]]] = {}
@@ -471,26 +447,17 @@ def trajectory_intervention(
         checks[f"{setup}: hybrid with D* everywhere but the last step memorizes most"] = bool(
             h["hybrid_memorized_at_sigma_min"] >= h["hybrid_memorized_at_sigma_max"]
         )
-    result = make_result(
-        NAME,
-        DESCRIPTION,
-        paper=False,
-        quick=quick,
+    return Outcome(
+        arrays={k: (v, shapes[k]) for k, v in arrays.items()},
+        dims=dict(n_settings=n_set, n_sigma=n_sig),
+        headline=headline,
+        checks=checks,
         config={
-            **s.to_dict(),
             "setups": list(s.setups),
             "setup_data": {u: SETUPS[u] for u in s.setups},
             "sampler": "euler, EDM grid (toyflow.sampling_sigmas)",
         },
-        arrays=arrays,
-        shapes=shapes,
-        dims=dict(n_settings=n_set, n_sigma=n_sig),
-        headline=headline,
-        checks=checks,
-        started=started,
     )
-    result["runtime_s"] = round(time.perf_counter() - started, 2)
-    return write_result(result, outdir, figure_trajectory_intervention)
 
 
 # --- figure -------------------------------------------------------------------------------------
