@@ -231,6 +231,10 @@ def posterior_stream(
         else query_labels.astype(jnp.int32)
     )
     direct = plan.distances == "direct"
+    if direct and d > LOW_DIM:
+        raise ValueError(
+            f"direct distances are written out per coordinate: d <= {LOW_DIM}, got {d}"
+        )
     # Distances: the per-coordinate form subtracts coordinates directly and needs only the scale
     # (a power of two: exact); the matmul form also subtracts the centre, so that ‖x‖² and ‖y‖²
     # stay small beside ‖x − y‖². Weighted sums run on Y/s, so a one-hot weight returns a
@@ -347,6 +351,52 @@ def posterior_stream(
     return PosteriorStats(jnp.where(ok[:, None], den / inv_s, x_raw), lse, mlog)
 
 
+#: Queries farther than this many training-set scales from the training centre, at a σ below that
+#: distance, are refused: float32 squared distances there no longer resolve the training points.
+FAR_QUERY = 1e6
+
+
+def _check_far_queries(x, sigma, centre, scale: float) -> None:
+    x = np.asarray(x, np.float64)
+    x = x.reshape(x.shape[0], -1)
+    sig = np.abs(np.asarray(sigma, np.float64)).reshape(-1)
+    if x.shape[1] != centre.shape[0] or sig.shape[0] not in (1, x.shape[0]):
+        return  # wrong shapes: the caller's validation reports them
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist = np.sqrt(np.max((x - centre) ** 2, axis=1)) / scale
+    sig = np.broadcast_to(sig, (x.shape[0],))
+    bad = (dist > FAR_QUERY) & (sig / scale < dist)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"query {i} lies {dist[i]:.3g} training-set scales ({scale:.3g}) from the training "
+            f"data at σ = {sig[i]:.3g}: float32 cannot resolve the training points from that far "
+            f"(limit {FAR_QUERY:g} scales unless σ exceeds the distance); move the queries nearer"
+        )
+
+
+def _check_float32_resolution(original, stored, centre, scale: float) -> None:
+    """Refuse training sets whose float32 copy has lost their shape (e.g. a spread of 1 around an
+    offset of 1e15, where float32's spacing is 1e8)."""
+    orig = np.asarray(original)
+    if orig.dtype == np.float32 or not np.issubdtype(orig.dtype, np.number):
+        return
+    orig = orig.reshape(orig.shape[0], -1)
+    if orig.shape[0] < 2 or orig.size > (1 << 24):
+        return
+    exact = orig.astype(np.float64)
+    spread64 = float(np.sqrt(np.max(np.mean((exact - exact.mean(axis=0)) ** 2, axis=1))))
+    if spread64 == 0.0:
+        return
+    err = float(np.max(np.abs(np.asarray(stored, np.float64).reshape(exact.shape) - exact)))
+    if err > 1e-3 * spread64:
+        raise ValueError(
+            f"train_x does not survive float32: its points spread {spread64:.3g} around an offset "
+            f"of {float(np.max(np.abs(centre))):.3g}, and rounding to float32 moves them by "
+            f"{err:.3g}; subtract the offset (or rescale) before building the denoiser"
+        )
+
+
 def _flatten_points(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
 
@@ -398,6 +448,7 @@ class OptimalDenoiser(Denoiser):
         )
         self.train_x = jnp.asarray(arr)
         centre, scale = data_frame(arr)
+        _check_float32_resolution(x, arr, centre, scale)
         self.centre = jnp.asarray(centre)
         self.scale = jnp.float32(scale)
         if train_labels is None:
@@ -425,6 +476,19 @@ class OptimalDenoiser(Denoiser):
             )
         counts = np.asarray(self.class_counts)
         return as_labels(labels, n, allowed=np.flatnonzero(counts > 0))
+
+    def check_queries(self, x: np.ndarray, sigma: np.ndarray) -> None:
+        """Raise ``ValueError`` for queries float32 cannot denoise (see :data:`FAR_QUERY`)."""
+        _check_far_queries(x, sigma, np.asarray(self.centre), float(self.scale))
+
+    def __call__(self, x, sigma, labels=None):
+        if not (is_traced(x) or is_traced(sigma)):
+            xs = np.asarray(x)
+            if xs.ndim >= 2 and xs.shape[0] and np.issubdtype(xs.dtype, np.number):
+                s = np.asarray(sigma)
+                if np.issubdtype(s.dtype, np.number) and np.all(np.isfinite(xs)):
+                    self.check_queries(xs.reshape(xs.shape[0], -1), s)
+        return super().__call__(x, sigma, labels)
 
     def posterior(self, x, sigma, labels=None) -> PosteriorStats:
         """Streamed statistics (see :class:`PosteriorStats`) for flattened queries (pure JAX)."""
@@ -608,6 +672,7 @@ def posterior_stats(optimal: OptimalDenoiser, x, sigma, labels=None) -> Posterio
     """Validated wrapper of :meth:`OptimalDenoiser.posterior` for NumPy/JAX input."""
     xs = as_points(x, "x", dim=optimal.dim)
     s = as_sigma(sigma, xs.shape[0])
+    optimal.check_queries(xs, np.asarray(s))
     lab = optimal.check_labels(labels, xs.shape[0])
     return _posterior_jit(
         optimal,
