@@ -60,10 +60,16 @@ def _apply(denoiser: Denoiser, x, sigma, labels):
     return denoiser.denoise(x, sigma, labels)
 
 
-def broadcast_sigma(sigma, n: int):
-    """Scalar or ``(n,)`` σ as a float32 ``(n,)`` JAX array."""
+def broadcast_sigma(sigma, n: int, ndim: int = 1):
+    """Scalar or ``(n,)`` σ as a float32 JAX array of shape ``(n,) + (1,) * (ndim − 1)``.
+
+    ``ndim=1`` gives one σ per query, ``(n,)``; ``ndim=x.ndim`` gives the shape that multiplies
+    a batch ``x (n, ...)`` row by row. The one σ-broadcast of the project (any per-row scalar,
+    such as a preconditioning coefficient, goes through it too).
+    """
     sigma = jnp.asarray(sigma, dtype=jnp.float32)
-    return jnp.broadcast_to(sigma.reshape(-1) if sigma.ndim else sigma, (n,))
+    sigma = jnp.broadcast_to(sigma.reshape(-1) if sigma.ndim else sigma, (n,))
+    return sigma.reshape((n,) + (1,) * (ndim - 1)) if ndim > 1 else sigma
 
 
 class Denoiser:
@@ -131,13 +137,13 @@ class Denoiser:
     def score(self, x, sigma, labels=None):
         """``∇ log p_σ(x) = (D(x; σ) − x) / σ²``."""
         x = jnp.asarray(x, jnp.float32)
-        s = broadcast_sigma(sigma, x.shape[0]).reshape((-1,) + (1,) * (x.ndim - 1))
+        s = broadcast_sigma(sigma, x.shape[0], x.ndim)
         return (self(x, sigma, labels) - x) / s**2
 
     def velocity(self, x, sigma, labels=None):
         """Probability-flow ODE ``dx/dσ = (x − D(x; σ)) / σ``."""
         x = jnp.asarray(x, jnp.float32)
-        s = broadcast_sigma(sigma, x.shape[0]).reshape((-1,) + (1,) * (x.ndim - 1))
+        s = broadcast_sigma(sigma, x.shape[0], x.ndim)
         return (x - self(x, sigma, labels)) / s
 
 

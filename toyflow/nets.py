@@ -1,14 +1,12 @@
 r"""Learned denoisers: a Flax MLP for 2D points, wrapped in EDM preconditioning.
 
-Preconditioning (Karras et al. 2022, Table 1), with ``σ_d`` the data's standard deviation::
+The network ``F`` is wrapped in EDM's preconditioning, written once in :mod:`toyflow.precond`
+(the maths is there)::
 
     D(x; σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x, c_noise(σ), label)
-    c_skip = σ_d² / (σ² + σ_d²)      c_out = σ σ_d / √(σ² + σ_d²)
-    c_in   = 1 / √(σ² + σ_d²)        c_noise = ¼ ln σ
-    λ(σ)   = (σ² + σ_d²) / (σ σ_d)²   (loss weight)
 
-so the network ``F`` sees unit-variance inputs and predicts a unit-variance target at every σ.
-For 2D data at radius 10, σ_d ≈ 7; it is measured from the training set, never assumed.
+so ``F`` sees unit-variance inputs and predicts a unit-variance target at every σ. For 2D data
+at radius 10, σ_d ≈ 7; it is measured from the training set, never assumed.
 
 The MLP: the noise embedding (Fourier features, sinusoidal positions, or the raw ``c_noise``)
 and an optional label embedding (one extra "null" class for classifier-free dropout) are added
@@ -31,6 +29,7 @@ import numpy as np
 
 from toyflow._denoiser import Denoiser, pytree_class
 from toyflow._validation import as_labels, check_int, lookup
+from toyflow.precond import loss_weight, precondition, preconditioning  # noqa: F401 (re-exported)
 
 ACTIVATIONS = {
     "silu": nn.silu,
@@ -47,23 +46,6 @@ EMBEDDINGS = {
 
 MAX_WIDTH = 4096
 MAX_DEPTH = 16
-
-
-def preconditioning(sigma, sigma_data):
-    """EDM's ``(c_skip, c_out, c_in, c_noise)`` for noise level(s) ``sigma``."""
-    sigma = jnp.asarray(sigma, jnp.float32)
-    sd2 = jnp.square(sigma_data)
-    c_skip = sd2 / (sigma**2 + sd2)
-    norm = jnp.hypot(sigma, sigma_data)  # √(σ² + σ_d²) without overflow at σ > 1e19
-    c_out = sigma * sigma_data / norm
-    c_in = 1.0 / norm
-    c_noise = 0.25 * jnp.log(sigma)
-    return c_skip, c_out, c_in, c_noise
-
-
-def loss_weight(sigma, sigma_data):
-    """EDM's ``λ(σ) = (σ² + σ_d²) / (σ σ_d)²``."""
-    return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,9 +135,10 @@ def init_params(config: MLPConfig, key) -> Any:
 
 def apply_denoiser(config: MLPConfig, params, sigma_data, x, sigma, labels=None):
     """The preconditioned denoiser ``D(x; σ)`` as a pure function (x ``(n, d)``, σ ``(n,)``)."""
-    c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
-    f = MLP(config).apply(params, c_in[:, None] * x, c_noise, labels)
-    return c_skip[:, None] * x + c_out[:, None] * f
+    net = MLP(config)
+    return precondition(
+        lambda x_in, c_noise: net.apply(params, x_in, c_noise, labels), x, sigma, sigma_data
+    )
 
 
 def count_params(params) -> int:

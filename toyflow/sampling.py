@@ -45,10 +45,6 @@ SOLVERS: Registry[str] = Registry(
 )
 
 
-def _bcast(v, x):
-    return jnp.reshape(v, (-1,) + (1,) * (x.ndim - 1)) if jnp.ndim(v) else v
-
-
 def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
     """``dx/dt`` of the general probability-flow ODE at scalar time ``t``."""
     sig = schedule.sigma(t)

@@ -1,11 +1,9 @@
 r"""A Flax U-Net of the DDPM++ family behind the denoiser contract, on ``(n, H, W, C)`` images.
 
-The network ``F`` is wrapped in EDM's preconditioning (the same one as the MLP, see
-:mod:`toyflow.nets`)::
+The network ``F`` is wrapped in EDM's preconditioning, the same one as the MLP's (the maths
+is in :mod:`toyflow.precond`)::
 
     D(x; σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x, c_noise(σ), label)
-    c_skip = σ_d² / (σ² + σ_d²)    c_out = σ σ_d / √(σ² + σ_d²)    c_in = 1 / √(σ² + σ_d²)
-    c_noise = ¼ ln σ
 
 Architecture (Song et al. 2021 "DDPM++", as configured in EDM's ``SongUNet``):
 
@@ -57,7 +55,8 @@ import numpy as np
 
 from toyflow._denoiser import pytree_class
 from toyflow._validation import check_float, check_int, lookup
-from toyflow.nets import LearnedDenoiser, count_params, preconditioning
+from toyflow.nets import LearnedDenoiser, count_params
+from toyflow.precond import precondition
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 NOISE_EMBEDDINGS = {
@@ -210,18 +209,16 @@ class UNetConfig:
 
         Dropout is active only when ``dropout_key`` is given (training).
         """
-        c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
-        bc = lambda v: v.reshape((-1, 1, 1, 1))
         train = dropout_key is not None and self.dropout > 0
-        f = UNet(self).apply(
+        net = lambda x_in, c_noise: UNet(self).apply(
             params,
-            bc(c_in) * x,
+            x_in,
             c_noise,
             labels,
             deterministic=not train,
             rngs={"dropout": dropout_key} if train else None,
         )
-        return bc(c_skip) * x + bc(c_out) * f.astype(jnp.float32)
+        return precondition(net, x, sigma, sigma_data)
 
     def make_denoiser(self, params, sigma_data, step=None) -> UNetDenoiser:
         return UNetDenoiser(self, params, sigma_data, step=step)
