@@ -39,6 +39,102 @@ def _memory(device) -> dict[str, Any]:
     }
 
 
+def _cost_flops(cost) -> float | None:
+    """The ``flops`` entry of a JAX cost analysis (a dict, or a list of dicts in older JAX)."""
+    if isinstance(cost, (list, tuple)):
+        cost = cost[0] if cost else None
+    if not cost:
+        return None
+    flops = cost.get("flops")
+    return float(flops) if flops is not None and flops > 0 else None
+
+
+def forward_flops_per_image(cfg, params, sigma_data, batch: int) -> dict[str, Any]:
+    """Model FLOPs of one preconditioned forward pass per image, from XLA's cost analysis.
+
+    Both the compiled program's count (``jit(f).lower(...).compile().cost_analysis()``) and the
+    unoptimised HLO's (``lower(...).cost_analysis()``) are kept: a backend that hands
+    convolutions to a library call (cuDNN) may leave them out of the compiled count, so the
+    figure used is the larger one.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda p, x, s: cfg.apply(p, sigma_data, x, s))
+    x = jnp.zeros((batch, *cfg.image_shape), jnp.float32)
+    sig = jnp.ones((batch,), jnp.float32)
+    lowered = f.lower(params, x, sig)
+    try:
+        hlo = _cost_flops(lowered.cost_analysis())
+    except Exception:
+        hlo = None
+    try:
+        compiled = _cost_flops(lowered.compile().cost_analysis())
+    except Exception:
+        compiled = None
+    counts = [c for c in (compiled, hlo) if c is not None]
+    per_image = max(counts) / batch if counts else None
+    return {
+        "forward_flops_per_image": per_image,
+        "forward_flops_compiled": compiled,
+        "forward_flops_hlo": hlo,
+        "flops_batch": batch,
+    }
+
+
+def sample_throughput(
+    preset: str = "cifar",
+    size: int = 32,
+    n: int = 512,
+    steps: int = 18,
+    bf16: bool = True,
+    quick: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Images/s of ``toyflow.sample`` with Heun's method (EDM: Euler on the last step, so
+    ``2·steps − 1`` network evaluations per image), timed on a second, compiled call."""
+    import jax
+    import numpy as np
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import toyflow
+    from toyflow.images.unet import unet_config
+
+    overrides: dict[str, Any] = {
+        "image_shape": (size, size, 3),
+        "compute_dtype": "bfloat16" if bf16 else "float32",
+    }
+    if quick:
+        overrides.update(model_channels=8, channel_mult=(1,))
+    cfg = unet_config(preset, **overrides)
+    params = cfg.init(jax.random.PRNGKey(seed))
+    den = cfg.make_denoiser(params, np.float32(0.5))
+    t0 = time.perf_counter()
+    out = toyflow.sample(den, n, steps=steps, solver="heun", seed=seed)
+    jax.block_until_ready(out)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = toyflow.sample(den, n, steps=steps, solver="heun", seed=seed + 1)
+    jax.block_until_ready(out)
+    elapsed = time.perf_counter() - t0
+    finite = bool(np.all(np.isfinite(np.asarray(out))))
+    print(
+        f"sampling: {n} images, Heun {steps} steps ({2 * steps - 1} evaluations): "
+        f"{elapsed:.2f} s, {n / elapsed:,.0f} images/s (first call with compile {first:.1f} s), "
+        f"finite {finite}",
+        flush=True,
+    )
+    return {
+        "n": n,
+        "steps": steps,
+        "nfe": 2 * steps - 1,
+        "seconds": elapsed,
+        "first_call_s": first,
+        "images_per_s": n / elapsed,
+        "finite": finite,
+    }
+
+
 def _gib(b) -> str:
     return "n/a" if b is None else f"{b / 2**30:.2f} GiB"
 
@@ -160,6 +256,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         max_chunk=chunk,
     )
     params = cfg.init(k_init)
+    flops = forward_flops_per_image(cfg, params, sigma_data, min(args.batch_size, 64))
+    print(
+        "forward FLOPs per image (XLA cost analysis): "
+        + (
+            "n/a"
+            if flops["forward_flops_per_image"] is None
+            else f"{flops['forward_flops_per_image'] / 1e9:.3g} GFLOP "
+            f"(compiled {flops['forward_flops_compiled']}, HLO {flops['forward_flops_hlo']})"
+        ),
+        flush=True,
+    )
     opt_state = optimizer.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(args.learning_rate, jnp.float32)
     state = TrainState(jnp.int32(0), params, opt_state, params)
@@ -189,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         done += n
     jax.block_until_ready(state.params)
     elapsed = time.perf_counter() - t0
-    losses = np.concatenate([np.asarray(l)[:n] for l, n in all_losses])
+    losses = np.concatenate([np.asarray(chunk)[:n] for chunk, n in all_losses])
     step_s = elapsed / args.steps
     images_per_s = args.batch_size * args.steps / elapsed
     mem = [_memory(d) for d in devices[: max(1, args.devices)]]
@@ -238,6 +345,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "loss_last10": float(losses[-10:].mean()),
         "losses_finite": finite,
         "quick": bool(args.quick),
+        **flops,
     }
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))

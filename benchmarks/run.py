@@ -7,13 +7,25 @@ several rounds so that a busy machine slows both alike, and prints one line:
 
 Benchmarks (the core issue's targets):
   optimal-denoiser   streaming D* (20,000 train x 4,096 queries) vs a naive dense jitted
-                     ``softmax(-d²/2σ²) @ X``                                   target >= 4x
+                     ``softmax(-d²/2σ²) @ X``               target >= 7x on CPU, >= 4x on GPU
   train-w64/w256     single-model training steps/s (batch 1024) vs an eager PyTorch loop of
                      the same network, loss and optimiser (if torch is installed)  target >= 1x
   sweep-b256/b1024   a vmap sweep of 16 width-64 models vs training them one after another
                      (model-steps/s)                                              target >= 1.5x at b256
 
-Usage: python benchmarks/run.py [--quick] [--json PATH] [--only NAME ...]
+  optimal-pairs      the same run's (query, point) pairs/s vs this machine's jitted
+                     ``jnp.exp(a).sum()`` elements/s                       target >= 0.5 on CPU
+  optimal-image      D* for 1,000 queries against 50,000 x 3,072 (CIFAR-sized) images in a
+                     fresh process: seconds and peak RSS                  target <= 4 GiB
+
+Every run records the machine, versions, load average and date (``--json``).
+
+``--device`` is the accelerator summary that ``benchmarks/device_check.sh`` runs: the D* lines
+plus every candidate tiling, image-scale D*, and the cifar U-Net's forward FLOPs (XLA cost
+analysis), bf16 training img/s and MFU, and 18-step Heun sampling img/s. ``--tiny`` shrinks
+every size so any mode runs on a CPU in a minute or two (it checks the code, not the hardware).
+
+Usage: python benchmarks/run.py [--quick | --tiny] [--device] [--json PATH] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -55,6 +67,22 @@ def _alternate(fn_a, fn_b, rounds: int) -> tuple[float, float]:
     return statistics.median(ta), statistics.median(tb)
 
 
+def _alternate_cpu(fn_a, fn_b, rounds: int):
+    """Like :func:`_alternate`, also returning each one's median process CPU seconds (less
+    sensitive than wall time to other processes on a shared machine)."""
+    fn_a()
+    fn_b()
+    ta, tb, ca, cb = [], [], [], []
+    for _ in range(rounds):
+        for fn, t, c in ((fn_a, ta, ca), (fn_b, tb, cb)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+            c.append(time.process_time() - c0)
+    med = statistics.median
+    return (med(ta), med(ca)), (med(tb), med(cb))
+
+
 def _line(name, value, unit, base, base_unit, ratio, target, note=""):
     ok = (
         "ok"
@@ -93,8 +121,27 @@ def naive_optimal(x, sigma, y):
     return w @ y
 
 
-def bench_optimal(quick: bool):
-    n_train, n_query = (20_000, 4_096) if not quick else (5_000, 1_024)
+_exp_sum = jax.jit(lambda a: jnp.exp(a).sum())
+
+
+def exp_sum_rate(n: int, rounds: int = 5) -> float:
+    """This machine's own ``exp`` + sum throughput (elements/s): a jitted ``jnp.exp(a).sum()``
+    over ``n`` float32 values, best of ``rounds`` (the ceiling a softmax pass can approach)."""
+    a = -jnp.abs(jax.random.normal(jax.random.PRNGKey(0), (n,), jnp.float32))
+    _exp_sum(a).block_until_ready()
+    best = min(_timeit(lambda: _exp_sum(a).block_until_ready()) for _ in range(rounds))
+    return n / best
+
+
+def _optimal_sizes(size: str) -> tuple[int, int]:
+    return {"full": (20_000, 4_096), "quick": (5_000, 1_024), "tiny": (500, 128)}[size]
+
+
+def bench_optimal(size: str = "full", variants: bool = False):
+    """Streaming D* against the naive dense softmax, and its pairs/s against exp+sum."""
+    from toyflow.denoisers import choose_blocking, posterior_stream
+
+    n_train, n_query = _optimal_sizes(size)
     rng = np.random.default_rng(0)
     y = (10 * rng.normal(size=(n_train, 2))).astype(np.float32)
     x = (10 * rng.normal(size=(n_query, 2))).astype(np.float32)
@@ -104,20 +151,169 @@ def bench_optimal(quick: bool):
     fast = lambda: _apply(D, xj, sig, None).block_until_ready()
     slow = lambda: naive_optimal(xj, sig, yj).block_until_ready()
     err = float(jnp.max(jnp.abs(_apply(D, xj, sig, None) - naive_optimal(xj, sig, yj))))
-    t_fast, t_slow = _alternate(fast, slow, 3 if quick else 5)
-    q_per_s = n_query / t_fast
-    return [
+    rounds = 5 if size == "full" else 3
+    (t_fast, c_fast), (t_slow, c_slow) = _alternate_cpu(fast, slow, rounds)
+    backend = jax.default_backend()
+    plan = choose_blocking(n_query, n_train, 2)
+    out = [
         _line(
             "optimal-denoiser",
-            q_per_s,
+            n_query / t_fast,
             "queries/s",
             n_query / t_slow,
             "queries/s",
             t_slow / t_fast,
-            4.0,
-            f"{n_train} train x {n_query} queries, max |diff| {err:.1e}",
+            None if size != "full" else (7.0 if backend == "cpu" else 4.0),
+            f"{n_train} train x {n_query} queries, max |diff| {err:.1e}; cpu-time ratio "
+            f"{c_slow / max(c_fast, 1e-9):.2f}x; blocking {_plan_str(plan)}",
         )
     ]
+    pairs = n_train * n_query / t_fast
+    exp_n = 1 << (24 if size == "full" else 20)
+    rate = exp_sum_rate(exp_n)
+    out.append(
+        _line(
+            "optimal-pairs",
+            pairs,
+            "pairs/s",
+            rate,
+            "exp+sum/s",
+            pairs / rate,
+            0.5 if backend == "cpu" and size == "full" else None,
+            "toyflow's (query, training point) pairs per second vs a jitted jnp.exp(a).sum() "
+            f"over 2^{exp_n.bit_length() - 1} float32 in the same run",
+        )
+    )
+    if variants:  # each candidate tiling on this backend, for choosing the defaults
+        for name, plan in _candidate_plans(n_query, n_train, backend):
+            fn = jax.jit(
+                lambda x, s, y, plan=plan: posterior_stream(x, s, y, None, None, blocking=plan)
+            )
+            run = lambda fn=fn: fn(xj, sig, yj).denoised.block_until_ready()
+            e = float(jnp.max(jnp.abs(fn(xj, sig, yj).denoised - naive_optimal(xj, sig, yj))))
+            t_plan, t_base = _alternate(run, slow, 3)
+            out.append(
+                _line(
+                    f"optimal-{name}",
+                    n_query / t_plan,
+                    "queries/s",
+                    n_query / t_base,
+                    "queries/s",
+                    t_base / t_plan,
+                    None,
+                    f"blocking {_plan_str(plan)}, max |diff| {e:.1e}",
+                )
+            )
+    return out
+
+
+def _plan_str(plan) -> str:
+    return (
+        f"{plan.query_block}q x {plan.chunk}pts, {plan.distances} distances, {plan.sums} sums"
+        + ("" if plan.precision == "highest" else f", precision {plan.precision}")
+    )
+
+
+def _candidate_plans(n: int, big_n: int, backend: str):
+    """Alternative tilings to time beside the default (the GPU ones are the open question)."""
+    from toyflow.denoisers import Blocking, choose_blocking
+
+    auto = choose_blocking(n, big_n, 2, backend)
+    cands = [("auto", auto)]
+    for qb in sorted({min(n, 1024), min(n, 4096), min(n, 256)}):
+        for ch in sorted({min(big_n, 4096), big_n}):
+            for sums in ("reduce", "matmul"):
+                p = Blocking(qb, ch, "direct", sums, auto.unroll)
+                if p != auto:
+                    cands.append((f"q{qb}-c{ch}-{sums}", p))
+    return cands[: 1 + (12 if backend != "cpu" else 3)]
+
+
+def _image_child(args: dict) -> dict:
+    """Runs in a fresh process (so its peak RSS is its own): D* on an image-sized training set."""
+    import resource
+
+    n_train, n_query, dim = args["n_train"], args["n_query"], args["dim"]
+    rng = np.random.default_rng(0)
+    # Uniform pixels in [-1, 1], generated in float32 blocks (no float64 copy of the set).
+    y = np.empty((n_train, dim), np.float32)
+    for s in range(0, n_train, 4096):
+        y[s : s + 4096] = rng.random((min(4096, n_train - s), dim), np.float32) * 2 - 1
+    sigma = np.float32(args["sigma"])
+    pick = rng.integers(n_train, size=n_query)
+    x = (y[pick] + sigma * rng.normal(size=(n_query, dim)).astype(np.float32)).astype(np.float32)
+    D = toyflow.OptimalDenoiser(y)
+    xj = jnp.asarray(x)
+    sig = jnp.full((n_query,), sigma, jnp.float32)
+    t0 = time.perf_counter()
+    out = _apply(D, xj, sig, None).block_until_ready()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = _apply(D, xj, sig, None).block_until_ready()
+    second = time.perf_counter() - t0
+    # Accuracy: 4 queries against a float64 dense softmax.
+    x64, y64 = x[:4].astype(np.float64), y.astype(np.float64)
+    d2 = (x64**2).sum(1)[:, None] + (y64**2).sum(1)[None] - 2 * x64 @ y64.T
+    logit = -d2 / (2.0 * float(sigma) ** 2)
+    w = np.exp(logit - logit.max(1, keepdims=True))
+    want = (w / w.sum(1, keepdims=True)) @ y64
+    rel = float(np.max(np.abs(np.asarray(out[:4], np.float64) - want)) / np.max(np.abs(want)))
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    dev = jax.devices()[0]
+    try:
+        dev_peak = (dev.memory_stats() or {}).get("peak_bytes_in_use")
+    except Exception:
+        dev_peak = None
+    return {
+        "first_s": first,
+        "seconds": second,
+        "rel_err": rel,
+        "peak_rss": peak_rss,
+        "device_peak": dev_peak,
+        "max_weight_spread": float(np.mean(w.max(1) / w.sum(1))),
+    }
+
+
+def bench_optimal_image(size: str = "full"):
+    """D* for 1,000 queries against 50,000 CIFAR-sized (3,072-d) images within 4 GiB."""
+    import subprocess
+
+    n_train, n_query, dim = {
+        "full": (50_000, 1_000, 3072),
+        "quick": (10_000, 256, 3072),
+        "tiny": (600, 16, 3072),
+    }[size]
+    args = {"n_train": n_train, "n_query": n_query, "dim": dim, "sigma": 0.3}
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--image-child", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"image benchmark failed:\n{proc.stderr[-3000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    gib = r["peak_rss"] / 2**30
+    limit = 4.0
+    dev = "" if r["device_peak"] is None else f", device peak {r['device_peak'] / 2**30:.2f} GiB"
+    line = _line(
+        "optimal-image",
+        r["seconds"],
+        "s",
+        None,
+        "",
+        None,
+        None,
+        f"{n_train} x {dim} train, {n_query} queries: {r['seconds']:.2f} s "
+        f"({n_train * n_query / r['seconds']:.3g} pairs/s; first call with compile "
+        f"{r['first_s']:.2f} s), peak RSS {gib:.2f} GiB (limit {limit:g} GiB, "
+        f"{'ok' if gib <= limit else 'OVER'}){dev}, rel. error vs float64 {r['rel_err']:.1e}",
+    )
+    line.update(
+        peak_rss_bytes=r["peak_rss"], device_peak_bytes=r["device_peak"], rel_err=r["rel_err"]
+    )
+    line["meets_target"] = bool(gib <= limit)
+    return [line]
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -280,7 +476,7 @@ def bench_sweep(quick: bool):
         sweep = _toyflow_trainer(x, 64, batch, steps, seeds=seeds)
         singles = [_toyflow_trainer(x, 64, batch, steps, seeds=(s,)) for s in seeds]
 
-        def sequential():
+        def sequential(singles=singles):
             for f in singles:
                 f()
 
@@ -302,7 +498,137 @@ def bench_sweep(quick: bool):
     return out
 
 
-BENCHMARKS = {"optimal": bench_optimal, "train": bench_train, "sweep": bench_sweep}
+# --- U-Net on an accelerator: FLOPs, MFU, training and sampling throughput -------------------
+
+#: Dense bf16 peak FLOP/s per chip (vendor figures, no sparsity), for MFU.
+BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L4": 121e12, "TPU v5e": 197e12}
+
+
+def _bf16_peak(device_kind: str) -> float | None:
+    for name, peak in BF16_PEAK.items():
+        if name.lower() in device_kind.lower():
+            return peak
+    return None
+
+
+def bench_unet(size: str = "full"):
+    """The cifar U-Net: forward FLOPs per image (XLA cost analysis), training img/s in bf16 and
+    MFU, and 18-step Heun sampling img/s and MFU (``tiny``: a small U-Net on 8×8 images)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gpu_unet
+
+    tiny = size == "tiny"
+    batch = 8 if tiny else 256
+    steps = 4 if tiny else 100
+    argv = ["--bf16", "--batch-size", str(batch), "--steps", str(steps)]
+    argv += ["--quick"] if tiny else ["--steps-per-call", "50"]
+    train = gpu_unet.main(argv)
+    dev = jax.devices()[0]
+    peak = _bf16_peak(dev.device_kind) if dev.platform != "cpu" else None
+    fwd = train.get("forward_flops_per_image")
+    out = []
+    mfu = None if (peak is None or fwd is None) else 3 * fwd * train["images_per_s"] / peak
+    out.append(
+        _line(
+            "unet-train-bf16",
+            train["images_per_s"],
+            "img/s",
+            None,
+            "",
+            None,
+            None,
+            f"{train['n_params'] / 1e6:.1f} M params, batch {batch}; forward "
+            f"{_gflop(fwd)} GFLOP/image (XLA cost analysis), training = 3x forward; "
+            f"MFU {'n/a' if mfu is None else f'{100 * mfu:.1f}%'} of "
+            f"{'n/a' if peak is None else f'{peak / 1e12:.0f} TFLOP/s'} bf16 peak; "
+            f"target 4000 img/s on one H200",
+        )
+    )
+    out[-1].update(forward_flops_per_image=fwd, mfu=mfu, peak_flops=peak)
+    sample = gpu_unet.sample_throughput(
+        preset="tiny" if tiny else "cifar",
+        size=8 if tiny else 32,
+        n=4 if tiny else 512,
+        steps=18,
+        bf16=True,
+        quick=tiny,
+    )
+    nfe = sample["nfe"]
+    smfu = None if (peak is None or fwd is None) else nfe * fwd * sample["images_per_s"] / peak
+    out.append(
+        _line(
+            "unet-sample-heun18",
+            sample["images_per_s"],
+            "img/s",
+            None,
+            "",
+            None,
+            None,
+            f"{sample['n']} images, Heun, 18 steps ({nfe} network evaluations per image), bf16; "
+            f"MFU {'n/a' if smfu is None else f'{100 * smfu:.1f}%'}",
+        )
+    )
+    out[-1].update(mfu=smfu, nfe=nfe)
+    return out
+
+
+def _gflop(f) -> str:
+    return "n/a" if f is None else f"{f / 1e9:.3g}"
+
+
+def device_summary(size: str):
+    """Everything GPU-side in one short run: D* at 20k x 4096 (with the candidate tilings) and at
+    image scale, then the U-Net's FLOPs, MFU, training and sampling throughput."""
+    out = bench_optimal(size, variants=True)
+    out += bench_optimal_image(size)
+    out += bench_unet(size)
+    return out
+
+
+BENCHMARKS = {
+    "optimal": bench_optimal,
+    "optimal-image": bench_optimal_image,
+    "train": lambda size: bench_train(size != "full"),
+    "sweep": lambda size: bench_sweep(size != "full"),
+}
+DEFAULT = ("optimal", "optimal-image", "train", "sweep")
+
+
+def machine_meta(size: str) -> dict:
+    """What a reader needs to judge the figures: machine, versions, load and date."""
+    import datetime
+
+    import flax
+    import jaxlib
+    import optax
+
+    dev = jax.devices()[0]
+    cpu_model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        cpu_model = names[0] if names else cpu_model
+    except OSError:
+        pass
+    return {
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "toyflow": toyflow.__version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": dev.platform,
+        "device": dev.device_kind,
+        "n_devices": jax.device_count(),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "host_os": platform.platform(),
+        "load_avg_start": list(os.getloadavg()),
+        "size": size,
+        "quick": size != "full",
+    }
 
 
 def main(argv=None):
@@ -310,27 +636,37 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--tiny", action="store_true", help="tiny sizes: checks the code paths (CPU)")
     ap.add_argument("--json", help="write the results to this JSON file")
     ap.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
+    ap.add_argument(
+        "--device",
+        action="store_true",
+        help="the accelerator summary (D* tilings, image-scale D*, U-Net FLOPs/MFU/train/sample)",
+    )
+    ap.add_argument("--image-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    dev = jax.devices()[0]
+    if args.image_child:  # internal: the image-scale D* in its own process
+        print(json.dumps(_image_child(json.loads(args.image_child))), flush=True)
+        return []
+    size = "tiny" if args.tiny else ("quick" if args.quick else "full")
+    meta = machine_meta(size)
     print(
-        f"# toyflow {toyflow.__version__}, jax {jax.__version__} on {dev.platform} "
-        f"({dev.device_kind}), {os.cpu_count()} CPUs, python {platform.python_version()}"
-        + (" [quick]" if args.quick else ""),
+        f"# toyflow {meta['toyflow']}, jax {meta['jax']} on {meta['platform']} "
+        f"({meta['device']}), {meta['cpus']} CPUs ({meta['cpu_model']}), python "
+        f"{meta['python']}, {meta['date_utc']}, load avg {meta['load_avg_start'][0]:.2f}"
+        + ("" if size == "full" else f" [{size}]"),
         flush=True,
     )
     results = []
-    for name in args.only or list(BENCHMARKS):
-        results.extend(BENCHMARKS[name](args.quick))
+    if args.device:
+        results = device_summary(size)
+    else:
+        for name in args.only or DEFAULT:
+            results.extend(BENCHMARKS[name](size))
+    meta["load_avg_end"] = list(os.getloadavg())
+    print(f"# load avg at the end {meta['load_avg_end'][0]:.2f}", flush=True)
     if args.json:
-        meta = {
-            "jax": jax.__version__,
-            "platform": dev.platform,
-            "device": dev.device_kind,
-            "cpus": os.cpu_count(),
-            "quick": args.quick,
-        }
         training.atomic_write_bytes(
             args.json, json.dumps({"meta": meta, "results": results}, indent=2).encode()
         )
