@@ -122,12 +122,11 @@ class Denoiser:
             xs = as_points(x, "x", event_shape=event, allow_empty=True)
         n = xs.shape[0]
         s = as_sigma(sigma, n)
-        lab = self.check_labels(labels, n)
+        checked = self.check_labels(labels, n)
         if n == 0:
             return jnp.zeros(xs.shape, jnp.float32)
-        return _apply(
-            self, jnp.asarray(xs), broadcast_sigma(s, n), None if lab is None else jnp.asarray(lab)
-        )
+        lab_j = None if checked is None else jnp.asarray(checked)
+        return _apply(self, jnp.asarray(xs), broadcast_sigma(s, n), lab_j)
 
     def unconditional(self) -> Denoiser:
         """The same model with labels ignored (the negative branch of classifier-free guidance)."""

@@ -31,7 +31,7 @@ computes in (the U-Net may run in bfloat16; its output is cast back before the b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -67,7 +67,7 @@ def loss_weight(sigma, sigma_data):
 
 
 def precondition(
-    net: Callable[[jax.Array, jax.Array], jax.Array], x: jax.Array, sigma, sigma_data
+    net: Callable[[jax.Array, jax.Array], Any], x: jax.Array, sigma, sigma_data
 ) -> jax.Array:
     """``D(x; σ) = c_skip x + c_out net(c_in x, c_noise)`` for a batch ``x (n, ...)``.
 

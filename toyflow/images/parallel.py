@@ -123,7 +123,7 @@ def make_batch_step(
             )
         return jitted[key](*args)
 
-    sharded.executables = jitted  # compiled steps (``.as_text()`` shows the collectives)
+    sharded.executables = jitted  # type: ignore[attr-defined]  # compiled steps (``.as_text()`` shows the collectives)
     return sharded
 
 

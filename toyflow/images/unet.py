@@ -194,7 +194,7 @@ class UNetConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown UNetConfig fields {unknown}; valid: {sorted(names)}")
-        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**fixed)
 
     def init(self, key):

@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyflow._denoiser import Denoiser
+from toyflow.nets import LearnedDenoiser
 from toyflow.schedules import Schedule
-from toyflow.training.placement import pad_models
+from toyflow.training.placement import Placement, pad_models
 from toyflow.training.step import init_state, make_optimizer, make_train_step, measure_sigma_data
 
 
@@ -55,9 +55,9 @@ class TrainResult:
     """A trained model: ``.denoiser`` (EMA weights if EMA was on), per-step ``.losses``,
     ``.snapshots`` (denoisers at ``.snapshot_steps``) and the settings that made it."""
 
-    denoiser: Denoiser
+    denoiser: LearnedDenoiser
     losses: np.ndarray
-    snapshots: list[Denoiser]
+    snapshots: list[LearnedDenoiser]
     snapshot_steps: list[int]
     settings: dict[str, Any]
     sigma_data: float
@@ -94,7 +94,7 @@ class SweepResult:
     wall_time: float = 0.0
 
     @property
-    def denoisers(self) -> list[Denoiser]:
+    def denoisers(self) -> list[LearnedDenoiser]:
         return [r.denoiser for r in self.results]
 
     @property
@@ -148,7 +148,7 @@ def fit(
     labels: np.ndarray | None,
     *,
     config,
-    placement,
+    placement: Placement,
     seeds: Sequence[int],
     learning_rates: Sequence[float],
     subsets: Sequence[np.ndarray],

@@ -35,7 +35,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -233,6 +233,40 @@ def pad_models(a, total: int):
         return a
     xp = np if isinstance(a, np.ndarray) else jnp
     return xp.concatenate([a, xp.repeat(a[-1:], extra, axis=0)])
+
+
+class Placement(Protocol):
+    """What :func:`toyflow.training.loop.fit` asks of a placement (in call order)."""
+
+    def start(self, m: int, batch_size: int) -> int:
+        """Validate for ``m`` models; return the model count the stacked arrays are padded to."""
+
+    def step_config(self, config) -> Any:
+        """The architecture config the train step uses (e.g. with sharding constraints)."""
+
+    def cache_key(self, has_labels: bool) -> tuple:
+        """What, besides the step's settings, tells compiled runners apart."""
+
+    def compile(self, run: Callable, has_labels: bool) -> Callable:
+        """``run`` of :func:`~toyflow.training.step.make_train_step`, vmapped over models, jitted."""
+
+    def per_model(self, tree) -> list:
+        """Stacked per-model arrays laid out, one entry per group of models."""
+
+    def shared(self, a) -> Any:
+        """An array every model reads (the training data) laid out."""
+
+    def call(self, fn: Callable, parts: list, shared: tuple, n: int) -> list:
+        """Run ``n`` steps for every group; one ``(state, losses)`` per group."""
+
+    def gather(self, trees: list, host: bool = False) -> Any:
+        """The real models' arrays of all groups in one tree (host NumPy if ``host``)."""
+
+    def settings(self) -> dict[str, Any]:
+        """Entries for a result's ``settings``."""
+
+    def close(self) -> None:
+        """Release threads or other resources."""
 
 
 class SingleDevice:
