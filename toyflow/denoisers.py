@@ -564,8 +564,8 @@ class ErrorProneDenoiser(Denoiser):
         w_x = jnp.where(sigma_wins, far, near)  # δ²/(σ²+δ²)
         w_smooth = jnp.where(sigma_wins, near, far)  # σ²/(σ²+δ²)
         smoothed = self.optimal.denoise(x, big * jnp.sqrt(1.0 + r2), labels)  # √(σ²+δ²)
-        shape = (-1,) + (1,) * (x.ndim - 1)
-        return w_x.reshape(shape) * x + w_smooth.reshape(shape) * smoothed
+        n, nd = x.shape[0], x.ndim
+        return broadcast_sigma(w_x, n, nd) * x + broadcast_sigma(w_smooth, n, nd) * smoothed
 
     def unconditional(self) -> ErrorProneDenoiser:
         return ErrorProneDenoiser(self.optimal.unconditional(), self.delta)
