@@ -97,27 +97,36 @@ def test_frame_columns_follow_the_stack(circle):
         assert np.array_equal(
             cols["model"]["region"].ravel(), a["mag"] <= np.float32(stack.sigmas[i])
         )
+        mem = stack.memorized
         np.testing.assert_allclose(
-            cols["positions"]["x"], stack.trajectory[i][:, 0].astype(np.float32)
+            cols["positions"]["x"], stack.trajectory[i][~mem, 0].astype(np.float32)
         )
+        np.testing.assert_allclose(
+            cols["positions_mem"]["y"], stack.trajectory[i][mem, 1].astype(np.float32)
+        )
+        # the colour steps hold every arrow once: shaft start, tip, barbs, a break
+        paths = sv.arrow_paths(a, sv.arrow_color_high(stack))
+        assert sum(p["x"].size for p in paths) == 6 * a["mag"].size
+        starts = np.concatenate([p["x"].reshape(-1, 6)[:, 0] for p in paths])
+        assert sorted(starts.tolist()) == sorted(a["x0"].tolist())
         assert cols["sigma"] == stack.sigmas[i]
 
 
 def test_update_swaps_the_data_in_place(circle):
     view = sv.StackView(_stack(circle))
-    frames, arrows = view.frames, view.arrows["model"]
+    frames, arrows = view.frames, view.arrows["model"][0]
     view.slider.value = 4
     other = _stack(circle, delta=0.3, steps=4)
     view.update(other)
-    assert view.frames is frames and view.arrows["model"] is arrows  # the same Bokeh models
+    assert view.frames is frames and view.arrows["model"][0] is arrows  # the same Bokeh models
     assert view.slider.end == 3 and view.slider.value == 3  # clamped to the new grid
     assert len(view.frames.data["sigmas"][0]) == 4
     np.testing.assert_array_equal(
         view.frames.data["model"][0], other.model.astype(np.float16).ravel().view(np.uint16)
     )
-    np.testing.assert_allclose(
-        view.arrows["model"].data["mag"], sv.frame_columns(other, 3)["model"]["arrows"]["mag"]
-    )
+    want = sv.arrow_paths(sv.frame_columns(other, 3)["model"]["arrows"], sv.arrow_color_high(other))
+    for src, path in zip(view.arrows["model"], want):
+        np.testing.assert_array_equal(src.data["x"], path["x"])
     assert sv.shipped_bytes(other) < other.nbytes + 100
 
 

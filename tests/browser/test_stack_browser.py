@@ -55,7 +55,7 @@ def _open_offline(page, path):
 
 
 def _step(page) -> int:
-    text = page.locator(".sigma-value div").first.inner_text()  # inside the shadow root
+    text = page.locator(".sigma-slider .bk-slider-value").inner_text()
     m = re.search(r"step (\d+) of", text)
     assert m, text
     return int(m.group(1))
@@ -73,7 +73,7 @@ def test_keyboard_moves_sigma_offline(page, exported):
         handle.press("ArrowRight")
     expect(page.locator(".sigma-value")).to_contain_text(f"step 6 of {STEPS}")
     s = float(stack.sigmas[5])
-    expect(page.locator(".sigma-slider")).to_contain_text(f"σ = {float(f'{s:.3g}'):g}")
+    expect(page.locator(".sigma-slider")).to_contain_text(f"σ = {float(f'{s:.3g}'):g} · step 6")
     deadline, after = time.time() + 10, field.screenshot()
     while after == before and time.time() < deadline:
         time.sleep(0.1)
@@ -81,20 +81,27 @@ def test_keyboard_moves_sigma_offline(page, exported):
     assert after != before, "the flow-field canvas did not change"
     # The page decoded frame 5 exactly as the NumPy frame columns do.
     got = page.evaluate(
-        """() => {
-        const doc = Bokeh.documents[0];
-        const a = doc.get_model_by_name("arrows-model").data;
-        const p = doc.get_model_by_name("positions").data;
-        const h = doc.get_model_by_name("error-heat").data.image[0];
-        return {x1: Array.from(a.x1), mag: Array.from(a.mag), px: Array.from(p.x),
-                heat: Array.from(h)};
-    }"""
+        """(K) => {
+        const doc = Bokeh.documents[0], get = (n) => doc.get_model_by_name(n).data;
+        const bins = [];
+        for (let k = 0; k < K; k++) {
+            const a = get("arrows-model-" + k);
+            bins.push([Array.from(a.x, v => isNaN(v) ? null : v), Array.from(a.y, v => isNaN(v) ? null : v)]);
+        }
+        return {bins: bins, px: Array.from(get("positions").x), heat: Array.from(get("error-heat").image[0]),
+                region: Array.from(get("region-model").image[0])};
+    }""",
+        sv.ARROW_BINS,
     )
     want = sv.frame_columns(stack, 5)
-    np.testing.assert_allclose(got["mag"], want["model"]["arrows"]["mag"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(got["x1"], want["model"]["arrows"]["x1"], rtol=1e-5, atol=1e-4)
+    paths = sv.arrow_paths(want["model"]["arrows"], sv.arrow_color_high(stack))
+    assert sum(len(b[0]) for b in got["bins"]) == 6 * stack.resolution**2
+    for (gx, gy), path in zip(got["bins"], paths):  # same arrows in the same colour steps
+        np.testing.assert_allclose(np.array(gx, float), path["x"], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(np.array(gy, float), path["y"], rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(got["px"], want["positions"]["x"], rtol=0, atol=0)
     np.testing.assert_allclose(got["heat"], want["error"].ravel(), rtol=1e-6)
+    np.testing.assert_array_equal(got["region"], want["model"]["region"].ravel())
     assert blocked == [], blocked
     assert problems == []
 

@@ -50,10 +50,10 @@ def _header(stack: SigmaStack, title: str):
     legend = (
         f"{dot.format(s=9, f=sv.TRAIN_COLOR, c=sv.TRAIN_COLOR)}training point"
         f"{dot.format(s=9, f='transparent', c=sv.VAL_COLOR)}validation point"
-        f"{dot.format(s=6, f=sv.POSITION_COLOR, c=sv.POSITION_COLOR)}trajectories at σ"
+        f"{dot.format(s=6, f=sv.POSITION_COLOR, c=sv.POSITION_COLOR)}trajectory at σ"
+        f"{dot.format(s=6, f=sv.MEMORIZED_COLOR, c=sv.MEMORIZED_COLOR)}trajectory that ends "
+        "memorized (its sample's nearest training point is closer than 1/3 of the second-nearest)"
         f"{dot.format(s=7, f=sv.CLOUD_COLOR, c=sv.CLOUD_COLOR)}noisy training points y + σε"
-        f"{dot.format(s=6, f=sv.MEMORIZED_COLOR, c=sv.MEMORIZED_COLOR)}memorized sample"
-        f"{dot.format(s=6, f=sv.NOVEL_COLOR, c=sv.NOVEL_COLOR)}novel sample"
         '<span style="display:inline-block;width:14px;height:10px;background:'
         f'{sv.REGION_COLOR};margin:0 4px 0 12px"></span>displacement region ‖D(x;σ) − x‖ ≤ σ'
         "<br>arrows: D(x;σ) − x, where the denoiser pulls a point (colour: its length; length: "
@@ -117,8 +117,9 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
     hx0, hy0, hx1, hy1 = stack.heat_grid.bounds
     hpad = (hx1 - hx0) / (2 * max(stack.heat_grid.resolution - 1, 1))
     hbox = (hx0 - hpad, hx1 + hpad, hy0 - hpad, hy1 + hpad)
-    norm = Normalize(0.0, sv.arrow_color_high(stack))
-    cmap = matplotlib.colors.ListedColormap(list(sv.ARROW_PALETTE))
+    high = sv.arrow_color_high(stack)
+    norm = Normalize(0.0, high)
+    cmap = matplotlib.colors.ListedColormap(list(sv.ARROW_COLORS))
     cols = sv.frame_columns(stack, 0)
     arts = {}
     titles = (stack.meta.get("model", "model"), "optimal D*")
@@ -134,11 +135,16 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
             interpolation="nearest",
             alpha=0.6,
         )
-        lc = LineCollection(np.zeros((0, 2, 2)), cmap=cmap, norm=norm, linewidths=1.2)
+        lc = LineCollection(np.zeros((0, 2, 2)), linewidths=1.1, joinstyle="round")
         ax.add_collection(lc)
         arts[which] = (region, lc)
         ax.set_title(name, fontsize=9)
-    fig.colorbar(arts["optimal"][1], ax=axes[1], shrink=0.8, label="‖D(x;σ) − x‖")
+    fig.colorbar(
+        matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap),
+        ax=axes[1],
+        shrink=0.8,
+        label="‖D(x;σ) − x‖",
+    )
     heat = axes[2].imshow(
         cols["error"],
         origin="lower",
@@ -150,7 +156,10 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
     axes[2].set_title("‖D − D*‖ / σ", fontsize=9)
     fig.colorbar(heat, ax=axes[2], shrink=0.8)
     cloud = axes[3].scatter([], [], s=3, c=sv.CLOUD_COLOR, alpha=0.7, label="noisy training")
-    pos = axes[3].scatter([], [], s=3, c=sv.POSITION_COLOR, alpha=0.7, label="trajectories")
+    pos = axes[3].scatter([], [], s=3, c=sv.POSITION_COLOR, alpha=0.6, label="trajectories")
+    pos_mem = axes[3].scatter(
+        [], [], s=3, c=sv.MEMORIZED_COLOR, alpha=0.8, label="ending memorized"
+    )
     axes[3].set_title("trajectories and noisy data", fontsize=9)
     for ax in axes:
         ax.scatter(
@@ -185,12 +194,18 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
             region, lc = arts[which]
             a = cols[which]["arrows"]
             region.set_data(cols[which]["region"])
-            seg = np.stack([np.stack([a["x0"], a["y0"]], 1), np.stack([a["x1"], a["y1"]], 1)], 1)
-            lc.set_segments(seg)
-            lc.set_array(a["mag"])
+            # the page's arrows: one polyline (shaft, barbs) per arrow, coloured by its step
+            lines, colors = [], []
+            for color, path in zip(sv.ARROW_COLORS, sv.arrow_paths(a, high)):
+                pts = np.stack([path["x"], path["y"]], 1).reshape(-1, 6, 2)[:, :5]
+                lines.append(pts)
+                colors += [color] * pts.shape[0]
+            lc.set_segments(np.concatenate(lines))
+            lc.set_color(colors)
         heat.set_data(cols["error"])
         cloud.set_offsets(np.stack([cols["cloud"]["x"], cols["cloud"]["y"]], 1))
         pos.set_offsets(np.stack([cols["positions"]["x"], cols["positions"]["y"]], 1))
+        pos_mem.set_offsets(np.stack([cols["positions_mem"]["x"], cols["positions_mem"]["y"]], 1))
         suptitle.set_text(f"{title}    σ = {cols['sigma']:.3g}  (step {i + 1} of {stack.steps})")
         fig.canvas.draw()
         if i == 0:  # lay the figure out once: every frame has the same boxes

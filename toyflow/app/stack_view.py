@@ -16,18 +16,28 @@ Interface (for the served app and the export)::
                                        #   "curves:<title>"...}: Bokeh figures
 
 Stable CSS classes (the browser tests rely on them): ``flow-field`` on the learned field figure,
-``sigma-slider`` on the σ slider (noUiSlider: its ``.noUi-handle`` takes the keyboard focus and
-the arrow keys), ``sigma-play`` on the play toggle, ``sigma-value`` on the σ read-out.
+``sigma-slider`` and ``sigma-value`` on the σ slider (noUiSlider: its ``.noUi-handle`` takes the
+keyboard focus and the arrow keys; its value text, ``.bk-slider-value``, reads
+``σ = 2.81 · step 16 of 40``), ``sigma-play`` on the play toggle, ``sigma-speed`` and
+``sigma-loop`` on the speed choice and the loop box.
 
 What the page holds: one ``frames`` ColumnDataSource with a single row whose columns are the
 stack's frame arrays, flattened and shipped as float16 bit patterns (``uint16``; decoded in the
 page through a 65,536-entry table), and one small source per drawn glyph. A σ move decodes one
-frame into those sources: the arrows of both fields (colour: ``‖D(x; σ) − x‖`` on one colour bar
-shared by both fields, fixed over σ; length: per panel and per frame, the 95th-percentile arrow
-spans 0.95 grid cells, capped at 1.5), the displacement region ``‖D(x; σ) − x‖ ≤ σ``, the heat
-map ``‖D − D*‖ / σ`` (log colour bar), the trajectory states and the noisy-training cloud, the σ
-read-out and a σ marker on the curves. :func:`frame_columns` is the same computation in NumPy
-(the first frame, :meth:`StackView.update`, the GIF export).
+frame into those sources: the arrows of both fields, the displacement region
+``‖D(x; σ) − x‖ ≤ σ``, the heat map ``‖D − D*‖ / σ`` (log colour bar), the trajectory states
+(dark; orange for trajectories whose sample is memorized) and the noisy-training cloud; the
+curves' σ markers follow a moment later (at most ~4 moves a second). :func:`frame_columns` and
+:func:`arrow_paths` are the same computation in NumPy (the first frame, :meth:`StackView.update`,
+the GIF export, the browser test's check).
+
+Arrows, readable on a projector: colour is ``‖D(x; σ) − x‖`` in ``ARROW_BINS`` steps on one
+colour bar shared by both fields and fixed over σ (its top is the 99th percentile over all
+frames); length is per panel and per frame (the 95th-percentile arrow spans 0.95 grid cells,
+longer ones at most 1.5 times that). Each colour step is one polyline glyph (shaft and two barbs
+per arrow, NaN breaks), one canvas stroke per step: a frame costs a few strokes, not thousands.
+The four square views have no axes (each frame repaints them, and Bokeh's axes cost more than
+the arrows); they share their ranges, so pan and zoom move all four.
 """
 
 from __future__ import annotations
@@ -40,7 +50,6 @@ from bokeh.models import (
     ColumnDataSource,
     CustomJS,
     CustomJSTickFormatter,
-    Div,
     LinearColorMapper,
     LogColorMapper,
     Select,
@@ -58,13 +67,18 @@ VAL_COLOR = "#1f77b4"
 CLOUD_COLOR = "#f4a582"
 POSITION_COLOR = "#111111"
 MEMORIZED_COLOR = "#ff7f0e"
-NOVEL_COLOR = "#2ca02c"
 REGION_COLOR = "#9ecae1"
 ARROW_PALETTE = tuple(Plasma256[:215])  # dark blue → orange: no pale yellow on a projector
 ERROR_RANGE = (1e-3, 10.0)  # colour range of ‖D − D*‖ / σ (log scale)
 FIELD_SIZE = 250  # frame size (px) of each square view (four fit 1024 px in two rows)
 ARROW_CELLS = 0.95  # the 95th-percentile arrow spans this many grid cells
 ARROW_CAP = 1.5  # longer arrows are drawn at most this many times that length
+ARROW_BINS = 10  # colour steps: one polyline glyph per step (one canvas stroke each)
+ARROW_COLORS = tuple(
+    ARROW_PALETTE[round(k * (len(ARROW_PALETTE) - 1) / (ARROW_BINS - 1))] for k in range(ARROW_BINS)
+)
+HEAD = 0.3  # head barbs, as a fraction of the drawn arrow's length
+HEAD_ANGLE = 0.45  # radians between the shaft and each barb
 MAX_PATHS = 200  # trajectories drawn as faint paths (all of them move as points)
 GAP_CAP = 10.0
 CURVE_WIDTH = 230
@@ -117,20 +131,45 @@ def arrow_columns(stack: SigmaStack, i: int, which: str) -> dict:
     }
 
 
+def arrow_paths(arrows: dict, high: float) -> list[dict]:
+    """The arrows as ``ARROW_BINS`` polylines, one per colour step (step ``k``: ``mag`` in
+    ``[k, k + 1) · high / ARROW_BINS``, the last step open). Each arrow is six points: shaft
+    start, tip, left barb, tip, right barb, NaN (a break)."""
+    x0, y0, x1, y1 = (np.asarray(arrows[k], np.float64) for k in ("x0", "y0", "x1", "y1"))
+    ang = np.asarray(arrows["angle"], np.float64)
+    mag = np.asarray(arrows["mag"], np.float32)
+    step = np.minimum(np.floor(mag / np.float64(high) * ARROW_BINS), ARROW_BINS - 1).astype(int)
+    head = HEAD * np.hypot(x1 - x0, y1 - y0)
+    lx, ly = x1 - head * np.cos(ang - HEAD_ANGLE), y1 - head * np.sin(ang - HEAD_ANGLE)
+    rx, ry = x1 - head * np.cos(ang + HEAD_ANGLE), y1 - head * np.sin(ang + HEAD_ANGLE)
+    nan = np.full_like(x0, np.nan)
+    xs = np.stack([x0, x1, lx, x1, rx, nan], 1).astype(np.float32)
+    ys = np.stack([y0, y1, ly, y1, ry, nan], 1).astype(np.float32)
+    return [{"x": xs[step == k].ravel(), "y": ys[step == k].ravel()} for k in range(ARROW_BINS)]
+
+
 def frame_columns(stack: SigmaStack, i: int) -> dict:
     """Everything frame ``i`` draws: ``model``/``optimal`` (see :func:`arrow_columns`),
-    ``error`` (``(h, h)`` float32, clipped to the colour range), ``positions`` and ``cloud``
+    ``error`` (``(h, h)`` float32, clipped to the colour range), ``positions`` /
+    ``positions_mem`` (the states of trajectories that end novel / memorized) and ``cloud``
     (``{"x", "y"}``) and ``sigma``."""
     i = int(min(max(i, 0), stack.steps - 1))
     pos, cloud = _f16(stack.trajectory[i]), _f16(stack.cloud[i])
+    mem = _memorized(stack)
     return {
         "model": arrow_columns(stack, i, "model"),
         "optimal": arrow_columns(stack, i, "optimal"),
         "error": np.clip(_f16(stack.error[i]), *ERROR_RANGE),
-        "positions": {"x": pos[:, 0], "y": pos[:, 1]},
+        "positions": {"x": pos[~mem, 0], "y": pos[~mem, 1]},
+        "positions_mem": {"x": pos[mem, 0], "y": pos[mem, 1]},
         "cloud": {"x": cloud[:, 0], "y": cloud[:, 1]},
         "sigma": float(stack.sigmas[i]),
     }
+
+
+def _memorized(stack: SigmaStack) -> np.ndarray:
+    n = stack.samples.shape[0]
+    return np.zeros(n, bool) if stack.memorized is None else np.asarray(stack.memorized, bool)
 
 
 def _spacing(stack: SigmaStack) -> float:
@@ -150,12 +189,16 @@ def _bits(a) -> np.ndarray:
 
 
 def frames_data(stack: SigmaStack) -> dict:
-    """The ``frames`` source's one row: the frame arrays as float16 bits and their sizes."""
+    """The ``frames`` source's one row: the frame arrays as float16 bits, the arrow grid's
+    points, sizes and the top of the arrow colour scale."""
     return {
+        "grid": [np.ascontiguousarray(stack.grid.points, np.float32).ravel()],
+        "high": [arrow_color_high(stack)],
         "model": [_bits(stack.model)],
         "optimal": [_bits(stack.optimal)],
         "error": [_bits(stack.error)],
         "traj": [_bits(stack.trajectory)],
+        "mem": [_memorized(stack).astype(np.uint8)],
         "cloud": [_bits(stack.cloud)],
         "sigmas": [np.asarray(stack.sigmas, np.float64)],
         "r": [stack.grid.resolution],
@@ -182,8 +225,12 @@ def _image(grid, values) -> dict:
     }
 
 
-def _fmt(sigma: float) -> str:
-    return f"{sigma:.3g}"
+#: The slider's value text: σ of the frame and its step (``σ = 2.81 · step 16 of 40``).
+_READOUT_JS = """
+const s = frames.data.sigmas ? frames.data.sigmas[0] : null, i = Math.round(tick);
+return s && i < s.length ? "σ = " + Number(s[i].toPrecision(3)) + " · step " + (i + 1) + " of " + s.length
+                         : String(tick);
+"""
 
 
 # The page's frame switch: decode frame i of `frames` into the drawn sources. Mirrors
@@ -205,8 +252,9 @@ if (L === undefined) {  // float16 bits -> float32 values, built once per page
 const sig = d.sigmas[0], S = sig.length;
 const i = Math.max(0, Math.min(S - 1, Math.round(slider.value)));
 const sigma = sig[i], r2 = d.r[0] * d.r[0], h2 = d.h[0] * d.h[0], sp = d.spacing[0];
-function field(key, arrows, region) {
-  const q = d[key][0], off = i * r2 * 2, x0 = arrows.data.x0, y0 = arrows.data.y0;
+const grid = d.grid[0], high = d.high[0], K = bins_model.length;
+function field(key, bins, region) {
+  const q = d[key][0], off = i * r2 * 2;
   const mag = new Float32Array(r2), ang = new Float32Array(r2);
   for (let k = 0; k < r2; k++) {
     const dx = L[q[off + 2 * k]], dy = L[q[off + 2 * k + 1]];
@@ -215,19 +263,34 @@ function field(key, arrows, region) {
   }
   const sorted = Float32Array.from(mag).sort();
   const ref = Math.max(sorted[Math.floor(0.95 * (r2 - 1))], 1e-30);
-  const x1 = new Float32Array(r2), y1 = new Float32Array(r2);
+  const step = new Int32Array(r2), count = new Int32Array(K);
   const img = region.data.image[0];
   for (let k = 0; k < r2; k++) {
-    const len = sp * ARROW_CELLS * Math.min(mag[k] / ref, ARROW_CAP);
-    x1[k] = x0[k] + len * Math.cos(ang[k]);
-    y1[k] = y0[k] + len * Math.sin(ang[k]);
+    step[k] = Math.min(Math.floor(mag[k] / high * K), K - 1);
+    count[step[k]]++;
     img[k] = mag[k] <= Math.fround(sigma) ? 1 : 0;
   }
-  arrows.data = {x0: x0, y0: y0, x1: x1, y1: y1, angle: ang, mag: mag};
+  const xs = [], ys = [], fill = new Int32Array(K);
+  for (let b = 0; b < K; b++) {
+    xs.push(new Float32Array(6 * count[b]));
+    ys.push(new Float32Array(6 * count[b]));
+  }
+  for (let k = 0; k < r2; k++) {
+    const x0 = grid[2 * k], y0 = grid[2 * k + 1], a = ang[k];
+    const len = sp * ARROW_CELLS * Math.min(mag[k] / ref, ARROW_CAP);
+    const x1 = Math.fround(x0 + len * Math.cos(a)), y1 = Math.fround(y0 + len * Math.sin(a));
+    const hd = HEAD * Math.hypot(x1 - x0, y1 - y0);
+    const b = step[k], o = 6 * fill[b]++, X = xs[b], Y = ys[b];
+    X[o] = x0; X[o + 1] = x1; X[o + 2] = x1 - hd * Math.cos(a - HEAD_ANGLE);
+    X[o + 3] = x1; X[o + 4] = x1 - hd * Math.cos(a + HEAD_ANGLE); X[o + 5] = NaN;
+    Y[o] = y0; Y[o + 1] = y1; Y[o + 2] = y1 - hd * Math.sin(a - HEAD_ANGLE);
+    Y[o + 3] = y1; Y[o + 4] = y1 - hd * Math.sin(a + HEAD_ANGLE); Y[o + 5] = NaN;
+  }
+  for (let b = 0; b < K; b++) bins[b].data = {x: xs[b], y: ys[b]};
   region.change.emit();
 }
-field("model", arrows_model, region_model);
-field("optimal", arrows_optimal, region_optimal);
+field("model", bins_model, region_model);
+field("optimal", bins_optimal, region_optimal);
 const e = d.error[0], eo = i * h2, img = heat.data.image[0];
 for (let k = 0; k < h2; k++) img[k] = Math.min(Math.max(L[e[eo + k]], ERR_LO), ERR_HI);
 heat.change.emit();
@@ -237,10 +300,29 @@ function points(key, src) {
   for (let k = 0; k < n; k++) { x[k] = L[q[off + 2 * k]]; y[k] = L[q[off + 2 * k + 1]]; }
   src.data = {x: x, y: y};
 }
-points("traj", positions);
+// trajectory states, split by where each trajectory ends (memorized sample or not)
+const tq = d.traj[0], n = tq.length / (2 * S), to = i * n * 2, mem = d.mem[0];
+let nm = 0;
+for (let k = 0; k < n; k++) nm += mem[k];
+const px = new Float32Array(n - nm), py = new Float32Array(n - nm);
+const mx = new Float32Array(nm), my = new Float32Array(nm);
+for (let k = 0, a = 0, b = 0; k < n; k++) {
+  const x = L[tq[to + 2 * k]], y = L[tq[to + 2 * k + 1]];
+  if (mem[k]) { mx[b] = x; my[b++] = y; } else { px[a] = x; py[a++] = y; }
+}
+positions.data = {x: px, y: py};
+positions_mem.data = {x: mx, y: my};
 points("cloud", cloud);
-readout.text = "σ = " + Number(sigma.toPrecision(3)) + "  ·  step " + (i + 1) + " of " + S;
-for (const m of markers) m.location = sigma;
+// The curves' σ markers follow after the views have painted, at most ~4 times a second
+// (each marker move repaints a curve figure; the views come first).
+const mk = window.__toyflow_markers || (window.__toyflow_markers = {last: 0, timer: 0});
+clearTimeout(mk.timer);
+const moveMarkers = () => {
+  mk.last = performance.now();
+  const j = Math.max(0, Math.min(S - 1, Math.round(slider.value)));
+  for (const m of markers) m.location = d.sigmas[0][j];
+};
+mk.timer = setTimeout(moveMarkers, performance.now() - mk.last > 250 ? 30 : 250);
 """
 
 _PLAY_JS = r"""
@@ -283,27 +365,25 @@ class StackView:
 
     # -- models --------------------------------------------------------------------------------
     def _make_sources(self) -> None:
-        cols = ("x0", "y0", "x1", "y1", "angle", "mag")
-        empty = {k: np.zeros(0, np.float32) for k in cols}
+        xy = {"x": np.zeros(0, np.float32), "y": np.zeros(0, np.float32)}
         self.frames = ColumnDataSource({}, name="sigma-frames")
-        self.arrows = {
-            w: ColumnDataSource(dict(empty), name=f"arrows-{w}") for w in ("model", "optimal")
+        self.arrows = {  # one polyline source per colour step
+            w: [ColumnDataSource(dict(xy), name=f"arrows-{w}-{k}") for k in range(ARROW_BINS)]
+            for w in ("model", "optimal")
         }
         blank = {"image": [np.zeros((1, 1), np.float32)], "x": [0], "y": [0], "dw": [1], "dh": [1]}
         self.regions = {
             w: ColumnDataSource(dict(blank), name=f"region-{w}") for w in ("model", "optimal")
         }
         self.heat = ColumnDataSource(dict(blank), name="error-heat")
-        xy = {"x": np.zeros(0, np.float32), "y": np.zeros(0, np.float32)}
         self.positions = ColumnDataSource(dict(xy), name="positions")
         self.cloud = ColumnDataSource(dict(xy), name="noisy-cloud")
         self.train = ColumnDataSource(dict(xy), name="train-points")
         self.val = ColumnDataSource(dict(xy), name="val-points")
         self.paths = ColumnDataSource(dict(xy), name="trajectory-paths")
-        self.memorized = ColumnDataSource(dict(xy), name="memorized-samples")
-        self.novel = ColumnDataSource(dict(xy), name="novel-samples")
+        self.positions_mem = ColumnDataSource(dict(xy), name="positions-memorized")
         self.curves = ColumnDataSource({"sigma": np.zeros(0)}, name="curves")
-        self.arrow_mapper = LinearColorMapper(palette=ARROW_PALETTE, low=0.0, high=1.0)
+        self.arrow_mapper = LinearColorMapper(palette=ARROW_COLORS, low=0.0, high=1.0)
         self.error_mapper = LogColorMapper(
             palette=Magma256, low=ERROR_RANGE[0], high=ERROR_RANGE[1]
         )
@@ -315,16 +395,15 @@ class StackView:
             value=0,
             step=1,
             title="noise level",
-            width=420,
-            css_classes=["sigma-slider"],
+            width=520,
+            # The σ read-out is the slider's own value text: a Div's new text would make Bokeh
+            # lay the page out again on every frame (measured: most of a frame's time).
+            css_classes=["sigma-slider", "sigma-value"],
+            styles={"font-size": "15px"},
             format=CustomJSTickFormatter(
                 args={"frames": self.frames},
-                code="const s = frames.data.sigmas[0]; const i = Math.round(tick);"
-                "return s && i < s.length ? 'σ = ' + Number(s[i].toPrecision(3)) : String(tick);",
+                code=_READOUT_JS,
             ),
-        )
-        self.readout = Div(
-            text="", css_classes=["sigma-value"], width=200, styles={"font-size": "15px"}
         )
         self.play = Toggle(label="▶ play", active=False, width=90, css_classes=["sigma-play"])
         self.loop = CheckboxGroup(labels=["loop"], active=[0], css_classes=["sigma-loop"])
@@ -340,7 +419,7 @@ class StackView:
         """A square view over the field window; the four share their ranges (pan and zoom
         together)."""
         s = self.field_size
-        return figure(
+        fig = figure(
             title=title,
             frame_width=s,
             frame_height=s,
@@ -351,7 +430,14 @@ class StackView:
             toolbar_location="above",
             output_backend="canvas",
             name=name,
+            min_border=4,
         )
+        # No axes or grid lines: every frame repaints each view, and axes (tick labels measured,
+        # CSS colours resolved) cost more than the arrows. The window is the field grid's.
+        fig.axis.visible = False
+        fig.grid.visible = False
+        fig.outline_line_color = "#bbbbbb"
+        return fig
 
     def _field_figure(self, which: str, title: str):
         fig = self._square(f"field-{which}", title)
@@ -365,19 +451,8 @@ class StackView:
             color_mapper=LinearColorMapper(palette=["#ffffff", REGION_COLOR], low=0, high=1),
             global_alpha=0.5,
         )
-        color = {"field": "mag", "transform": self.arrow_mapper}
-        src = self.arrows[which]
-        fig.segment("x0", "y0", "x1", "y1", source=src, line_color=color, line_width=1.6)
-        fig.scatter(
-            "x1",
-            "y1",
-            angle="angle",
-            marker="triangle",
-            size=4,
-            source=src,
-            color=color,
-            angle_units="rad",
-        )
+        for src, color in zip(self.arrows[which], ARROW_COLORS):
+            fig.line("x", "y", source=src, line_color=color, line_width=1.6, line_join="round")
         self._data_points(fig, size=6)
         return fig
 
@@ -387,7 +462,6 @@ class StackView:
         self.x_range, self.y_range = Range1d(-1, 1), Range1d(-1, 1)
         model = self._field_figure("model", "learned field")
         model.css_classes = ["flow-field"]
-        model.scatter("x", "y", source=self.positions, size=2.5, color=POSITION_COLOR, alpha=0.6)
         optimal = self._field_figure("optimal", "optimal D*")
         optimal.add_layout(
             ColorBar(
@@ -421,10 +495,9 @@ class StackView:
         traj = self._square("trajectory-view", "trajectories at σ")
         traj.line("x", "y", source=self.paths, color="#888888", alpha=0.25, line_width=0.6)
         for src, color, alpha, size in (
-            (self.novel, NOVEL_COLOR, 0.35, 2.5),  # the samples (σ = 0), under the moving points
-            (self.memorized, MEMORIZED_COLOR, 0.35, 2.5),
             (self.cloud, CLOUD_COLOR, 0.8, 3.5),
-            (self.positions, POSITION_COLOR, 0.7, 3),
+            (self.positions, POSITION_COLOR, 0.6, 3),
+            (self.positions_mem, MEMORIZED_COLOR, 0.8, 3),
         ):
             traj.scatter("x", "y", source=src, size=size, color=color, alpha=alpha)
         self._data_points(traj, size=6)
@@ -487,17 +560,19 @@ class StackView:
             args={
                 "frames": self.frames,
                 "slider": self.slider,
-                "arrows_model": self.arrows["model"],
-                "arrows_optimal": self.arrows["optimal"],
+                "bins_model": self.arrows["model"],
+                "bins_optimal": self.arrows["optimal"],
                 "region_model": self.regions["model"],
                 "region_optimal": self.regions["optimal"],
                 "heat": self.heat,
                 "positions": self.positions,
+                "positions_mem": self.positions_mem,
                 "cloud": self.cloud,
-                "readout": self.readout,
                 "markers": self.markers,
                 "ARROW_CELLS": ARROW_CELLS,
                 "ARROW_CAP": ARROW_CAP,
+                "HEAD": HEAD,
+                "HEAD_ANGLE": HEAD_ANGLE,
                 "ERR_LO": ERROR_RANGE[0],
                 "ERR_HI": ERROR_RANGE[1],
             },
@@ -516,7 +591,6 @@ class StackView:
         f = self.figures
         controls = row(
             self.slider,
-            self.readout,
             self.play,
             self.speed,
             self.loop,
@@ -537,8 +611,11 @@ class StackView:
         self.stack = stack
         i = int(min(max(self.slider.value, 0), stack.steps - 1))
         cols = frame_columns(stack, i)
+        high = arrow_color_high(stack)
+        self.arrow_mapper.high = high
         for w in ("model", "optimal"):
-            self.arrows[w].data = cols[w]["arrows"]
+            for src, path in zip(self.arrows[w], arrow_paths(cols[w]["arrows"], high)):
+                src.data = path
             self.regions[w].data = _image(stack.grid, cols[w]["region"])
         self.heat.data = _image(stack.heat_grid, cols["error"])
         xmin, ymin, xmax, ymax = stack.grid.bounds
@@ -546,19 +623,18 @@ class StackView:
         self.x_range.update(start=xmin - pad, end=xmax + pad)
         self.y_range.update(start=ymin - pad, end=ymax + pad)
         self.positions.data = cols["positions"]
+        self.positions_mem.data = cols["positions_mem"]
         self.cloud.data = cols["cloud"]
-        self.arrow_mapper.high = arrow_color_high(stack)
         self.train.data = {"x": stack.train_x[:, 0], "y": stack.train_x[:, 1]}
         self.val.data = {"x": stack.val_x[:, 0], "y": stack.val_x[:, 1]}
         self.paths.data = _paths(stack)
-        mem = np.zeros(stack.samples.shape[0], bool) if stack.memorized is None else stack.memorized
-        smp = np.asarray(stack.samples, np.float32)
-        self.memorized.data = {"x": smp[mem, 0], "y": smp[mem, 1]}
-        self.novel.data = {"x": smp[~mem, 0], "y": smp[~mem, 1]}
+        traj_title = "trajectories at σ"
+        if stack.memorized is not None:
+            traj_title += f": {100 * float(np.mean(stack.memorized)):.0f}% end memorized"
+        self.figures["trajectories"].title.text = traj_title
         self.curves.data = _curve_columns(stack)
         model = stack.meta.get("model", "model")
         self.figures["model"].title.text = model
-        self.readout.text = f"σ = {_fmt(cols['sigma'])}  ·  step {i + 1} of {stack.steps}"
         for m in self.markers:
             m.location = cols["sigma"]
         self.slider.update(end=max(stack.steps - 1, 1), value=i, disabled=stack.steps < 2)
