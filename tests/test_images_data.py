@@ -61,7 +61,7 @@ def test_folder_pixel_values_are_scaled_exactly(tmp_path):
 def test_folder_sizes_must_match_unless_resized(tmp_path):
     _png(str(tmp_path / "a.png"), np.zeros((8, 8, 3)))
     _png(str(tmp_path / "b.png"), np.zeros((16, 16, 3)))
-    with pytest.raises(ValueError, match="different sizes.*size="):
+    with pytest.raises(ValueError, match=r"different sizes.*size="):
         D.load_folder(tmp_path)
     ds = D.load_folder(tmp_path, size=6, val_fraction=0.0)
     assert ds.event_shape == (6, 6, 3)
@@ -80,7 +80,7 @@ def test_folder_bad_input(tmp_path):
     bad.mkdir()
     _png(str(bad / "ok.png"), np.zeros((4, 4, 3)))
     (bad / "broken.png").write_bytes(b"this is not a png")
-    with pytest.raises(ValueError, match="broken.png"):
+    with pytest.raises(ValueError, match=r"broken.png"):
         D.load_folder(bad)
     mixed = tmp_path / "mixed"
     _png(str(mixed / "top.png"), np.zeros((4, 4, 3)))
@@ -257,7 +257,7 @@ def test_procedural_deterministic_any_resolution(kind):
 
 def test_registry_lists_names():
     assert {"digits", "shapes", "textures"} <= set(D.IMAGE_DATASETS)
-    with pytest.raises(ValueError, match="digits.*shapes"):
+    with pytest.raises(ValueError, match=r"digits.*shapes"):
         D.load_image_dataset("cifar-from-the-internet")
     assert D.load_image_dataset("shapes", n=20, size=8).event_shape == (8, 8, 3)
 
@@ -279,7 +279,7 @@ def test_dataset_validation():
         ImageDataset(x, np.zeros((2, 4, 4, 1)))
     with pytest.raises(ValueError, match="both"):
         ImageDataset(x, x, np.zeros(4, int), None)
-    with pytest.raises(ValueError, match="whole numbers|integers"):
+    with pytest.raises(ValueError, match=r"whole numbers|integers"):
         ImageDataset(x, x, np.full(4, 0.5), np.zeros(4, int))
 
 

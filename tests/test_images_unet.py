@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from toyflow import metrics
-from toyflow.images import UNetConfig, UNetDenoiser, digits, unet_config
 from toyflow.experiments import images as image_experiments
+from toyflow.images import UNetConfig, UNetDenoiser, digits, unet_config
 from toyflow.images.measure import image_sigmas, memorization
 from toyflow.images.unet import PRESETS, param_count
 from toyflow.nets import preconditioning
@@ -74,7 +74,7 @@ def test_config_rejects_bad_settings(kwargs, match):
 
 
 def test_unknown_preset_and_override():
-    with pytest.raises(ValueError, match="cifar.*small.*tiny"):
+    with pytest.raises(ValueError, match=r"cifar.*small.*tiny"):
         unet_config("huge")
     with pytest.raises(ValueError, match="unknown U-Net setting"):
         unet_config("tiny", width=3)

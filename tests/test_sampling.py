@@ -107,7 +107,7 @@ def test_stochastic_sampler_recovers_the_gaussian(gaussian):
 def test_default_init_is_sigma_max_times_standard_normal(gaussian):
     """Without x_init the start is σ_max·N(0, I) (the paper's), so the mean of a Gaussian away
     from the origin is biased by about μ·λ^½/σ_max — small but systematic."""
-    _, traj, sigmas = toyflow.sample(
+    _, traj, _ = toyflow.sample(
         gaussian, 4000, steps=40, solver="heun", seed=4, return_trajectory=True
     )
     x0 = np.asarray(traj[0], np.float64)

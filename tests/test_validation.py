@@ -152,7 +152,7 @@ def points(circle):
 
 
 def test_unknown_schedule(points):
-    with pytest.raises(ValueError, match="unknown noise schedule 'linear'.*cosine, edm, ve, vp"):
+    with pytest.raises(ValueError, match=r"unknown noise schedule 'linear'.*cosine, edm, ve, vp"):
         toyflow.get_schedule("linear")
     D = toyflow.OptimalDenoiser(points)
     with pytest.raises(ValueError, match="unknown noise schedule"):

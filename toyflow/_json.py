@@ -44,7 +44,7 @@ def dumps(value: Any, *, indent: int | None = 1) -> str:
     return json.dumps(jsonable(value), indent=indent, allow_nan=False)
 
 
-def write_json(path: str | os.PathLike, value: Any) -> None:
+def write_json(path: str | os.PathLike[str], value: Any) -> None:
     """Write ``value`` as strict JSON to ``path`` atomically (a reader never sees half a file)."""
     from toyflow.training import atomic_write_bytes
 

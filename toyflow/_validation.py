@@ -152,10 +152,10 @@ def check_int(value: Any, name: str, lo: int, hi: int) -> int:
             value = int(value)
         else:
             raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    value = int(value)
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
-    return value
+    number = int(value)
+    if not lo <= number <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {number}")
+    return number
 
 
 def check_float(

@@ -197,6 +197,7 @@ def kmeans(
         )
         if best is None or float(inertia) < best[2]:
             best = (centers, labels, float(inertia))
+    assert best is not None  # restarts >= 1
     return np.asarray(best[0][:k], np.float32), np.asarray(best[1][:n], np.int32)
 
 
@@ -240,7 +241,8 @@ def make_labels(
     if isinstance(dataset_or_train_x, Dataset):
         if val_x is not None:
             raise ValueError("val_x is taken from the Dataset; do not pass it separately")
-        train, val = dataset_or_train_x.train_x, dataset_or_train_x.val_x
+        train = dataset_or_train_x.train_x
+        val: np.ndarray | None = dataset_or_train_x.val_x
     else:
         train = _as_matrix(dataset_or_train_x, "train_x")
         val = None if val_x is None else _as_matrix(val_x, "val_x", allow_empty=True)

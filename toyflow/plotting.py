@@ -444,7 +444,8 @@ def plot_ablation_grid(
     else:
         bottom = fig
     axes = bottom.subplots(rows, cols, squeeze=False)
-    box = (-extent, extent, -extent, extent) if np.ndim(extent) == 0 else tuple(extent)
+    e = np.asarray(extent, float)
+    box = (-float(e), float(e), -float(e), float(e)) if e.ndim == 0 else tuple(e.tolist())
     for i, row in enumerate(cells):
         for j in range(cols):
             ax = axes[i, j]

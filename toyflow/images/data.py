@@ -34,7 +34,7 @@ import os
 import pickle
 import tarfile
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -236,7 +236,9 @@ def check_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray:
         raise ValueError(
             f"{name} must have one label per image, shape ({n},), got shape {arr.shape}"
         )
-    return as_labels(arr, n, name)
+    checked = as_labels(arr, n, name)
+    assert checked is not None  # not None for an array
+    return checked
 
 
 def to_unit_range(x: Any, name: str = "images") -> np.ndarray:
@@ -263,12 +265,14 @@ def to_unit_range(x: Any, name: str = "images") -> np.ndarray:
     arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo >= 0.0 and hi <= 1.0:
+    low, high = float(arr.min()), float(arr.max())
+    if low >= 0.0 and high <= 1.0:
         return 2.0 * arr - 1.0
-    if lo >= -1.0 and hi <= 1.0:
+    if low >= -1.0 and high <= 1.0:
         return arr
-    raise ValueError(f"float {name} must be in [0, 1] or [-1, 1], got values in [{lo:g}, {hi:g}]")
+    raise ValueError(
+        f"float {name} must be in [0, 1] or [-1, 1], got values in [{low:g}, {high:g}]"
+    )
 
 
 def split(x: np.ndarray, labels: np.ndarray | None, val_fraction: float, seed: int):
@@ -288,12 +292,20 @@ def resize_images(x: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     import jax
     import jax.numpy as jnp
 
-    h, w = (size, size) if np.ndim(size) == 0 else tuple(size)
-    h, w = check_int(h, "height", 1, 4096), check_int(w, "width", 1, 4096)
+    h, w = _height_width(size)
     out = jax.image.resize(
         jnp.asarray(x, jnp.float32), (x.shape[0], h, w, x.shape[3]), "linear", antialias=True
     )
     return np.clip(np.asarray(out), -1.0, 1.0)
+
+
+def _height_width(size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(H, W)`` from an int (square) or a pair, each in ``[1, 4096]``."""
+    if np.ndim(size) == 0:
+        h = w = size
+    else:
+        h, w = cast("tuple[int, int]", size)
+    return check_int(h, "height", 1, 4096), check_int(w, "width", 1, 4096)
 
 
 # --- loaders ------------------------------------------------------------------------------------
@@ -306,10 +318,10 @@ def _read_image(path: str, size: tuple[int, int] | None):
         with Image.open(path) as img:
             img.load()
             mode = "L" if img.mode in ("1", "L", "I;16", "I", "F", "LA") else "RGB"
-            img = img.convert(mode)
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-            return np.asarray(img, np.uint8)
+            image = img.convert(mode)
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            return np.asarray(image, np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ValueError(f"cannot read image {path!r}: {exc}") from exc
 
@@ -358,7 +370,7 @@ def load_folder(
         )
     if limit is not None:
         files = files[: check_int(limit, "limit", 1, 10_000_000)]
-    hw = None if size is None else ((size, size) if np.ndim(size) == 0 else tuple(size))
+    hw = None if size is None else _height_width(size)
     if hw is not None:
         hw = (check_int(hw[0], "size", 1, 4096), check_int(hw[1], "size", 1, 4096))
     images = [_read_image(f, hw) for f, _ in files]
