@@ -526,53 +526,6 @@ def _cmd_experiment(args) -> int:
     return 0
 
 
-# --- explore --export ---------------------------------------------------------------------------------
-
-
-def _cmd_explore(args) -> int:
-    """``toyflow explore --export FILE.html [--gif FILE.gif] [--kind ... --delta ...]``: the
-    explorer's σ views for a preset (the URL keys), written as one offline page and/or a GIF."""
-    from toyflow.explorer import PLAIN_PARAMS, ExplorerState, NotReady
-
-    if not args.export and not args.gif:
-        raise UsageError("give --export FILE.html and/or --gif FILE.gif")
-    pairs = {
-        name: getattr(args, "preset_" + name)
-        for name in PLAIN_PARAMS
-        if getattr(args, "preset_" + name, None) is not None
-    }
-    state = ExplorerState(auto=False, disk_cache=True)
-    problems = state.set_from_strings(pairs)
-    if problems:
-        raise UsageError("; ".join(problems))
-    if state.kind == "learned":
-        job = state.train()  # None: a configuration trained before came from the cache
-        if job is not None:
-            bar = _Bar("training", 1, args.quiet)
-            while not job.wait(0.5):
-                bar.steps(job.progress, 1, "")
-            bar.close()
-            if job.status != "done":
-                raise FloatingPointError(f"training {job.status}: {job.error or 'no result'}")
-    if state.error:
-        raise UsageError(state.error)
-    from toyflow.app.export import export_gif, export_html
-    from toyflow.sigma_stack import model_title, stack_for_state
-
-    try:
-        stack = stack_for_state(state)
-    except NotReady as exc:
-        raise UsageError(str(exc)) from None
-    title = args.title or f"toyflow: {model_title(state)}"
-    if args.export:
-        export_html(stack, args.export, title=title)
-        print(f"wrote {args.export} (open it in a browser; it needs no server or network)")
-    if args.gif:
-        export_gif(stack, args.gif, fps=args.fps, title=title)
-        print(f"wrote {args.gif} ({stack.steps} frames at {args.fps:g} frames/s)")
-    return 0
-
-
 def _settings_overrides(exp, items: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` items of ``--set`` as typed settings of experiment ``exp``."""
     out = {}
@@ -746,6 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
     p.set_defaults(func=_cmd_experiment)
+
     from toyflow.explorer import PLAIN_PARAMS, ExplorerState
 
     p = sub.add_parser(
