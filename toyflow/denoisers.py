@@ -177,7 +177,7 @@ def data_frame(train_x) -> tuple[np.ndarray, float]:
     """
     y = np.asarray(train_x)
     y = y.reshape(y.shape[0], -1)
-    centre = np.mean(y, axis=0, dtype=np.float64)
+    centre: np.ndarray = np.asarray(np.mean(y, axis=0, dtype=np.float64))
     spread = 0.0
     for start in range(0, y.shape[0], 4096):  # in blocks: no float64 copy of an image set
         dev = y[start : start + 4096].astype(np.float64) - centre
@@ -457,7 +457,7 @@ class OptimalDenoiser(Denoiser):
         else:
             lab = as_labels(train_labels, arr.shape[0], "train_labels")
             self.train_labels = jnp.asarray(lab)
-            self.class_counts = jnp.asarray(np.bincount(lab).astype(np.int32))
+            self.class_counts = jnp.asarray(np.bincount(np.asarray(lab)).astype(np.int32))
 
     @property
     def num_train(self) -> int:
@@ -483,10 +483,10 @@ class OptimalDenoiser(Denoiser):
 
     def __call__(self, x, sigma, labels=None):
         if not (is_traced(x) or is_traced(sigma)):
-            xs = np.asarray(x)
-            if xs.ndim >= 2 and xs.shape[0] and np.issubdtype(xs.dtype, np.number):
-                s = np.asarray(sigma)
-                if np.issubdtype(s.dtype, np.number) and np.all(np.isfinite(xs)):
+            xs, s = np.asarray(x), np.asarray(sigma)
+            # Real, finite input of a plausible shape; anything else is reported by validation.
+            if xs.ndim >= 2 and xs.shape[0] and xs.dtype.kind in "fiu" and s.dtype.kind in "fiu":
+                if np.all(np.isfinite(xs)):
                     self.check_queries(xs.reshape(xs.shape[0], -1), s)
         return super().__call__(x, sigma, labels)
 
