@@ -58,6 +58,12 @@ def _points(x, name, event_shape=None):
     return as_points(arr, name, dim=None if event_shape is None else event_shape[0])
 
 
+def _flat_points(x, name: str) -> np.ndarray:
+    """A batch ``(n, ...)`` checked like any points and flattened to ``(n, D)`` float32."""
+    pts = _points(x, name)
+    return pts.reshape(pts.shape[0], -1)
+
+
 def _event_of(x) -> tuple[int, ...] | None:
     """The shape of one point of a batch, for wrapping a plain function as a denoiser."""
     return tuple(np.shape(x)[1:]) or None if np.ndim(x) >= 2 else None
@@ -285,10 +291,8 @@ def nearest_neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distances ``(n, k)`` and indices ``(n, k)`` of the ``k`` nearest reference points
     (Euclidean, over flattened coordinates), nearest first."""
-    qa = np.asarray(queries)
-    q = _points(qa.reshape(qa.shape[0], -1) if qa.ndim > 2 else qa, "queries")
-    ra = np.asarray(reference)
-    r = _points(ra.reshape(ra.shape[0], -1) if ra.ndim > 2 else ra, "reference")
+    q = _flat_points(queries, "queries")
+    r = _flat_points(reference, "reference")
     if q.shape[1] != r.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} coordinates but reference has {r.shape[1]}")
     k = check_int(k, "k", 1, r.shape[0])
@@ -303,7 +307,7 @@ def nearest_neighbours(
 def memorized_mask(samples, train_x, ratio: float = 1 / 3) -> np.ndarray:
     """Per sample: is the nearest training point closer than ``ratio`` × the second-nearest?"""
     ratio = check_float(ratio, "ratio", 0.0, 1.0, lo_open=True)
-    ta = np.asarray(train_x)
+    ta = _flat_points(train_x, "train_x")
     if ta.shape[0] < 2:
         raise ValueError(
             "memorisation needs at least 2 training points (nearest and second-nearest)"
@@ -321,12 +325,10 @@ def memorized_fraction(samples, train_x, ratio: float = 1 / 3) -> float:
 
 
 def _gaussian_fit(x) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(x, np.float64)
-    if a.ndim < 2 or a.shape[0] < 2 or a.size == 0:
+    if np.ndim(x) < 2 or np.shape(x)[0] < 2 or np.size(x) == 0:
         raise ValueError("a Fréchet distance needs at least 2 points per set")
-    a = a.reshape(a.shape[0], -1)
-    if not np.all(np.isfinite(a)):
-        raise ValueError("Fréchet distance inputs must be finite")
+    n = _flat_points(x, "points").shape[0]  # validation; the fit itself runs in float64
+    a = np.asarray(x, np.float64).reshape(n, -1)
     return a.mean(axis=0), np.atleast_2d(np.cov(a, rowvar=False))
 
 
