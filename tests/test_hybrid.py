@@ -150,14 +150,23 @@ def test_hybrid_in_sample_fields_and_metrics(circle, parts):
     )
 
 
+def test_a_plain_function_is_a_part(parts):
+    """Like everywhere in toyflow, a function D(x, sigma) is wrapped (here the identity)."""
+    optimal, _ = parts
+    hybrid = toyflow.HybridDenoiser(optimal, lambda x, sigma: x, 1.0)
+    x = _queries(12, seed=5)
+    np.testing.assert_array_equal(np.asarray(hybrid(x, 0.5)), x)
+    np.testing.assert_array_equal(np.asarray(hybrid(x, 2.0)), np.asarray(optimal(x, 2.0)))
+
+
 def test_bad_input(parts):
     optimal, smooth = parts
     with pytest.raises(ValueError, match="sigma_switch"):
         toyflow.HybridDenoiser(optimal, smooth, 0.0)
     with pytest.raises(ValueError, match="sigma_switch"):
         toyflow.HybridDenoiser(optimal, smooth, float("nan"))
-    with pytest.raises(ValueError, match="toyflow denoiser"):
-        toyflow.HybridDenoiser(optimal, lambda x, s: x, 1.0)
+    with pytest.raises(ValueError, match="toyflow denoiser or a function"):
+        toyflow.HybridDenoiser(optimal, "identity", 1.0)
     with pytest.raises(ValueError, match="different shapes"):
         toyflow.HybridDenoiser(optimal, toyflow.OptimalDenoiser(np.zeros((3, 3))), 1.0)
     with pytest.raises(ValueError, match="must not exceed"):

@@ -22,21 +22,26 @@ that takes labels and dropped for a part that does not (e.g. an unconditional ``
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 
 from toyflow._denoiser import Denoiser, pytree_class
+from toyflow._function import as_denoiser
 from toyflow._validation import check_float, is_traced
 
 
-def _check_parts(**parts: Denoiser) -> None:
-    shapes = {}
-    for name, d in parts.items():
-        if not isinstance(d, Denoiser):
-            raise ValueError(f"{name} must be a toyflow denoiser, got {type(d).__name__}")
-        shapes[name] = tuple(d.event_shape)
+def _parts(**parts: Any) -> list[Denoiser]:
+    """The parts as toyflow denoisers (a plain function ``D(x, sigma[, labels])`` is wrapped,
+    with the other part's point shape), checked to work on the same shape."""
+    known = [tuple(d.event_shape) for d in parts.values() if isinstance(d, Denoiser)]
+    event = known[0] if known else None
+    out = [as_denoiser(d, event, name=name) for name, d in parts.items()]
+    shapes = {name: tuple(d.event_shape) for name, d in zip(parts, out)}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{k} {v}" for k, v in shapes.items())
         raise ValueError(f"the denoisers of a hybrid work on different shapes: {listed}")
+    return out
 
 
 def _level(value, name: str):
@@ -72,7 +77,8 @@ class HybridDenoiser(Denoiser):
     """``high`` for ``σ > sigma_switch`` and ``low`` for ``σ ≤ sigma_switch``, per sample.
 
     Args:
-      high: the denoiser used above the switch (e.g. ``OptimalDenoiser(train_x)``).
+      high: the denoiser used above the switch (e.g. ``OptimalDenoiser(train_x)``); any
+        function ``D(x, sigma[, labels])`` is wrapped like everywhere in toyflow.
       low: the denoiser used at and below the switch (e.g. a learned model).
       sigma_switch: the switch level (> 0; a traced value inside ``jit``/``vmap``).
 
@@ -81,9 +87,7 @@ class HybridDenoiser(Denoiser):
     """
 
     def __init__(self, high: Denoiser, low: Denoiser, sigma_switch):
-        _check_parts(high=high, low=low)
-        self.high = high
-        self.low = low
+        self.high, self.low = _parts(high=high, low=low)
         self.sigma_switch = _level(sigma_switch, "sigma_switch")
 
     @property
@@ -118,9 +122,7 @@ class BandDenoiser(Denoiser):
     """
 
     def __init__(self, outside: Denoiser, inside: Denoiser, sigma_lo, sigma_hi):
-        _check_parts(outside=outside, inside=inside)
-        self.outside = outside
-        self.inside = inside
+        self.outside, self.inside = _parts(outside=outside, inside=inside)
         self.sigma_lo = _level(sigma_lo, "sigma_lo")
         self.sigma_hi = _level(sigma_hi, "sigma_hi")
         if not (is_traced(self.sigma_lo) or is_traced(self.sigma_hi)) and float(

@@ -57,8 +57,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyflow._denoiser import Denoiser
+from toyflow._function import as_denoiser
 from toyflow._validation import as_points, check_float, check_int
-from toyflow.hybrid import BandDenoiser, HybridDenoiser
+from toyflow.hybrid import BandDenoiser, HybridDenoiser, _parts
 from toyflow.metrics import memorized_mask
 from toyflow.sampling import sample_fn
 from toyflow.schedules import get_schedule, sampling_sigmas
@@ -166,8 +167,8 @@ def integrate_from(
     Returns the end points ``(K, m, d)``; ``starts[j]`` ends exactly where
     ``sample(denoiser, m, x_init=starts[j], sigma_start=σ_k)`` ends.
     """
-    if not isinstance(denoiser, Denoiser):
-        raise ValueError(f"denoiser must be a toyflow denoiser, got {type(denoiser).__name__}")
+    s = np.asarray(starts, np.float32)
+    denoiser = as_denoiser(denoiser, tuple(s.shape[2:]) if s.ndim >= 3 else None)
     if solver not in DETERMINISTIC:
         raise ValueError(
             f"injection integrates the probability-flow ODE: solver must be one of "
@@ -176,7 +177,6 @@ def integrate_from(
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps, sigma_min, sigma_max, rho)
     idx = _indices(sigma_indices, len(ts) - 1)
-    s = np.asarray(starts, np.float32)
     if s.ndim != 2 + len(denoiser.event_shape) or s.shape[0] != idx.size:
         raise ValueError(
             f"starts must have shape (K={idx.size}, m, {', '.join(map(str, denoiser.event_shape))}), "
@@ -263,6 +263,7 @@ def _switch_memorization(
 ):
     if solver not in DETERMINISTIC:
         raise ValueError(f"solver must be one of {', '.join(DETERMINISTIC)}, got {solver!r}")
+    first, second = _parts(first=first, second=second)
     sched = get_schedule(schedule)
     ts = sched.time_steps(steps)
     sig = sampling_sigmas(sched, steps)
@@ -408,10 +409,12 @@ def copy_ratio(
 
     The ratio's standard error is the delta-method one of a ratio of group means.
     """
-    for name, d in (("model_a", model_a), ("model_b", model_b), ("optimal_a", optimal_a)):
-        if not isinstance(d, Denoiser):
-            raise ValueError(f"{name} must be a toyflow denoiser, got {type(d).__name__}")
     s = np.asarray(states, np.float32)
+    event = tuple(s.shape[3:]) if s.ndim >= 4 else None
+    model_a, model_b, optimal_a = (
+        as_denoiser(d, event, name=name)
+        for name, d in (("model_a", model_a), ("model_b", model_b), ("optimal_a", optimal_a))
+    )
     sig = np.asarray(sigmas, np.float64).reshape(-1)
     if s.ndim != 4 or s.shape[0] != sig.size:
         raise ValueError(f"states must be (K={sig.size}, groups, m, d), got {s.shape}")

@@ -224,25 +224,16 @@ def replicate(setup: str, r: int, s: InterventionSettings) -> dict[str, Any]:
         out[key] = (np.asarray(ps.mean, float), np.asarray(ps.se, float))
 
     # Injection at every grid σ (one vmapped call per start set and model).
-    kw = dict(steps=s.sample_steps)
     starts_train = iv.noisy_starts(train_a, sig, s.n_draws, seed=10_000 + r)
     starts_val = iv.noisy_starts(val[:n], sig, s.n_draws, seed=20_000 + r)
     starts_traj = iv.group_states(traj[:-1, : s.n_inject_traj], s.n_draws)
-    put(
-        "memorized_injected_train",
-        iv.injection_memorization(model_a, starts_train, idx, train_a, **kw),
-    )
-    put(
-        "memorized_injected_train_twin",
-        iv.injection_memorization(model_b, starts_train, idx, train_a, **kw),
-    )
-    put(
-        "memorized_injected_val", iv.injection_memorization(model_a, starts_val, idx, train_a, **kw)
-    )
-    put(
-        "memorized_from_trajectory",
-        iv.injection_memorization(model_a, starts_traj, idx, train_a, **kw),
-    )
+    for key, model, starts in (
+        ("memorized_injected_train", model_a, starts_train),
+        ("memorized_injected_train_twin", model_b, starts_train),
+        ("memorized_injected_val", model_a, starts_val),
+        ("memorized_from_trajectory", model_a, starts_traj),
+    ):
+        put(key, iv.injection_memorization(model, starts, idx, train_a, steps=s.sample_steps))
 
     # Copy ratio on the three kinds of states.
     for name, states in (
@@ -281,11 +272,15 @@ def replicate(setup: str, r: int, s: InterventionSettings) -> dict[str, Any]:
     out["gap"] = (curve.gap, nan)
 
     # Hybrid samplers over every switch σ of the grid.
-    hkw = dict(n=s.n_hybrid, n_groups=s.n_draws, seed=50_000 + r, steps=s.sample_steps)
-    put("hybrid_memorized", iv.hybrid_memorization(optimal_a, model_a, sig, train_a, **hkw))
+    hybrid_kw: dict[str, Any] = dict(
+        n=s.n_hybrid, n_groups=s.n_draws, seed=50_000 + r, steps=s.sample_steps
+    )
+    hybrid = iv.hybrid_memorization(optimal_a, model_a, sig, train_a, **hybrid_kw)
+    put("hybrid_memorized", hybrid)
     lo = sig[np.minimum(idx + s.band_steps - 1, len(sig) - 1)]
     bands = np.stack([lo, sig], axis=1)
-    put("hybrid_band_memorized", iv.band_memorization(model_a, optimal_a, bands, train_a, **hkw))
+    band = iv.band_memorization(model_a, optimal_a, bands, train_a, **hybrid_kw)
+    put("hybrid_band_memorized", band)
 
     out["baseline"] = metrics.memorized_fraction(val, train_a)
     out["memorized"] = float(np.mean(end_memorized))
@@ -463,9 +458,9 @@ def trajectory_intervention(s: InterventionSettings, progress) -> Outcome:
 # --- figure -------------------------------------------------------------------------------------
 
 
-def _band(ax, x, mean, se, label, color, ls="-"):
-    mean = np.asarray(mean, float)
-    se = np.nan_to_num(np.asarray(se, float))
+def _band(ax, x, values, label, color, ls="-"):
+    mean = np.asarray(values[0], float)
+    se = np.nan_to_num(np.asarray(values[1], float))
     ax.plot(x, mean, ls, color=color, label=label, lw=1.4)
     ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.2, lw=0)
 
@@ -477,7 +472,7 @@ def figure_trajectory_intervention(result: dict):
     setups = result["config"]["setups"]
     sig = np.asarray(a["sigmas"], float)
     fig, axes = plt.subplots(len(setups), 4, figsize=(16, 3.6 * len(setups)), squeeze=False)
-    colors = plt.get_cmap("tab10").colors
+    colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
     for i, setup in enumerate(setups):
         h = result["headline"][setup]
 
@@ -493,13 +488,13 @@ def figure_trajectory_intervention(result: dict):
                 ("memorized_from_trajectory", "A's own states → A"),
             )
         ):
-            _band(ax, sig, *g(key), label, colors[j])
+            _band(ax, sig, g(key), label, colors[j])
         ax.axhline(h["baseline_memorized_fraction"], color="k", ls=":", lw=1, label="fresh data")
         ax.set_ylabel(f"{setup}\nmemorized after injection at σ")
         ax.set_title("injection memorization", fontsize=9)
         ax = axes[i, 1]
-        _band(ax, sig, *g("hybrid_memorized"), "D* above σ, A below", colors[4])
-        _band(ax, sig, *g("hybrid_band_memorized"), "D* only in a band from σ", colors[5])
+        _band(ax, sig, g("hybrid_memorized"), "D* above σ, A below", colors[4])
+        _band(ax, sig, g("hybrid_band_memorized"), "D* only in a band from σ", colors[5])
         ax.axhline(h["baseline_memorized_fraction"], color="k", ls=":", lw=1, label="fresh data")
         ax.set_ylabel("memorized samples")
         ax.set_title("hybrid samplers (switch σ)", fontsize=9)
@@ -511,7 +506,7 @@ def figure_trajectory_intervention(result: dict):
                 ("copy_ratio_val", "noisy validation"),
             )
         ):
-            _band(ax, sig, *g(key), label, colors[j])
+            _band(ax, sig, g(key), label, colors[j])
         ax.axhline(1.0, color="k", ls=":", lw=1)
         ax.set_ylabel("‖D_A − D*_A‖² / ‖D_B − D*_A‖²")
         ax.set_yscale("log")
@@ -525,7 +520,7 @@ def figure_trajectory_intervention(result: dict):
                 ("auc_fresh", "noisy validation (fresh)"),
             )
         ):
-            _band(ax, sig, *g(key), label, colors[j])
+            _band(ax, sig, g(key), label, colors[j])
         ax.axhline(0.5, color="k", ls=":", lw=1)
         ax.set_ylabel("AUC vs noisy training samples")
         ax.set_title("two-sample classifier (LOO k-NN)", fontsize=9)
