@@ -19,6 +19,9 @@ Measurements:
   browser-sigma       σ key press in the page → the flow-field plot redrawn: the last new column
                       data of the field glyphs applied in the page, plus two animation frames
                       (median).                                          target ≤ 150 ms + 1 frame
+  sessions-20         twenty tabs opened at once on one server (warmed by one visit): seconds
+                      until every tab drew its first picture. Baseline (--baseline-rev REV): the
+                      same on the app of an earlier revision.           target ≤ 30 s
 
 Pinned to 2 CPU cores (sched_setaffinity / taskset) when the machine has more.
 
@@ -250,7 +253,7 @@ def bench_cold(train: bool) -> None:
 # --- browser ------------------------------------------------------------------------------------
 
 
-def serve(tmp: str, extra_env: dict):
+def serve(tmp: str, extra_env: dict, root: Path = ROOT):
     import socket
     import urllib.request
 
@@ -271,7 +274,7 @@ def serve(tmp: str, extra_env: dict):
             "--allow-websocket-origin",
             f"127.0.0.1:{port}",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -399,13 +402,101 @@ def bench_browser(rounds: int) -> None:
             proc.wait(10)
 
 
+def _sessions_at_once(url: str, n: int) -> list[float]:
+    """Open ``n`` tabs at once on a served explorer; seconds until each shows its first picture
+    (the learned field drawn and the σ read-out filled in). Waited on in order, so every value
+    is an upper bound and the largest is exact."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # One visit first, as a teacher opens the page before the class does (compiles).
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url, wait_until="commit")
+        page.wait_for_selector(".flow-field canvas", timeout=600_000)
+        expect(page.get_by_text(re.compile(r"\d+\.\d%"))).to_be_visible(timeout=600_000)
+        page.close()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        pages = [context.new_page() for _ in range(n)]
+        t0 = time.perf_counter()
+        for pg in pages:
+            pg.goto(url, wait_until="commit")
+        times = []
+        for pg in pages:
+            pg.wait_for_selector(".flow-field canvas", timeout=600_000)
+            expect(pg.locator(".sigma-value").get_by_text(re.compile(r"σ = \d"))).to_be_visible(
+                timeout=600_000
+            )
+            times.append(time.perf_counter() - t0)
+        context.close()
+        browser.close()
+    return times
+
+
+def bench_sessions(n: int, baseline_rev: str | None) -> None:
+    """``n`` sessions opened at once on one server: time until all drew their first picture.
+    With ``baseline_rev``, the same measurement on the app of that git revision (a temporary
+    worktree), served on the same machine right after."""
+    if not Path(CHROMIUM).exists():
+        report(f"sessions-{n}", "skipped", "", note=f"no chromium at {CHROMIUM}")
+        return
+    runs = {}
+    trees = [("new", ROOT)]
+    wt = None
+    if baseline_rev:
+        wt = Path(tempfile.mkdtemp(prefix="toyflow-base-"))
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(wt), baseline_rev],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        trees.append(("baseline", wt))
+    try:
+        for label, root in trees:
+            with tempfile.TemporaryDirectory() as tmp:
+                env = {"TOYFLOW_JAX_CACHE": os.path.join(tmp, "jax"), "PYTHONPATH": str(root)}
+                proc, url = serve(tmp, env, root=root)
+                try:
+                    runs[label] = _sessions_at_once(url, n)
+                finally:
+                    proc.terminate()
+                    proc.wait(10)
+    finally:
+        if wt is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT)
+    new = runs["new"]
+    base = runs.get("baseline")
+    report(
+        f"sessions-{n}",
+        max(new),
+        "s",
+        max(base) if base else None,
+        "<= 30 s",
+        max(new) <= 30,
+        f"all {n} tabs drew their first picture (median {statistics.median(new):.1f} s); "
+        + (f"baseline = the app at {baseline_rev}" if base else "no baseline run"),
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds")
     ap.add_argument("--json", help="write the results to this file")
     ap.add_argument("--no-browser", action="store_true", help="skip the Playwright measurements")
     ap.add_argument("--no-train", action="store_true", help="skip the training measurement")
-    ap.add_argument("--only", nargs="*", default=None, help="sigma, cold, browser (default: all)")
+    ap.add_argument(
+        "--only", nargs="*", default=None, help="sigma, cold, browser, sessions (default: all)"
+    )
+    ap.add_argument("--sessions", type=int, default=20, help="tabs opened at once (sessions)")
+    ap.add_argument(
+        "--baseline-rev",
+        default=None,
+        help="also measure the sessions on this git revision's app (e.g. 4ee34a5, before the "
+        "σ-stack)",
+    )
     args = ap.parse_args(argv)
     cores = pin_two_cores()
     rounds = 10 if args.quick else 40
@@ -416,13 +507,15 @@ def main(argv=None) -> int:
     print(
         f"{'name':20s} | {'value':>12s} | {'baseline':>21s} | {'target':>17s} | {'status':12s} | note"
     )
-    only = set(args.only or ["sigma", "cold", "browser"])
+    only = set(args.only or ["sigma", "cold", "browser", "sessions"])
     if "sigma" in only:
         bench_sigma_update(rounds)
     if "cold" in only:
         bench_cold(train=not args.no_train)
     if "browser" in only and not args.no_browser:
         bench_browser(8 if args.quick else 20)
+    if "sessions" in only and not args.no_browser:
+        bench_sessions(args.sessions, args.baseline_rev)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

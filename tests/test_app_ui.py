@@ -44,12 +44,15 @@ def test_create_app_builds_a_page_with_the_test_hooks():
     assert isinstance(page.explorer, app_module.ExplorerApp)
     page.explorer.state.refresh()
     assert page.explorer.state.field_view is not None
-    a = app_module.ExplorerApp(ExplorerState(auto=False))
+    a = page.explorer
+    view = a.stacks.view  # the σ views, built from the first σ-stack
+    assert "sigma-slider" in view.slider.css_classes
+    assert "flow-field" in view.figures["model"].css_classes
+    in_views = {c for m in view.layout.references() for c in getattr(m, "css_classes", [])}
+    assert {"sigma-play", "sigma-value"} <= in_views
     hooks = {
-        "sigma-slider": a.sigma_slider,
         "train-button": a.train_button,
         "cancel-button": a.cancel_button,
-        "flow-field": a.field_pane,
         "model-kind": a.kind,
         "width-input": a.width,
         "n-train-input": a.n_train,
@@ -64,12 +67,9 @@ def test_widgets_drive_the_store(app):
     assert s.kind == "error-prone" and app.delta.visible
     release(app.delta, 1.2)  # throttled: only the release updates the store
     assert s.delta == 1.2
-    release(app.sigma_slider, 21)
+    app.stacks.view.slider.value = 21  # what the page reports after a σ move
     assert s.sigma_index == 21 and s.error == ""
-    assert f"{s.sigmas[21]:.4g}" in app.sigma_label.object
-    app.player.value = 22
-    assert s.sigma_index == 22
-    assert app.sigma_slider.value == 22
+    assert f"sigmas[{21}]" in s.python_snippet()
     app.seed.value = 3
     assert s.data_view.key[3] == 3
     assert not app.width.visible
@@ -78,27 +78,20 @@ def test_widgets_drive_the_store(app):
     assert "Train" in s.status
 
 
-def test_sigma_slider_is_never_sent_an_older_index(app):
-    """Key presses on the σ slider reach the server one by one; the page can be ahead of the store.
-    Writing the store's index back to the slider would jump the page back and lose presses (a CI
-    failure), so the slider only gets indices that came from elsewhere (the player, the grid)."""
-    s = app.state
-    release(app.sigma_slider, 7)
-    assert s.sigma_index == 7
-    import param
-
-    with param.edit_constant(app.sigma_slider):
-        app.sigma_slider.value = 9  # the page moved on; its release has not arrived yet
-    s.param.trigger("sigma_index")  # anything that re-syncs the σ widgets from the store
-    assert app.sigma_slider.value == 9  # not rewound to 7
-    assert app.player.value == 7
-    app.player.value = 12  # the player moves the slider
-    assert s.sigma_index == 12 and app.sigma_slider.value == 12
-    app.player.value = 7  # back to an index the slider reported earlier: still sent
-    assert app.sigma_slider.value == 7
-    s.sample_steps = 5  # a shorter grid clamps both widgets
-    assert app.sigma_slider.end == app.player.end == 4
-    assert app.sigma_slider.value == app.player.value == s.clamped_sigma_index() == 4
+def test_a_sigma_move_computes_nothing_and_changes_no_frame(app):
+    """The page holds every σ frame: a σ move only updates the store's index (for the downloads);
+    the server computes nothing and changes no model of the page."""
+    s, view = app.state, app.stacks.view
+    counts = dict(s.compute_counts)
+    stack = view.stack
+    for i in (3, 17, 39, 5):
+        view.slider.value = i
+        assert s.sigma_index == i
+    assert dict(s.compute_counts) == counts
+    assert view.stack is stack
+    s.sample_steps = 5  # a shorter grid: a new stack, the index clamped to it
+    assert view.slider.end == 4 and view.slider.value == 4 and s.clamped_sigma_index() == 4
+    assert view.stack.steps == 5
 
 
 def test_bad_input_shows_a_message_and_keeps_the_views(app):
@@ -147,24 +140,36 @@ def test_downloads_and_snippets(app):
     assert "kind=error-prone" in app.command.value
 
 
+def test_html_and_gif_downloads_hold_the_shown_stack(app):
+    import io
+
+    from PIL import Image
+
+    app.state.sample_steps = 6  # a short grid: six frames
+    page = app._html().getvalue().decode()
+    assert page.lstrip().lower().startswith("<!doctype html") and "sigma-slider" in page
+    assert "<script src=" not in page.replace(" ", "")  # BokehJS inline: nothing to fetch
+    gif = Image.open(io.BytesIO(app._gif().getvalue()))
+    assert gif.format == "GIF" and gif.n_frames == 6
+
+
 def test_views_render_the_store_outputs(app):
-    s = app.state
-    # The σ-dependent glyphs were attached to the rendered figures and hold the store's field.
-    (model,) = app._glyphs["model"]
-    assert len(model["arrows"].data["x0"]) == 32 * 32
-    assert len(model["positions"].data["x"]) == 500
-    np.testing.assert_allclose(model["positions"].data["x"], s.positions_view[:, 0])
-    assert "optimal D*" in model["figure"].title.text
-    s.kind = "error-prone"
-    assert "error-prone" in model["figure"].title.text
-    before = np.array(model["arrows"].data["x1"])
+    s, view = app.state, app.stacks.view
+    # The σ views show the store's current model: its field at every σ and its trajectories.
+    st = view.stack
+    assert st.model.shape == (40, 32, 32, 2) and st.trajectory.shape == (40, 500, 2)
+    np.testing.assert_allclose(
+        st.trajectory[0].astype(np.float32), s.trajectories().trajectory[0], rtol=2e-3, atol=0.05
+    )
     s.sigma_index = 20
-    assert not np.allclose(model["arrows"].data["x1"], before)
-    assert f"{s.sigmas[20]:.3g}" in model["figure"].title.text
-    (diff,) = app._glyphs["difference"]
-    assert diff["image"].data["image"][0].shape == (32, 32)
-    traj = app._trajectory_plot()
-    assert "memorized" in traj.label
+    np.testing.assert_allclose(
+        st.model[20].astype(np.float32), s.field().model.displacement, rtol=2e-3, atol=2e-2
+    )
+    assert "optimal D*" in view.figures["model"].title.text
+    s.kind = "error-prone"  # a non-σ input: a new stack is shipped
+    assert "error-prone" in view.figures["model"].title.text
+    assert view.stack is not st and view.stack.meta["model"] == "error-prone δ = 1.6"
+    assert view.slider.value == 20  # the page keeps its σ
 
 
 def test_explore_for_notebooks():

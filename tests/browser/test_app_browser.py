@@ -1,4 +1,5 @@
-"""The served explorer in headless chromium: load, train, move σ, twenty sessions."""
+"""The served explorer in headless chromium: load, train, move σ in the page, play, twenty
+sessions."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def test_page_loads_without_console_errors(page, served_app):
     expect(page.get_by_text("100.0%")).to_be_visible(timeout=60_000)
     for cls in (
         "sigma-slider",
+        "sigma-play",
+        "sigma-speed",
+        "sigma-loop",
         "train-button",
         "cancel-button",
         "flow-field",
@@ -34,10 +38,9 @@ def test_page_loads_without_console_errors(page, served_app):
         "n-train-input",
     ):
         assert page.locator(f".{cls}").count() >= 1, cls
-    # The trajectory and curve figures follow the first view (deferred while the page loads).
-    for cls in ("trajectory-plot", "gap-plot", "error-plot", "overlap-plot"):
-        page.wait_for_selector(f".{cls} canvas", timeout=60_000)
-    expect(page.get_by_text("drawing the trajectories and curves")).to_have_count(0)
+    # The trajectories' view comes with the fields (one σ-stack).
+    page.wait_for_selector(".stack-trajectories canvas", timeout=60_000)
+    expect(page.get_by_text("computing the σ views")).to_have_count(0)
     time.sleep(1.0)
     assert problems == []
 
@@ -80,6 +83,44 @@ def test_train_small_model_and_move_sigma(page, served_app):
     assert after != before, "the flow-field plot did not redraw"
 
 
+def test_sigma_moves_in_the_page_and_play(page, served_app):
+    """σ keys and play switch frames in the page: per move the server sends at most a small
+    acknowledgement (websocket bytes counted), and play walks the grid on its own."""
+    received, sent = [], []
+
+    def on_ws(ws):
+        ws.on("framereceived", lambda f: received.append(len(f) if f else 0))
+        ws.on("framesent", lambda f: sent.append(len(f) if f else 0))
+
+    page.on("websocket", on_ws)
+    page.goto(served_app)
+    wait_ready(page)
+    expect(page.get_by_text("100.0%")).to_be_visible(timeout=60_000)
+    time.sleep(2.0)  # let the curves' stack arrive
+    handle = page.locator(".sigma-slider .noUi-handle")
+    handle.focus()
+    before_png = _field_png(page)
+    n0, b0 = len(received), sum(received)
+    moves = 10
+    for _ in range(moves):
+        handle.press("ArrowRight")
+    expect(page.locator(".sigma-value").get_by_text(re.compile(r"step 11 of 40"))).to_be_visible(
+        timeout=10_000
+    )
+    time.sleep(1.0)
+    per_move = (sum(received) - b0) / moves
+    print(
+        f"σ move: {per_move:.0f} bytes received per move "
+        f"({(len(received) - n0) / moves:.0f} websocket frames: acknowledgements)"
+    )
+    assert per_move < 1000, per_move
+    assert _field_png(page) != before_png
+    page.locator(".sigma-play").get_by_role("button").click()
+    expect(
+        page.locator(".sigma-value").get_by_text(re.compile(r"step (2\d|3\d) of 40"))
+    ).to_be_visible(timeout=20_000)
+
+
 def test_twenty_sessions_render(browser, served_app):
     """Twenty tabs at once: every one gets its own session, computes and draws its views."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -92,7 +133,8 @@ def test_twenty_sessions_render(browser, served_app):
             wait_ready(p, timeout=300_000)
         elapsed = time.time() - t0
         for p in pages:
-            assert p.locator(".flow-field canvas").count() >= 3
+            assert p.locator(".flow-field canvas").count() >= 1
+            assert p.locator(".stack-trajectories canvas").count() >= 1
         ids = {
             p.evaluate("Bokeh.documents[0].id")
             if p.evaluate("typeof Bokeh") != "undefined"

@@ -12,7 +12,7 @@ import panel as pn
 from holoviews import streams
 
 from toyflow import explorer as tfx
-from toyflow.app.elements import COPY_JS, LEGEND, MONO, TRAIN_COLOR
+from toyflow.app.elements import COPY_JS, MONO, TRAIN_COLOR, legend_html
 
 log = logging.getLogger("toyflow.app")
 W = pn.widgets
@@ -154,6 +154,20 @@ class Controls:
             width=145,
             css_classes=["json-download"],
         )
+        self.html_download = W.FileDownload(
+            callback=app._html,
+            filename="toyflow-sigma.html",
+            label="Download HTML",
+            width=145,
+            css_classes=["html-download"],
+        )
+        self.gif_download = W.FileDownload(
+            callback=app._gif,
+            filename="toyflow-sigma.gif",
+            label="Download GIF",
+            width=145,
+            css_classes=["gif-download"],
+        )
         self.snippet = W.TextAreaInput(
             label="Python",
             value="",
@@ -183,7 +197,7 @@ class Controls:
         self.headline = pn.pane.HTML(
             "", css_classes=["headline"], margin=(10, 10), width=560, height=70
         )
-        self.legend = pn.pane.HTML(LEGEND, margin=(0, 10), width=1150, height=24)
+        self.legend = pn.pane.HTML(legend_html(), margin=(0, 10), width=1150, height=24)
 
     # -- callbacks -------------------------------------------------------------------------------
     def _on_snapshot_slider(self, event) -> None:
@@ -394,6 +408,7 @@ class Controls:
         )
         takeaway_card = pn.Card(
             pn.Row(self.png_download, self.json_download),
+            pn.Row(self.html_download, self.gif_download),
             self.snippet,
             self.command,
             pn.Row(self.copy_snippet, self.copy_command),

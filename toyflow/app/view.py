@@ -8,7 +8,9 @@ bounded training pool, caches) live in :mod:`toyflow.explorer`.
 from __future__ import annotations
 
 import io
+import os
 import sys
+import tempfile
 from functools import partial
 
 import panel as pn
@@ -17,8 +19,8 @@ import param
 from toyflow import explorer as tfx
 from toyflow.app.controls import Controls
 from toyflow.app.loop import on_doc
-from toyflow.app.plots import FieldPlots, SummaryPlots
-from toyflow.app.sigma import SigmaControl
+from toyflow.app.plots import LossPlot
+from toyflow.app.stack import StackPanel
 
 TITLE = "toyflow explorer: why diffusion models generalize although the optimal one memorizes"
 
@@ -26,17 +28,13 @@ TITLE = "toyflow explorer: why diffusion models generalize although the optimal 
 class ExplorerApp(pn.viewable.Viewer):
     """The explorer's page: widgets built from an :class:`~toyflow.explorer.ExplorerState`,
     views that render its outputs. ``template()`` is the served page; the object itself displays
-    inline in Jupyter. The widgets and figures are reachable as attributes (``app.sigma_slider``,
-    ``app.train_button``, ``app.field_pane``)."""
+    inline in Jupyter. The widgets are reachable as attributes (``app.train_button``); the σ
+    views are ``app.stacks.view`` (a :class:`toyflow.app.stack_view.StackView`)."""
 
     state = param.ClassSelector(class_=tfx.ExplorerState)
     notice = param.String(default="", doc="Messages of the page itself (uploads, URL settings).")
-    # The store's serial numbers, copied on the page's event loop: the plots watch these, so
-    # every redraw runs on the loop and its messages go out at once (the store publishes from
-    # worker threads).
-    data_serial = param.Integer(default=0, precedence=-1)
-    trajectory_serial = param.Integer(default=0, precedence=-1)
-    curves_serial = param.Integer(default=0, precedence=-1)
+    # The store's training serial number, copied on the page's event loop: the loss plot watches
+    # it, so its redraw runs on the loop (the store publishes from worker threads).
     train_serial = param.Integer(default=0, precedence=-1)
 
     def __init__(self, state: tfx.ExplorerState | None = None, **params):
@@ -44,40 +42,33 @@ class ExplorerApp(pn.viewable.Viewer):
         super().__init__(state=state, **params)
         doc = pn.state.curdoc
         self._doc = doc if doc is not None and doc.session_context is not None else None
-        self._defer_lower = False  # create_app defers the lower figures of a served page
         self.controls = Controls(self)
-        self.sigma = SigmaControl(state)
-        self.fields = FieldPlots(self)
-        self.summaries = SummaryPlots(self, self.fields)
+        self.loss = LossPlot(self)
+        self.stacks = StackPanel(self)
         self._expose_parts()
         c = self.controls
         self._watch(c.update_messages, ["error", "status", "busy"])
         self.param.watch(c.update_messages, "notice")
         self._watch(c.update_training, ["train_serial", "kind"])
-        self._watch(self.sigma.update, ["sigmas", "sigma_index", "sample_steps"])
         self._watch(c.update_headline, ["headline_view"])
         # The take-away text does not follow σ (the view), so a σ step sends nothing but the view.
         self._watch(c.update_takeaway, [p for p in tfx.INPUT_PARAMS if p != "sigma_index"])
         self._watch(self._update_visibility, ["kind", "dataset", "granularity", "guidance"])
-        for name in ("data_serial", "trajectory_serial", "curves_serial", "train_serial"):
-            self._watch(partial(self._copy_serial, name), [name])
-        self._watch(self.fields.push, ["field_serial"])
-        self._watch(self.summaries.move_sigma_markers, ["field_serial", "curves_serial"])
+        self._watch(partial(self._copy_serial, "train_serial"), ["train_serial"])
+        # New trajectories or curves: a new σ-stack, computed on the store's thread.
+        state.param.watch(self.stacks.refresh, ["trajectory_serial", "curves_serial"])
+        self._watch(self.stacks.follow_store, ["sigma_index"])
         c.update_takeaway()
         c.update_training()
         self._update_visibility()
-        self.sigma.update()
+        self.stacks.refresh()
 
     def _expose_parts(self) -> None:
         """The widgets and figures as attributes of the app (tests and scripts reach them so)."""
         for name, value in vars(self.controls).items():
             if isinstance(value, pn.viewable.Viewable):
                 setattr(self, name, value)
-        self.sigma_slider, self.player = self.sigma.slider, self.sigma.player
-        self.sigma_label = self.sigma.label
-        self.field_pane = self.fields.pane
-        self._glyphs = self.fields.glyphs
-        self._trajectory_plot = self.summaries.trajectory_plot
+        self.field_pane = self.stacks.pane
         self._new_canvas = self.controls.new_canvas
         self._on_use_drawn = self.controls._on_use_drawn
 
@@ -111,11 +102,39 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _update_visibility(self, *_events) -> None:
         self.controls.update_visibility()
-        self.summaries.show_loss(self.state.kind == "learned")
+        self.loss.show(self.state.kind == "learned")
 
     # -- downloads -------------------------------------------------------------------------------
     def _json(self):
         return io.StringIO(self.state.to_json())
+
+    def _shown_stack(self):
+        view = self.stacks.view
+        if view is None or not self.stacks.holder.visible:
+            self.notice = "Nothing to download yet: the σ views are not computed."
+            return None
+        return view.stack
+
+    def _html(self):
+        """The σ views as one self-contained page (BokehJS inline; works offline)."""
+        return self._export("html")
+
+    def _gif(self):
+        """The σ sweep as a GIF (one frame per σ), for slides."""
+        return self._export("gif")
+
+    def _export(self, kind: str):
+        from toyflow.app.export import export_gif, export_html
+
+        stack = self._shown_stack()
+        if stack is None:
+            return io.BytesIO()
+        title = f"toyflow: {stack.meta.get('model', 'the σ sweep')}"
+        write = export_html if kind == "html" else export_gif
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write(stack, os.path.join(tmp, f"sweep.{kind}"), title=title)
+            with open(path, "rb") as f:
+                return io.BytesIO(f.read())
 
     def _png(self):
         """The current view as a PNG (matplotlib, via toyflow.plotting)."""
@@ -150,31 +169,12 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- layout ----------------------------------------------------------------------------------
     def sidebar(self) -> list:
-        return self.controls.sidebar(self.summaries.loss_box)
+        return self.controls.sidebar(self.loss.box)
 
     def main(self) -> list:
-        c, p = self.controls, self.summaries
-        top = pn.Column(pn.Row(*self.sigma.widgets(), c.spinner, c.status), c.legend)
-        lower = [p.trajectory_pane, *p.curve_panes]
-        if self._defer_lower:
-            # A served page goes out with the fields only; the trajectory and curve figures
-            # follow once the page is on screen (show_lower_plots): the browser draws the
-            # first view while the server builds the rest.
-            lower = [
-                pn.pane.HTML(
-                    "<i>drawing the trajectories and curves…</i>", height=330, margin=(20, 10)
-                )
-            ]
-        self.lower_row = pn.Row(*lower)
-        rest = pn.Column(self.lower_row, c.headline)
-        return [pn.Column(c.alert, top, self.fields.pane, rest)]
-
-    def show_lower_plots(self) -> None:
-        """Put the trajectory and curve figures on a page served with them deferred."""
-        if self._defer_lower:
-            self._defer_lower = False
-            p = self.summaries
-            self.lower_row.objects = [p.trajectory_pane, *p.curve_panes]
+        c = self.controls
+        top = pn.Column(pn.Row(c.spinner, c.status), c.legend)
+        return [pn.Column(c.alert, top, self.stacks.pane, c.headline)]
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
@@ -228,8 +228,6 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
         pn.state.on_session_destroyed(lambda _ctx: state.close())
         if not state.refresh_if_cached():  # a repeat visit arrives with its data
             pn.state.onload(state.request_refresh)
-        app._defer_lower = True
-        pn.state.onload(app.show_lower_plots)
     page = app.template()
     page.explorer = app  # tests and scripts reach the app through the page
     return page
