@@ -111,8 +111,10 @@ def test_play_advances_frames(page, exported):
     blocked, problems = _open_offline(page, path)
     start = _step(page)
     page.locator(".sigma-play button").click()
-    time.sleep(1.2)  # 10 frames/s by default
-    moved = _step(page)
+    deadline, moved = time.time() + 15, start
+    while moved < start + 4 and time.time() < deadline:  # 10 frames/s by default
+        time.sleep(0.1)
+        moved = _step(page)
     assert moved >= start + 4, (start, moved)
     page.locator(".sigma-play button").click()  # pause
     time.sleep(0.3)

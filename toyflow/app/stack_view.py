@@ -73,13 +73,13 @@ ERROR_RANGE = (1e-3, 10.0)  # colour range of ‖D − D*‖ / σ (log scale)
 FIELD_SIZE = 250  # frame size (px) of each square view (four fit 1024 px in two rows)
 ARROW_CELLS = 0.95  # the 95th-percentile arrow spans this many grid cells
 ARROW_CAP = 1.5  # longer arrows are drawn at most this many times that length
-ARROW_BINS = 10  # colour steps: one polyline glyph per step (one canvas stroke each)
+ARROW_BINS = 8  # colour steps: one polyline glyph per step (one canvas stroke each)
 ARROW_COLORS = tuple(
     ARROW_PALETTE[round(k * (len(ARROW_PALETTE) - 1) / (ARROW_BINS - 1))] for k in range(ARROW_BINS)
 )
 HEAD = 0.3  # head barbs, as a fraction of the drawn arrow's length
 HEAD_ANGLE = 0.45  # radians between the shaft and each barb
-MAX_PATHS = 200  # trajectories drawn as faint paths (all of them move as points)
+MAX_PATHS = 100  # trajectories drawn as faint paths (all of them move as points)
 GAP_CAP = 10.0
 CURVE_WIDTH = 230
 SPEEDS = ("5", "10", "20", "30")  # frames per second of play
@@ -255,12 +255,14 @@ const sigma = sig[i], r2 = d.r[0] * d.r[0], h2 = d.h[0] * d.h[0], sp = d.spacing
 const grid = d.grid[0], high = d.high[0], K = bins_model.length;
 function field(key, bins, region) {
   const q = d[key][0], off = i * r2 * 2;
-  const mag = new Float32Array(r2), ang = new Float32Array(r2);
-  for (let k = 0; k < r2; k++) {
-    const dx = L[q[off + 2 * k]], dy = L[q[off + 2 * k + 1]];
-    mag[k] = Math.hypot(dx, dy);
-    ang[k] = Math.atan2(dy, dx);
+  const mag = new Float32Array(r2), ux = new Float32Array(r2), uy = new Float32Array(r2);
+  for (let k = 0; k < r2; k++) {  // length and direction (no trigonometry per frame)
+    const dx = L[q[off + 2 * k]], dy = L[q[off + 2 * k + 1]], m = Math.hypot(dx, dy);
+    mag[k] = m;
+    ux[k] = m > 0 ? dx / m : 1;
+    uy[k] = m > 0 ? dy / m : 0;
   }
+  const hc = Math.cos(HEAD_ANGLE), hs = Math.sin(HEAD_ANGLE);
   const sorted = Float32Array.from(mag).sort();
   const ref = Math.max(sorted[Math.floor(0.95 * (r2 - 1))], 1e-30);
   const step = new Int32Array(r2), count = new Int32Array(K);
@@ -276,15 +278,15 @@ function field(key, bins, region) {
     ys.push(new Float32Array(6 * count[b]));
   }
   for (let k = 0; k < r2; k++) {
-    const x0 = grid[2 * k], y0 = grid[2 * k + 1], a = ang[k];
+    const x0 = grid[2 * k], y0 = grid[2 * k + 1], c = ux[k], s = uy[k];
     const len = sp * ARROW_CELLS * Math.min(mag[k] / ref, ARROW_CAP);
-    const x1 = Math.fround(x0 + len * Math.cos(a)), y1 = Math.fround(y0 + len * Math.sin(a));
-    const hd = HEAD * Math.hypot(x1 - x0, y1 - y0);
+    const x1 = x0 + len * c, y1 = y0 + len * s, hd = HEAD * len;
+    // barbs: the direction turned by ∓HEAD_ANGLE, pointing back from the tip
+    const lc = c * hc + s * hs, ls = s * hc - c * hs, rc = c * hc - s * hs, rs = s * hc + c * hs;
     const b = step[k], o = 6 * fill[b]++, X = xs[b], Y = ys[b];
-    X[o] = x0; X[o + 1] = x1; X[o + 2] = x1 - hd * Math.cos(a - HEAD_ANGLE);
-    X[o + 3] = x1; X[o + 4] = x1 - hd * Math.cos(a + HEAD_ANGLE); X[o + 5] = NaN;
-    Y[o] = y0; Y[o + 1] = y1; Y[o + 2] = y1 - hd * Math.sin(a - HEAD_ANGLE);
-    Y[o + 3] = y1; Y[o + 4] = y1 - hd * Math.sin(a + HEAD_ANGLE); Y[o + 5] = NaN;
+    X[o] = x0; X[o + 1] = x1; X[o + 2] = x1 - hd * lc; X[o + 3] = x1; X[o + 4] = x1 - hd * rc;
+    Y[o] = y0; Y[o + 1] = y1; Y[o + 2] = y1 - hd * ls; Y[o + 3] = y1; Y[o + 4] = y1 - hd * rs;
+    X[o + 5] = NaN; Y[o + 5] = NaN;
   }
   for (let b = 0; b < K; b++) bins[b].data = {x: xs[b], y: ys[b]};
   region.change.emit();
