@@ -100,7 +100,7 @@ def test_train_and_validation_share_a_distribution(name, params):
 
 def test_symmetric_circle_is_the_paper_layout():
     ds = make_dataset("circle", 10)  # the default layout is the paper's
-    theta = 2 * np.pi * np.arange(20) / 20 + 0.01
+    theta = 2 * np.pi * (np.arange(20) / 20 + 0.01)  # rotated by 0.01 of a turn
     points = 10.0 * np.stack([np.cos(theta), np.sin(theta)], -1)
     np.testing.assert_allclose(ds.train_x, points[0::2], atol=1e-5)
     np.testing.assert_allclose(ds.val_x, points[1::2], atol=1e-5)
@@ -117,7 +117,7 @@ def test_symmetric_circle_density_sweep_and_fewer_validation_points():
         ds = make_dataset("circle", n)
         assert ds.train_x.shape == (n, 2) and ds.val_x.shape == (n, 2)
     ds = make_dataset("circle", 6, 2)
-    theta = 2 * np.pi * np.arange(12) / 12 + 0.01
+    theta = 2 * np.pi * (np.arange(12) / 12 + 0.01)
     np.testing.assert_allclose(ds.val_x[:, 0], 10 * np.cos(theta[[1, 3]]), atol=1e-5)
     with pytest.raises(ValueError, match=r"n_val \(7\) must be <= n_train \(6\)"):
         make_dataset("circle", 6, 7)

@@ -9,8 +9,9 @@ each point a *coarse label*: the mixture component, arm, moon or quadrant it cam
 name               distribution (u ~ U(0, 1), ε ~ N(0, I))                      coarse label
 =================  ===========================================================  ==================
 circle             ``R (cos θ, sin θ)``. ``layout="symmetric"`` (the paper's):  quadrant of θ (4)
-                   ``θ_i = 2π i / (2 n_train) + 0.01``, even ``i`` train, the
-                   first ``n_val`` odd ``i`` validation. ``"random"``: θ ~ U(0, 2π)
+                   ``θ_i = 2π (i / (2 n_train) + 0.01)``, even ``i`` train,
+                   the first ``n_val`` odd ``i`` validation. ``"random"``:
+                   θ ~ U(0, 2π)
 moons              ``6 ((cos πu, sin πu) − c)`` or ``6 ((1 − cos πu, ½ − sin πu)  moon (2)
                    − c)``, ``c = (½, ¼)``, plus ``noise · ε``
 swiss_roll         ``t = 1.5π (1 + 2u)``, ``(10 / 4.5π) t (cos t, sin t) +      quarter of u (4)
@@ -239,9 +240,10 @@ def _circle(rng, n_train, n_val, *, radius, layout):
                 f"the symmetric circle alternates training and validation angles, so "
                 f"n_val ({n_val}) must be <= n_train ({n_train})"
             )
-        # 2·n_train equidistant angles (offset 0.01 rad): even ones train, odd ones validation.
+        # 2·n_train equidistant angles, rotated by 0.01 of a turn (the authors' code rotates by
+        # 0.01·2π rad): even ones train, odd ones validation.
         total = 2 * n_train
-        theta = 2 * np.pi * np.arange(total, dtype=np.float64) / total + 0.01
+        theta = 2 * np.pi * (np.arange(total, dtype=np.float64) / total + 0.01)
         train_t, val_t = theta[0::2], theta[1::2][:n_val]
     else:
         theta = rng.uniform(0.0, 2 * np.pi, size=n_train + n_val)
