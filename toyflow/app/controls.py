@@ -197,7 +197,7 @@ class Controls:
         self.headline = pn.pane.HTML(
             "", css_classes=["headline"], margin=(10, 10), width=560, height=70
         )
-        self.legend = pn.pane.HTML(legend_html(), margin=(0, 10), width=1150, height=24)
+        self.legend = pn.pane.HTML(legend_html(), margin=(0, 10), sizing_mode="stretch_width")
 
     # -- callbacks -------------------------------------------------------------------------------
     def _on_snapshot_slider(self, event) -> None:

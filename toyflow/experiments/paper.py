@@ -7,8 +7,8 @@ All use analytic denoisers, so they are exact up to Monte-Carlo noise in the noi
 - the error-prone model ``y_δ(x, σ) = (δ² x + σ² D*(x; √(σ²+δ²))) / (σ² + δ²)``, the exact
   denoiser of the training set smoothed by ``N(0, δ² I)``; δ plays the role of model error.
 
-Data: the symmetric circle (radius 10; ``2 n`` equidistant angles rotated by 0.01 of a turn,
-alternately training and validation) unless stated. Gap curves use the 120-step EDM grid
+Data: the symmetric circle (radius 10; ``2 n`` equidistant angles offset by 0.01 rad, alternately
+training and validation) unless stated. Gap curves use the 120-step EDM grid
 (``σ ∈ [0.002, 80]``, ρ = 7) and 50 noise draws per point, reused for every σ:
 
     E_split(σ) = mean_{y, k} ‖D(y + σ n_k; σ) − y‖₂,     gap(σ) = (E_val − E_train) / E_train
@@ -478,10 +478,7 @@ def error_vs_angle(s: ErrorVsAngle, progress) -> Outcome:
     data = make_dataset("circle", s.n_train, seed=s.seed)
     sigma = float(nearest_on_grid([s.sigma_target], edm_sigmas(120))[0])
     radius = float(data.params["radius"])
-    # The angle grid is shifted to the data's rotation, so training angles lie on it.
-    step = 2 * np.pi / s.n_angles
-    angles = np.mod(np.arctan2(data.train_x[0, 1], data.train_x[0, 0]), step)
-    angles = angles + step * np.arange(s.n_angles)
+    angles = np.linspace(0.0, 2 * np.pi, s.n_angles, endpoint=False)
     points = radius * np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
     deltas = np.asarray(s.deltas, float)
     rep = Reporter(progress, len(deltas) + 1, "error-vs-angle")
