@@ -9,7 +9,9 @@ Class-conditional: the softmax runs over training points that carry the query's 
 computed in log space and *streamed*: training points are visited in chunks while a running
 maximum ``m``, a running normaliser ``s`` and a running weighted sum ``a`` are rescaled
 (``s ← s·e^{m−m'} + Σ e^{l−m'}``), so memory is O(query block × chunk) and a million training
-points work. The same pass yields the log-sum-exp (the noisy training mixture's log-density)
+points work. The tiling is chosen per backend and problem size (:func:`choose_blocking`), and
+the arithmetic runs in the training set's normalised frame (:func:`data_frame`). The same pass
+yields the log-sum-exp (the noisy training mixture's log-density)
 and the largest posterior weight (localisation), which the trajectory metrics use.
 
 Error-prone denoiser (the paper's analytic model error δ): the exact denoiser of the Gaussian-smoothed data
@@ -243,19 +245,22 @@ def posterior_stream(
     xn = x_raw * inv_s if direct else (x_raw - c) * inv_s
     sn = sigma.astype(f32) * inv_s
     inv_two_var = 0.5 / jnp.maximum(sn, SIGMA_FLOOR) ** 2
-    # Low d: [1 | Y/s] built once (N × (d+1) floats), so the chunk sums are one product
-    # p @ [1 | Y/s]. Images: chunks are scaled as they are read; the training set is never copied.
+    # Low d: [1 | Y/s] built once, so the chunk sums are one product p @ [1 | Y/s]. It is stored
+    # coordinate-major, (d+1) × N, so each coordinate of a chunk is a contiguous row (vector
+    # loads; measured 7–9% faster on a CPU than point-major rows). Images: chunks are scaled as
+    # they are read, so the training set is never copied.
     src = (
-        jnp.concatenate([jnp.ones((big_n, 1), f32), train_x.astype(f32) * inv_s], axis=1)
+        jnp.concatenate([jnp.ones((big_n, 1), f32), train_x.astype(f32) * inv_s], axis=1).T
         if direct
         else train_x
     )
+    axis = 1 if direct else 0
 
     def read(start, size, traced):
         rows = (
-            jax.lax.dynamic_slice_in_dim(src, start, size)
+            jax.lax.dynamic_slice_in_dim(src, start, size, axis=axis)
             if traced
-            else jax.lax.slice_in_dim(src, start, start + size)
+            else jax.lax.slice_in_dim(src, start, start + size, axis=axis)
         )
         lab = None
         if masked:
@@ -274,7 +279,9 @@ def posterior_stream(
         def step(carry, yc, tc):
             m, acc_s, acc_y = carry
             if direct:
-                d2 = _direct_sq_dists(xq, yc[:, 1:])
+                d2 = (xq[:, None, 0] - yc[None, 1, :]) ** 2
+                for k in range(1, d):
+                    d2 = d2 + (xq[:, None, k] - yc[None, k + 1, :]) ** 2
             else:
                 rows = yc.astype(f32)
                 yc = (rows - c) * inv_s
@@ -297,13 +304,15 @@ def posterior_stream(
             t = jnp.maximum(excess, 0.0) * iv[:, None]
             p = jnp.where(tie, 1.0, jnp.where(t < _EXP_CUTOFF, jnp.exp(-t), 0.0))
             if plan.sums == "reduce":
-                sums = jnp.sum(p[:, :, None] * yc[None, :, :], axis=1)
+                pts = yc.T if direct else yc
+                sums = jnp.sum(p[:, :, None] * pts[None, :, :], axis=1)
                 if direct:
                     s_new, y_new = sums[:, 0], sums[:, 1:]
                 else:
                     s_new, y_new = jnp.sum(p, axis=1), sums
-            elif direct:
-                sums = jnp.matmul(p, yc, precision=_HIGHEST)
+            elif direct:  # p @ [1 | Y/s], with the chunk stored coordinate-major
+                dims = (((1,), (1,)), ((), ()))
+                sums = jax.lax.dot_general(p, yc, dims, precision=_HIGHEST)
                 s_new, y_new = sums[:, 0], sums[:, 1:]
             else:
                 s_new = jnp.sum(p, axis=1)
