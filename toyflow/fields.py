@@ -47,7 +47,7 @@ def make_grid(extent: Any = 17.5, resolution: int = 32) -> Grid:
     resolution = check_int(resolution, "resolution", 2, 1024)
     if np.ndim(extent) == 0:
         e = check_float(extent, "extent", 0.0, 1e6, lo_open=True)
-        box = (-e, e, -e, e)
+        box: tuple[float, ...] = (-e, e, -e, e)
     else:
         box = tuple(check_float(v, "extent", -1e6, 1e6) for v in extent)
         if len(box) != 4 or box[0] >= box[1] or box[2] >= box[3]:

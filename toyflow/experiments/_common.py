@@ -163,7 +163,7 @@ class Experiment:
 
     name: str
     description: str
-    fn: Callable[..., dict]
+    fn: Callable[..., dict[str, Any]]
     family: str
     settings: type[Settings]
     figure_name: str
@@ -178,10 +178,13 @@ class Experiment:
         return self.family in ("paper", "learned")
 
     @property
-    def figure(self) -> Callable[[dict], Any]:
-        return getattr(sys.modules[self.fn.__module__], self.figure_name)
+    def figure(self) -> Callable[[dict[str, Any]], Any]:
+        draw: Callable[[dict[str, Any]], Any] = getattr(
+            sys.modules[self.fn.__module__], self.figure_name
+        )
+        return draw
 
-    def __call__(self, **kwargs: Any) -> dict:
+    def __call__(self, **kwargs: Any) -> dict[str, Any]:
         return self.fn(**kwargs)
 
 
@@ -196,30 +199,30 @@ class Outcome:
     the shape lists dimension names (keys of ``dims``) or fixed sizes; ``config`` adds derived
     settings to the recorded configuration."""
 
-    arrays: Mapping[str, tuple[Any, list[Any]]]
+    arrays: Mapping[str, tuple[Any, Any]]
     dims: Mapping[str, int]
     headline: Mapping[str, Any]
-    checks: Mapping[str, bool] = dataclasses.field(default_factory=dict)
-    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    checks: Mapping[str, Any] = dataclasses.field(default_factory=dict[str, Any])
+    config: Mapping[str, Any] = dataclasses.field(default_factory=dict[str, Any])
 
 
 def experiment(
     name: str, description: str, *, family: str, settings: type[Settings]
-) -> Callable[[Callable[[Any, ProgressFn | None], Outcome]], Callable[..., dict]]:
+) -> Callable[[Callable[[Any, ProgressFn | None], Outcome]], Callable[..., dict[str, Any]]]:
     """Register ``body(settings, progress) -> Outcome`` as experiment ``name`` (see the module
     docstring); its figure is ``figure_<name>`` of the same module."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
 
-    def wrap(body: Callable[[Any, ProgressFn | None], Outcome]) -> Callable[..., dict]:
+    def wrap(body: Callable[[Any, ProgressFn | None], Outcome]) -> Callable[..., dict[str, Any]]:
         @functools.wraps(body)
         def run(
             *,
             quick: bool = False,
-            outdir: str | os.PathLike | None = None,
+            outdir: str | os.PathLike[str] | None = None,
             progress: ProgressFn | None = None,
             **overrides: Any,
-        ) -> dict:
+        ) -> dict[str, Any]:
             try:
                 s = (settings.quick() if quick else settings()).replace(**overrides)
             except ValueError as exc:
@@ -268,11 +271,11 @@ class Reporter:
         if self.progress is not None:
             self.progress(self.done, self.total, message or self.name)
 
-    def training(self, units: float = 1.0, message: str = "training") -> Callable:
+    def training(self, units: float = 1.0, message: str = "training") -> Callable[[Any], None]:
         """A training callback (``toyflow.Progress``) that advances by ``units`` over the run."""
         start = self.done
 
-        def callback(p) -> None:
+        def callback(p: Any) -> None:
             self.done = min(self.total, start + units * p.fraction)
             if self.progress is not None:
                 self.progress(self.done, self.total, f"{message} {p.step}/{p.total}")
@@ -313,7 +316,7 @@ def make_result(
     headline: Mapping[str, Any],
     checks: Mapping[str, bool] | None = None,
     started: float | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Assemble the tidy result dictionary (arrays as NumPy; :func:`write_result` makes JSON)."""
     from toyflow import __version__
 
@@ -341,8 +344,10 @@ def result_json(result: Mapping[str, Any]) -> str:
 
 
 def write_result(
-    result: dict, outdir: str | os.PathLike | None, figure: Callable[[dict], Any] | None = None
-) -> dict:
+    result: dict[str, Any],
+    outdir: str | os.PathLike[str] | None,
+    figure: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
     """Write ``NAME.json`` (and ``NAME.png`` from ``figure(result)``) into ``outdir``, atomically.
 
     Adds ``result["files"]`` with the paths written. Returns ``result``.
@@ -365,10 +370,10 @@ def write_result(
     return result
 
 
-def load_result(path: str | os.PathLike) -> dict:
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``NAME.json`` written by an experiment, arrays back as NumPy (``null`` → NaN)."""
     with open(path) as f:
-        result = json.load(f)
+        result: dict[str, Any] = json.load(f)
     arrays = {}
     for k, v in result["arrays"].items():
         try:

@@ -12,9 +12,11 @@ training point is closer than 1/3 of the second-nearest.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from toyflow import metrics
 from toyflow.sampling import sample
@@ -41,21 +43,22 @@ def log_sigmas(n: int, lo: float = 0.002, hi: float = 80.0) -> np.ndarray:
     return np.geomspace(lo, hi, n)
 
 
-def nearest_on_grid(targets, grid) -> np.ndarray:
+def nearest_on_grid(targets: ArrayLike, grid: ArrayLike) -> np.ndarray:
     """For each target σ, the closest value of ``grid`` (in log distance)."""
     g = np.asarray(grid, float)
     g = g[g > 0]
-    return np.array([g[np.argmin(np.abs(np.log(g) - np.log(t)))] for t in np.atleast_1d(targets)])
+    picks = [g[np.argmin(np.abs(np.log(g) - np.log(t)))] for t in np.atleast_1d(targets)]
+    return np.array(picks)
 
 
-def peak(sigmas, gap) -> tuple[float, float, int]:
+def peak(sigmas: ArrayLike, gap: ArrayLike) -> tuple[float, float, int]:
     """``(peak gap, σ at the peak, index)`` of one gap curve."""
     g = np.asarray(gap, float)
     k = int(np.nanargmax(g))
     return float(g[k]), float(np.asarray(sigmas)[k]), k
 
 
-def peaks(sigmas, gaps) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def peaks(sigmas: ArrayLike, gaps: Iterable[ArrayLike]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """:func:`peak` of each row: ``(peak gaps, σ at the peaks, indices)``."""
     rows = [peak(sigmas, g) for g in gaps]
     return np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows]
@@ -66,13 +69,13 @@ def is_intermediate(index: int, n: int, margin: int = 1) -> bool:
     return margin <= index <= n - 1 - margin
 
 
-def monotone(values, *, increasing: bool, tol: float = 0.0) -> bool:
+def monotone(values: ArrayLike, *, increasing: bool, tol: float = 0.0) -> bool:
     """Whether consecutive values change in one direction (allowing ``tol`` of slack)."""
     d = np.diff(np.asarray(values, float))
     return bool(np.all(d > -tol) if increasing else np.all(d < tol))
 
 
-def spearman(x, y) -> float:
+def spearman(x: ArrayLike, y: ArrayLike) -> float:
     """Spearman rank correlation (ties broken by order): the sign says which way a trend goes;
     0 when either side does not change at all."""
     if np.ptp(np.asarray(x, float)) == 0 or np.ptp(np.asarray(y, float)) == 0:
@@ -82,7 +85,7 @@ def spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def downsample(losses, n: int = 200) -> np.ndarray:
+def downsample(losses: ArrayLike, n: int = 200) -> np.ndarray:
     """Mean of the last axis in ``n`` equal windows (for plotting long loss curves)."""
     arr = np.asarray(losses, float)
     if arr.shape[-1] <= n:
@@ -91,39 +94,55 @@ def downsample(losses, n: int = 200) -> np.ndarray:
     return np.stack([arr[..., a:b].mean(axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
 
 
-def stack(rows, key) -> np.ndarray:
+def stack(rows: Sequence[dict[str, Any]], key: str) -> np.ndarray:
     """``rows[i][key]`` as one array."""
     return np.asarray([r[key] for r in rows])
+
+
+def columns(
+    rows: Sequence[dict[str, Any]], keys: Sequence[str], axis: str
+) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per-model numbers as experiment arrays: ``{key: (stack(rows, key), [axis])}``."""
+    return {key: (stack(rows, key), [axis]) for key in keys}
 
 
 # --- gap curves and evaluation -------------------------------------------------------------------
 
 
-def gap_rows(denoisers, train_x, val_x, sigmas, n_noise, seed, reporter, label):
+def gap_rows(
+    denoisers: Sequence[tuple[str, Any]],
+    train_x: np.ndarray,
+    val_x: np.ndarray,
+    sigmas: np.ndarray,
+    n_noise: int,
+    seed: int,
+    reporter: Any,
+    label: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gap curves for several ``(name, denoiser)``: ``(e_train, e_val, gap)`` each ``(k, T)``."""
-    e_tr, e_va = [], []
+    rows_tr, rows_va = [], []
     for name, d in denoisers:
         curve = metrics.gap_curve(d, train_x, val_x, sigmas, n_noise=n_noise, seed=seed)
-        e_tr.append(curve.e_train)
-        e_va.append(curve.e_val)
+        rows_tr.append(curve.e_train)
+        rows_va.append(curve.e_val)
         reporter.advance(1, f"{label} {name}")
-    e_tr, e_va = np.asarray(e_tr), np.asarray(e_va)
+    e_tr, e_va = np.asarray(rows_tr), np.asarray(rows_va)
     return e_tr, e_va, (e_va - e_tr) / np.maximum(e_tr, 1e-30)
 
 
 def evaluate(
-    denoiser,
-    train_x,
-    val_x,
-    sigmas,
+    denoiser: Any,
+    train_x: np.ndarray,
+    val_x: np.ndarray,
+    sigmas: np.ndarray,
     *,
     n_noise: int,
     n_samples: int,
     sample_steps: int,
     seed: int = 0,
-    train_labels=None,
-    val_labels=None,
-    sample_labels=None,
+    train_labels: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
+    sample_labels: np.ndarray | None = None,
     schedule: str = "edm",
     n_gap_val: int | None = None,
 ) -> dict[str, Any]:
@@ -179,7 +198,7 @@ def in_regime(ev: dict[str, Any], n_sigma: int) -> bool:
     )
 
 
-def baseline(data) -> float:
+def baseline(data: Any) -> float:
     """Memorized fraction of fresh draws (the validation set): a perfect generalizer's score
     (NaN without validation data)."""
     if not data.n_val:

@@ -25,6 +25,8 @@ cores (and shares one compiled training step across the four experiments).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +35,7 @@ from toyflow._validation import lookup
 from toyflow.experiments._common import Outcome, Reporter, Settings, experiment
 from toyflow.experiments._eval import (
     baseline,
+    columns,
     downsample,
     is_intermediate,
     peak,
@@ -58,7 +61,11 @@ from toyflow.labels import sample_labels
 from toyflow.sampling import sample
 from toyflow.training import train
 
-FILE_SOURCES = {"folder": load_folder, "npz": load_npz, "cifar": load_cifar}
+FILE_SOURCES: dict[str, Callable[[str], ImageDataset]] = {
+    "folder": load_folder,
+    "npz": load_npz,
+    "cifar": load_cifar,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,13 +126,32 @@ class Images(
 QUICK = Images.QUICK
 
 
+#: Per-snapshot and per-K numbers the image experiments write (one value per row).
+SNAPSHOT_NUMBERS = (
+    "peak_gap",
+    "peak_sigma",
+    "memorized_fraction",
+    "fd_train",
+    "fd_val",
+    "relative_overfit",
+)
+K_NUMBERS = (
+    "peak_gap",
+    "peak_sigma",
+    "memorized_fraction",
+    "optimal_memorized_fraction",
+    "relative_overfit",
+    "images_per_class",
+)
+
+
 # --- shared pieces ------------------------------------------------------------------------------
 
 
 def _load(s: Images) -> ImageDataset:
     """The data set: a built-in name, or ``data="folder"|"npz"|"cifar"`` with ``data_path``."""
     if s.data in FILE_SOURCES:
-        data = FILE_SOURCES[s.data](s.data_path)
+        data = FILE_SOURCES[s.data](str(s.data_path))
     else:
         data = load_image_dataset(s.data)
     n_train = min(int(s.n_train), data.n_train) if s.n_train else data.n_train
@@ -176,6 +202,22 @@ def _draw(denoiser, s, n: int | None = None, labels=None, trajectory: bool = Fal
     return tuple(np.asarray(a) for a in out) if trajectory else np.asarray(out)
 
 
+def _measure(sigmas, gap, samples, data: ImageDataset) -> dict[str, Any]:
+    """The gap curve's peak, and the memorized fraction and pixel-space Fréchet distances of
+    ``samples`` (to the training and validation images)."""
+    fd = frechet(samples, data.train_x, data.val_x, space="pixels")
+    pk = peak(sigmas, gap)
+    return dict(
+        gap=gap,
+        peak_gap=pk[0],
+        peak_sigma=pk[1],
+        memorized_fraction=memorization(samples, data.train_x)["fraction"],
+        fd_train=fd["fd_train"],
+        fd_val=fd["fd_val"],
+        relative_overfit=fd["relative_overfit"],
+    )
+
+
 def _image_dims(data: ImageDataset) -> dict[str, int]:
     h, w, c = data.event_shape
     return {"H": h, "W": w, "C": c}
@@ -184,18 +226,13 @@ def _image_dims(data: ImageDataset) -> dict[str, int]:
 # --- image-gap --------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageGap(Images):
-    pass
-
-
 @experiment(
     "image-gap",
     "per-σ generalization gap of a U-Net on images",
     family="images",
-    settings=ImageGap,
+    settings=Images,
 )
-def image_gap(s: ImageGap, progress) -> Outcome:
+def image_gap(s: Images, progress) -> Outcome:
     """Relative gap per σ for every training snapshot of a U-Net (claim 2), and the optimal
     denoiser's gap for reference.
 
@@ -220,7 +257,7 @@ def image_gap(s: ImageGap, progress) -> Outcome:
     gap = np.stack([c.gap for c in curves])
     peaks = [peak(sigmas, g) for g in gap]
     losses = downsample(result_t.losses, 100)
-    headline = {
+    headline: dict[str, Any] = {
         "peak_gap_last_snapshot": peaks[-1][0],
         "peak_sigma_last_snapshot": peaks[-1][1],
         "peak_gap_first_snapshot": peaks[0][0],
@@ -285,18 +322,13 @@ def figure_image_gap(result: dict):
 # --- image-memorization -----------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageMemorization(Images):
-    pass
-
-
 @experiment(
     "image-memorization",
     "memorized fraction of generated images",
     family="images",
-    settings=ImageMemorization,
+    settings=Images,
 )
-def image_memorization(s: ImageMemorization, progress) -> Outcome:
+def image_memorization(s: Images, progress) -> Outcome:
     """Claim 1 on images (the optimal denoiser's samples are training images) against a trained
     U-Net, with nearest training images shown, Fréchet distances and trajectory overlap.
 
@@ -335,7 +367,7 @@ def image_memorization(s: ImageMemorization, progress) -> Outcome:
         idx = np.asarray(mem["indices"])[:n_show]
         return np.stack([data.train_x[idx[:, 0]], data.train_x[idx[:, 1]]], axis=1)
 
-    headline = {
+    headline: dict[str, Any] = {
         "optimal_memorized_fraction": opt_mem["fraction"],
         "unet_memorized_fraction": unet_mem["fraction"],
         "baseline_memorized_fraction": baseline(data),
@@ -409,18 +441,13 @@ def figure_image_memorization(result: dict):
 # --- image-training-time -------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageTrainingTime(Images):
-    pass
-
-
 @experiment(
     "image-training-time",
     "image gap and memorization over training",
     family="images",
-    settings=ImageTrainingTime,
+    settings=Images,
 )
-def image_training_time(s: ImageTrainingTime, progress) -> Outcome:
+def image_training_time(s: Images, progress) -> Outcome:
     """Gap peak, memorized fraction and Fréchet overfit of samples for each training snapshot:
     the objective overfits over training (claim 2) while the samples need not follow (claim 3).
 
@@ -438,17 +465,9 @@ def image_training_time(s: ImageTrainingTime, progress) -> Outcome:
     for snap, step in zip(result_t.snapshots, result_t.snapshot_steps):
         curve = metrics.gap_curve(snap, tx, vx, sigmas, n_noise=s.n_noise, seed=s.seed)
         xs = _draw(snap, s)
-        fd = frechet(xs, data.train_x, data.val_x, space="pixels")
-        pk = peak(sigmas, curve.gap)
         rows.append(
             dict(
-                gap=curve.gap,
-                peak_gap=pk[0],
-                peak_sigma=pk[1],
-                memorized_fraction=memorization(xs, data.train_x)["fraction"],
-                fd_train=fd["fd_train"],
-                fd_val=fd["fd_val"],
-                relative_overfit=fd["relative_overfit"],
+                _measure(sigmas, curve.gap, xs, data),
                 samples=xs[:n_show],
             )
         )
@@ -457,7 +476,7 @@ def image_training_time(s: ImageTrainingTime, progress) -> Outcome:
     col = lambda k: np.asarray([r[k] for r in rows])
     losses = downsample(result_t.losses, 100)
     rep.advance(1, "done")
-    headline = {
+    headline: dict[str, Any] = {
         "baseline_memorized_fraction": baseline(data),
         "peak_gap_first_snapshot": float(col("peak_gap")[0]),
         "peak_gap_last_snapshot": float(col("peak_gap")[-1]),
@@ -478,12 +497,7 @@ def image_training_time(s: ImageTrainingTime, progress) -> Outcome:
             "steps": (steps, ["n_snap"]),
             "sigmas": (sigmas, ["n_sigma"]),
             "gap": (col("gap"), ["n_snap", "n_sigma"]),
-            "peak_gap": (col("peak_gap"), ["n_snap"]),
-            "peak_sigma": (col("peak_sigma"), ["n_snap"]),
-            "memorized_fraction": (col("memorized_fraction"), ["n_snap"]),
-            "fd_train": (col("fd_train"), ["n_snap"]),
-            "fd_val": (col("fd_val"), ["n_snap"]),
-            "relative_overfit": (col("relative_overfit"), ["n_snap"]),
+            **columns(rows, SNAPSHOT_NUMBERS, "n_snap"),
             "samples": (col("samples"), ["n_snap", "n_show", "H", "W", "C"]),
             "losses": (losses, ["n_loss"]),
         },
@@ -600,22 +614,16 @@ def image_condition_granularity(s: ImageConditionGranularity, progress) -> Outco
         xs = _draw(result_t.denoiser, s, labels=lab)
         opt = optimal_denoiser(labelled.train_x, labelled.train_labels)
         xo = _draw(opt, s, labels=lab)
-        fd = frechet(xs, data.train_x, data.val_x, space="pixels")
-        pk = peak(sigmas, curve.gap)
         rows.append(
             dict(
-                gap=curve.gap,
-                peak_gap=pk[0],
-                peak_sigma=pk[1],
-                memorized_fraction=memorization(xs, data.train_x)["fraction"],
+                _measure(sigmas, curve.gap, xs, data),
                 optimal_memorized_fraction=memorization(xo, data.train_x)["fraction"],
-                relative_overfit=fd["relative_overfit"],
                 images_per_class=data.n_train / k,
             )
         )
         rep.advance(1, f"samples K={k}")
     col = lambda key: np.asarray([r[key] for r in rows])
-    headline = {
+    headline: dict[str, Any] = {
         "memorization_vs_k_rank_correlation": spearman(ks, col("memorized_fraction")),
         "optimal_memorization_vs_k_rank_correlation": spearman(
             ks, col("optimal_memorized_fraction")
@@ -635,12 +643,7 @@ def image_condition_granularity(s: ImageConditionGranularity, progress) -> Outco
             "ks": (ks, ["n_k"]),
             "sigmas": (sigmas, ["n_sigma"]),
             "gap": (col("gap"), ["n_k", "n_sigma"]),
-            "peak_gap": (col("peak_gap"), ["n_k"]),
-            "peak_sigma": (col("peak_sigma"), ["n_k"]),
-            "memorized_fraction": (col("memorized_fraction"), ["n_k"]),
-            "optimal_memorized_fraction": (col("optimal_memorized_fraction"), ["n_k"]),
-            "relative_overfit": (col("relative_overfit"), ["n_k"]),
-            "images_per_class": (col("images_per_class"), ["n_k"]),
+            **columns(rows, K_NUMBERS, "n_k"),
         },
         dims=dict(n_k=len(ks), n_sigma=len(sigmas)),
         headline=headline,

@@ -29,7 +29,15 @@ the learned experiments (width 128, depth 3, 6000 steps, Adam 2·10⁻³, batch 
 
 Every per-σ array has shape ``(n_settings, n_sigma)`` (row ``i`` is ``config["setups"][i]``)
 and comes with ``NAME_se`` (the standard error over replicates) and ``NAME_se_draws`` (the
-noise-draw standard error within replicates, propagated to the replicate mean).
+noise-draw standard error within replicates, propagated to the replicate mean). They are
+memorized_injected_train, memorized_injected_train_twin, memorized_injected_val,
+memorized_from_trajectory, copy_ratio_trajectory, copy_ratio_train, copy_ratio_val,
+a_vs_b_trajectory, a_vs_b_train, a_vs_b_val, auc, auc_memorized, auc_novel, auc_fresh,
+train_likeness, train_likeness_memorized, train_likeness_novel, overlap, overlap_memorized,
+overlap_novel, gap, hybrid_memorized, hybrid_band_memorized, and auc_ci_lo / auc_ci_hi (the
+95 % interval of auc); sigmas and band_lo are ``(n_sigma,)``. NaN marks a value that is
+undefined at that σ (a measure with nothing to compare there, or a standard error from a
+single replicate).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from toyflow.denoisers import OptimalDenoiser, autoguidance, classifier_free
 from toyflow.experiments._common import Outcome, Reporter, Settings, experiment
 from toyflow.experiments._eval import (
     baseline,
+    columns,
     downsample,
     evaluate,
     in_regime,
@@ -127,6 +128,24 @@ def _show(x, k: int = 400):
     return np.asarray(x)[:k]
 
 
+def _samples_row(a: dict[str, Any], names: list[str], header: list[Any]):
+    """One row of sample panels (one per model, titled with its memorized share) under
+    ``header`` plots."""
+    from toyflow.plotting import plot_ablation_grid
+
+    mem = a["memorized_fraction"]
+    return plot_ablation_grid(
+        [list(a["grid_samples"])],
+        row_labels=["samples"],
+        col_labels=names,
+        train_x=a["train_x"],
+        memorized=[list(a["grid_memorized"])],
+        extent=10.0,
+        header=header,
+        cell_titles=[[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, mem)]],
+    )
+
+
 # --- width sweep --------------------------------------------------------------------------------
 
 
@@ -162,7 +181,7 @@ def width_sweep(s: WidthSweep, progress) -> Outcome:
     widths = [int(w) for w in s.widths]
     n_seeds, n_cols = int(s.n_seeds), int(s.n_cols)
     rep = Reporter(progress, len(widths) * (3 + n_seeds), "width-sweep")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for w in widths:
         start = rep.done
         sweep = train_sweep(
@@ -396,9 +415,7 @@ def training_time(s: TrainingTime, progress) -> Outcome:
             "peak_gap": (peak_gap, ["n_snap"]),
             "peak_sigma": (stack(evals, "peak_sigma"), ["n_snap"]),
             "memorized_fraction": (mem, ["n_snap"]),
-            "fd_train": (stack(evals, "fd_train"), ["n_snap"]),
-            "fd_val": (stack(evals, "fd_val"), ["n_snap"]),
-            "relative_overfit": (stack(evals, "relative_overfit"), ["n_snap"]),
+            **columns(evals, ("fd_train", "fd_val", "relative_overfit"), "n_snap"),
             "in_regime": (regime, ["n_snap"]),
             "losses": (downsample(result_t.losses), ["n_loss"]),
             "grid_samples": (
@@ -504,7 +521,7 @@ def dataset_size(s: DatasetSize, progress) -> Outcome:
     pool = make_dataset(s.data, max(sizes), s.n_val, seed=s.data_seed, layout="random")
     sigmas = s.sigmas()
     rep = Reporter(progress, 4 + 2 * len(sizes), "dataset-size")
-    subsets = [np.arange(n) for n in sizes]
+    subsets = [list(range(n)) for n in sizes]
     start = rep.done
     sweep = train_sweep(
         pool.train_x,
@@ -515,7 +532,9 @@ def dataset_size(s: DatasetSize, progress) -> Outcome:
         callback=rep.training(4, "sweep over sizes"),
     )
     rep.finish_training(4, start)
-    evals, opt_mem, base = [], [], []
+    evals: list[dict[str, Any]] = []
+    opt_mem: Any = []
+    base: Any = []
     for n, r in zip(sizes, sweep.results):
         tx = pool.train_x[:n]
         evals.append(evaluate(r.denoiser, tx, pool.val_x, sigmas, **s.eval_kwargs()))
@@ -668,7 +687,7 @@ def condition_granularity(s: ConditionGranularity, progress) -> Outcome:
     num_classes = max(int(t.max()) + 1 for _, t, _ in sets)
     big_x = np.tile(data.train_x, (m, 1))
     big_labels = np.concatenate([t for _, t, _ in sets])
-    subsets = [np.arange(i * n, (i + 1) * n) for i in range(m)]
+    subsets = [list(range(i * n, (i + 1) * n)) for i in range(m)]
     cfg = MLPConfig(dim=2, width=s.width, depth=s.depth, num_classes=num_classes)
     start = rep.done
     sweep = train_sweep(
@@ -727,9 +746,7 @@ def condition_granularity(s: ConditionGranularity, progress) -> Outcome:
             "peak_gap": (stack(evals, "peak_gap"), ["n_gran"]),
             "peak_sigma": (stack(evals, "peak_sigma"), ["n_gran"]),
             "memorized_fraction": (mem, ["n_gran"]),
-            "fd_train": (stack(evals, "fd_train"), ["n_gran"]),
-            "fd_val": (stack(evals, "fd_val"), ["n_gran"]),
-            "relative_overfit": (stack(evals, "relative_overfit"), ["n_gran"]),
+            **columns(evals, ("fd_train", "fd_val", "relative_overfit"), "n_gran"),
             "in_regime": (regime, ["n_gran"]),
             "grid_samples": (
                 [_show(e["samples"], s.n_show) for e in evals],
@@ -749,7 +766,7 @@ def condition_granularity(s: ConditionGranularity, progress) -> Outcome:
 
 
 def figure_condition_granularity(result: dict):
-    from toyflow.plotting import draw_gap_curves, plot_ablation_grid, plot_lines
+    from toyflow.plotting import draw_gap_curves, plot_lines
 
     a = result["arrays"]
     names = result["config"]["granularities"]
@@ -772,17 +789,7 @@ def figure_condition_granularity(result: dict):
             ax=ax,
         )
 
-    titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]
-    return plot_ablation_grid(
-        [list(a["grid_samples"])],
-        row_labels=["samples"],
-        col_labels=names,
-        train_x=a["train_x"],
-        memorized=[list(a["grid_memorized"])],
-        extent=10.0,
-        header=[gaps, lines],
-        cell_titles=titles,
-    )
+    return _samples_row(a, names, [gaps, lines])
 
 
 # --- guidance scale -------------------------------------------------------------------------------
@@ -829,7 +836,7 @@ def guidance_scale(s: GuidanceScale, progress) -> Outcome:
     bad_index = int(np.argmin([abs(np.log(st / target)) for st in r.snapshot_steps]))
     bad = r.snapshots[bad_index]
     labels = sample_labels(tl, s.n_samples, s.seed)
-    out = {"cfg": [], "auto": []}
+    out: dict[str, list[dict[str, Any]]] = {"cfg": [], "auto": []}
     for w in ws:
         for key, den in (
             ("cfg", classifier_free(r.denoiser, w)),
@@ -1013,12 +1020,18 @@ def noise_schedule(s: NoiseSchedule, progress) -> Outcome:
         arrays={
             "sigmas": (sigmas, ["n_sigma"]),
             "gap": (stack(evals, "gap"), ["n_sched", "n_sigma"]),
-            "peak_gap": (stack(evals, "peak_gap"), ["n_sched"]),
-            "peak_sigma": (stack(evals, "peak_sigma"), ["n_sched"]),
-            "memorized_fraction": (stack(evals, "memorized_fraction"), ["n_sched"]),
-            "fd_train": (stack(evals, "fd_train"), ["n_sched"]),
-            "fd_val": (stack(evals, "fd_val"), ["n_sched"]),
-            "relative_overfit": (stack(evals, "relative_overfit"), ["n_sched"]),
+            **columns(
+                evals,
+                (
+                    "peak_gap",
+                    "peak_sigma",
+                    "memorized_fraction",
+                    "fd_train",
+                    "fd_val",
+                    "relative_overfit",
+                ),
+                "n_sched",
+            ),
             "in_regime": (regime, ["n_sched"]),
             "losses": (np.asarray(losses), ["n_sched", "n_loss"]),
             "grid_samples": (
@@ -1044,7 +1057,7 @@ def noise_schedule(s: NoiseSchedule, progress) -> Outcome:
 
 
 def figure_noise_schedule(result: dict):
-    from toyflow.plotting import draw_gap_curves, draw_loss_curves, plot_ablation_grid
+    from toyflow.plotting import draw_gap_curves, draw_loss_curves
 
     a = result["arrays"]
     names = result["config"]["schedules"]
@@ -1057,17 +1070,7 @@ def figure_noise_schedule(result: dict):
         draw_loss_curves(ax, a["losses"], names, smooth=1)
         ax.set_xlabel("training (window means)")
 
-    titles = [[f"{nm}: {100 * m:.0f}% memorized" for nm, m in zip(names, a["memorized_fraction"])]]
-    return plot_ablation_grid(
-        [list(a["grid_samples"])],
-        row_labels=["samples"],
-        col_labels=names,
-        train_x=a["train_x"],
-        memorized=[list(a["grid_memorized"])],
-        extent=10.0,
-        header=[gaps, losses],
-        cell_titles=titles,
-    )
+    return _samples_row(a, names, [gaps, losses])
 
 
 # --- trajectory overlap ---------------------------------------------------------------------------
