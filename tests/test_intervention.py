@@ -228,3 +228,24 @@ def test_trajectory_intervention_tiny(tmp_path):
         trajectory_intervention(colour="red")
     with pytest.raises(ValueError, match="replicates"):
         trajectory_intervention(replicates=1)
+
+
+def test_metrics_take_images():
+    """The same measures on tiny images (n, H, W, C): memorization from tiny σ, copy ratio of
+    identical models, AUC of separated sets, and a hybrid sweep."""
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(6, 2, 2, 1)).astype(np.float32) * 3
+    optimal = toyflow.OptimalDenoiser(train)
+    grid = iv.grid(STEPS)
+    idx = np.array([STEPS - 1])
+    starts = iv.noisy_starts(train, grid[idx], 3)
+    assert starts.shape == (1, 3, 6, 2, 2, 1)
+    out = iv.injection_memorization(optimal, starts, idx, train, steps=STEPS)
+    np.testing.assert_array_equal(out.mean, 1.0)
+    cr = iv.copy_ratio(optimal, optimal, optimal, iv.noisy_starts(train, grid[[5]], 2), grid[[5]])
+    np.testing.assert_array_equal(cr.numerator.groups, cr.denominator.groups)
+    a = rng.normal(size=(1, 50, 2, 2, 1))
+    auc = iv.two_sample_auc(a, a + 20.0, [1.0], k=5)
+    np.testing.assert_allclose(auc.auc, 1.0)
+    hyb = iv.hybrid_memorization(optimal, optimal, [1.0], train, n=16, n_groups=2, steps=STEPS)
+    assert hyb.mean.shape == (1,) and hyb.mean[0] > 0.9

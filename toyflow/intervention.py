@@ -104,13 +104,27 @@ def _indices(sigma_indices, steps: int) -> np.ndarray:
 
 
 def noisy_starts(clean_x, sigmas, n_draws: int, seed: int = 0) -> np.ndarray:
-    """Noisy copies ``y + σ_k n`` of clean points: ``(K, n_draws, n, d)``, with the same noise
-    draws ``n (n_draws, n, d)`` at every σ (as in the gap's error curves)."""
-    y = as_points(clean_x, "clean_x")
-    s = np.asarray(sigmas, np.float32).reshape(-1, 1, 1, 1)
+    """Noisy copies ``y + σ_k n`` of clean points ``(n, d)`` or images ``(n, H, W, C)``:
+    ``(K, n_draws, n, ...)``, with the same noise draws ``n (n_draws, n, ...)`` at every σ (as in
+    the gap's error curves)."""
+    y = _batch(clean_x, "clean_x")
+    s = np.asarray(sigmas, np.float32).reshape((-1,) + (1,) * (y.ndim + 1))
     n_draws = check_int(n_draws, "n_draws", 1, 100_000)
     noise = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (n_draws,) + y.shape))
     return (y[None, None] + s * noise[None]).astype(np.float32)
+
+
+def _batch(x, name: str) -> np.ndarray:
+    """A checked batch of points ``(n, d)`` or images ``(n, H, W, C)`` as float32."""
+    arr = np.asarray(x)
+    if arr.ndim > 2:
+        return as_points(arr, name, event_shape=tuple(arr.shape[1:]))
+    return as_points(arr, name)
+
+
+def _flat(x) -> np.ndarray:
+    a = np.asarray(x)
+    return a.reshape(a.shape[0], -1)
 
 
 def group_states(states, n_groups: int) -> np.ndarray:
@@ -216,22 +230,27 @@ def injection_memorization(
     :class:`PerSigma` whose standard error is over the ``G`` groups.
     """
     s = np.asarray(starts, np.float32)
-    if s.ndim != 4:
-        raise ValueError(f"starts must have shape (K, groups, m, d), got {s.shape}")
-    k, g, m, d = s.shape
-    tx = as_points(train_x, "train_x", dim=d)
+    if s.ndim < 4:
+        raise ValueError(
+            f"starts must have shape (K, groups, m, d) or (K, groups, m, H, W, C), got {s.shape}"
+        )
+    k, g, m = s.shape[:3]
+    event = tuple(s.shape[3:])
+    tx = _batch(train_x, "train_x")
+    if tuple(tx.shape[1:]) != event:
+        raise ValueError(f"train_x has points of shape {tx.shape[1:]}, the starts {event}")
     if tx.shape[0] < 2:
         raise ValueError("memorization needs at least 2 training points")
     ratio = check_float(ratio, "ratio", 0.0, 1.0, lo_open=True)
     ends = integrate_from(
         denoiser,
-        s.reshape(k, g * m, d),
+        s.reshape((k, g * m) + event),
         sigma_indices,
         steps=steps,
         solver=solver,
         schedule=schedule,
     )
-    mask = memorized_mask(ends.reshape(k * g * m, d), tx, ratio)
+    mask = memorized_mask(_flat(ends.reshape((k * g * m,) + event)), _flat(tx), ratio)
     sig = grid(steps, schedule)[np.asarray(sigma_indices)]
     return _per_sigma(sig, mask.reshape(k, g, m).mean(axis=2))
 
@@ -288,9 +307,9 @@ def _switch_memorization(
             band=band,
         )
     )
-    d = ends.shape[-1]
-    tx = as_points(train_x, "train_x", dim=d)
-    mask = memorized_mask(ends.reshape(-1, d), tx, ratio).reshape(lv.shape[0], n)
+    tx = _batch(train_x, "train_x")
+    flat_ends = ends.reshape(lv.shape[0] * n, -1)
+    mask = memorized_mask(flat_ends, _flat(tx), ratio).reshape(lv.shape[0], n)
     m = n // n_groups
     return mask[:, : m * n_groups].reshape(lv.shape[0], n_groups, m).mean(axis=2)
 
@@ -416,8 +435,8 @@ def copy_ratio(
         for name, d in (("model_a", model_a), ("model_b", model_b), ("optimal_a", optimal_a))
     )
     sig = np.asarray(sigmas, np.float64).reshape(-1)
-    if s.ndim != 4 or s.shape[0] != sig.size:
-        raise ValueError(f"states must be (K={sig.size}, groups, m, d), got {s.shape}")
+    if s.ndim < 4 or s.shape[0] != sig.size:
+        raise ValueError(f"states must be (K={sig.size}, groups, m, ...), got {s.shape}")
     if not (np.all(np.isfinite(sig)) and np.all(sig > 0)):
         raise ValueError("sigmas must all be finite and > 0")
     t = np.asarray(
@@ -507,7 +526,8 @@ def two_sample_auc(a, b, sigmas, *, k: int = 15, subsets=None) -> AUCResult:
     """Cross-validated (leave-one-out k-NN) AUC of telling ``a`` from ``b``, per σ.
 
     Args:
-      a: ``(K, n, d)`` first set per σ (e.g. trajectory states).
+      a: ``(K, n, d)`` first set per σ (e.g. trajectory states); images ``(K, n, H, W, C)``
+        are compared as flattened vectors.
       b: ``(K, m, d)`` second set per σ (e.g. noisy training samples); use ``m ≈ n``.
       sigmas: ``(K,)`` the σ of each slice (carried into the result).
       k: neighbours per point.
@@ -517,6 +537,9 @@ def two_sample_auc(a, b, sigmas, *, k: int = 15, subsets=None) -> AUCResult:
     """
     a_ = np.asarray(a, np.float32)
     b_ = np.asarray(b, np.float32)
+    if a_.ndim > 3 and b_.ndim > 3:  # images: classify flattened pixel vectors
+        a_ = a_.reshape(a_.shape[0], a_.shape[1], -1)
+        b_ = b_.reshape(b_.shape[0], b_.shape[1], -1)
     if a_.ndim != 3 or b_.ndim != 3 or a_.shape[0] != b_.shape[0] or a_.shape[2] != b_.shape[2]:
         raise ValueError(f"a and b must be (K, n, d) and (K, m, d), got {a_.shape} and {b_.shape}")
     if not (np.all(np.isfinite(a_)) and np.all(np.isfinite(b_))):
