@@ -27,7 +27,7 @@ page through a 65,536-entry table), and one small source per drawn glyph. A σ m
 frame into those sources: the arrows of both fields, the displacement region
 ``‖D(x; σ) − x‖ ≤ σ``, the heat map ``‖D − D*‖ / σ`` (log colour bar), the trajectory states
 (dark; orange for trajectories whose sample is memorized) and the noisy-training cloud; the
-curves' σ markers follow a moment later (at most ~4 moves a second). :func:`frame_columns` and
+curves' σ markers follow once σ rests for 0.3 s. :func:`frame_columns` and
 :func:`arrow_paths` are the same computation in NumPy (the first frame, :meth:`StackView.update`,
 the GIF export, the browser test's check).
 
@@ -315,36 +315,40 @@ for (let k = 0, a = 0, b = 0; k < n; k++) {
 positions.data = {x: px, y: py};
 positions_mem.data = {x: mx, y: my};
 points("cloud", cloud);
-// The curves' σ markers follow after the views have painted, at most ~4 times a second
-// (each marker move repaints a curve figure; the views come first).
-const mk = window.__toyflow_markers || (window.__toyflow_markers = {last: 0, timer: 0});
+// The curves' σ markers follow once σ rests for 0.3 s (each marker move repaints three curve
+// figures: while σ plays or is scrubbed, the views get the whole frame).
+const mk = window.__toyflow_markers || (window.__toyflow_markers = {timer: 0});
 clearTimeout(mk.timer);
-const moveMarkers = () => {
-  mk.last = performance.now();
+mk.timer = setTimeout(() => {
   const j = Math.max(0, Math.min(S - 1, Math.round(slider.value)));
   for (const m of markers) m.location = d.sigmas[0][j];
-};
-mk.timer = setTimeout(moveMarkers, performance.now() - mk.last > 250 ? 30 : 250);
+}, 300);
 """
 
 _PLAY_JS = r"""
+// Play: advance one frame whenever 1/speed seconds have passed, checked every animation frame,
+// so a frame that takes long to draw delays the next one by no more than its own cost.
 const me = cb_obj;
 const looping = () => loop.active.includes(0);
-clearTimeout(me.__toyflow_timer);
+cancelAnimationFrame(me.__toyflow_raf);
 if (!me.active) { me.label = "▶ play"; return; }
 me.label = "⏸ pause";
 if (slider.value >= slider.end && !looping()) slider.value = slider.start;
-const tick = () => {
+let last = performance.now();
+const tick = (now) => {
   if (!me.active) return;
-  let v = slider.value + 1;
-  if (v > slider.end) {
-    if (!looping()) { me.active = false; return; }
-    v = slider.start;
+  if (now - last >= 1000 / Number(speed.value) - 4) {
+    last = now;
+    let v = slider.value + 1;
+    if (v > slider.end) {
+      if (!looping()) { me.active = false; return; }
+      v = slider.start;
+    }
+    slider.value = v;
   }
-  slider.value = v;
-  me.__toyflow_timer = setTimeout(tick, 1000 / Number(speed.value));
+  me.__toyflow_raf = requestAnimationFrame(tick);
 };
-me.__toyflow_timer = setTimeout(tick, 1000 / Number(speed.value));
+me.__toyflow_raf = requestAnimationFrame(tick);
 """
 
 
