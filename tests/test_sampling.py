@@ -206,8 +206,12 @@ def test_new_grids_and_deltas_do_not_recompile(circle):
 
 def test_sample_rejects_bad_input(circle):
     D = toyflow.OptimalDenoiser(circle.train_x)
+    # Plain functions D(x, sigma) are accepted (wrapped as FunctionDenoiser); anything that is
+    # not callable, or a function that breaks the contract, is a clear error.
     with pytest.raises(ValueError, match="toyflow denoiser"):
-        toyflow.sample(lambda x, s: x, 4)
+        toyflow.sample("optimal", 4)
+    with pytest.raises(ValueError, match="shape of x"):
+        toyflow.sample(lambda x, s: x[:, :1], 4)
     with pytest.raises(ValueError, match="n must be"):
         toyflow.sample(D, 0)
     with pytest.raises(ValueError, match="2 columns"):
