@@ -64,7 +64,7 @@ from toyflow.sigma_stack import SigmaStack
 
 TRAIN_COLOR = "#d62728"
 VAL_COLOR = "#1f77b4"
-CLOUD_COLOR = "#f4a582"
+CLOUD_COLOR = "#b2abd2"  # light purple: apart from the orange of memorized trajectories
 POSITION_COLOR = "#111111"
 MEMORIZED_COLOR = "#ff7f0e"
 REGION_COLOR = "#9ecae1"
@@ -86,7 +86,7 @@ SPEEDS = ("5", "10", "20", "30")  # frames per second of play
 #: Curves drawn (names as :func:`toyflow.sigma_stack.state_curves` writes them), by figure.
 CURVE_GROUPS = (
     (
-        "relative gap (E_val − E_train) / E_train",
+        "gap (E_val − E_train) / E_train",
         (("relative gap: model", "#d62728", "solid"), ("relative gap: D*", "#999999", "dashed")),
     ),
     (
