@@ -97,6 +97,48 @@ def as_sigma(sigma: Any, n: int | None = None, name: str = "sigma") -> np.ndarra
     return s32
 
 
+#: Labels index classes: a conditional model keeps a table row and the optimal denoiser a count
+#: per label value, so values are capped (one label per point still fits up to a million
+#: points). Data with other label values is renumbered at the data boundary
+#: (:func:`toyflow.labels.dense_labels`, used by ``from_points`` and ``load_csv``).
+MAX_CLASSES = 1 << 20
+
+
+def _label_range_message(name: str, bad: float | int) -> str:
+    if bad < 0:
+        return f"{name} must be >= 0, got {bad}"
+    return (
+        f"{name} must be below {MAX_CLASSES} (labels index classes), got {bad}; renumber other "
+        "label values to 0..k-1 with toyflow.labels.dense_labels(labels)"
+    )
+
+
+def dense_labels(labels) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber arbitrary integer label values to ``0..k−1``: ``(codes (n,) int32, names (k,))``.
+
+    ``names[codes[i]]`` is the original value of label ``i`` (kept for display), in increasing
+    order, so labels that already are ``0..k−1`` come back unchanged. Values may be any integers
+    (``2_000_000_000``, negative, beyond ``2**32``) and never wrap; more than
+    ``MAX_CLASSES`` distinct values raise ``ValueError``.
+    """
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array, got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(
+                f"labels must be whole numbers, got dtype {arr.dtype} with fractions or NaN"
+            )
+    names, codes = np.unique(arr, return_inverse=True)
+    if names.size > MAX_CLASSES:
+        raise ValueError(
+            f"labels have {names.size} distinct values; at most {MAX_CLASSES} classes are supported"
+        )
+    return codes.astype(np.int32).reshape(-1), names
+
+
 def as_labels(
     labels: Any,
     n: int,
@@ -126,9 +168,20 @@ def as_labels(
             raise ValueError(
                 f"{name} must be whole numbers, got dtype {arr.dtype} with fractions or NaN"
             )
-    arr = arr.astype(np.int32)
-    if np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0, got {int(arr.min())}")
+    with np.errstate(invalid="ignore"):
+        wide = arr.astype(np.int64) if np.issubdtype(arr.dtype, np.integer) else None
+    if wide is None:  # whole floats: compare as floats so 1e30 never wraps on the way
+        if arr.size and (np.min(arr) < 0 or np.max(arr) >= MAX_CLASSES):
+            bad = float(np.min(arr)) if np.min(arr) < 0 else float(np.max(arr))
+            raise ValueError(_label_range_message(name, bad))
+        arr = arr.astype(np.int32)
+    else:
+        if np.issubdtype(arr.dtype, np.unsignedinteger) and arr.size and arr.max() > 2**62:
+            raise ValueError(_label_range_message(name, int(arr.max())))
+        if wide.size and (wide.min() < 0 or wide.max() >= MAX_CLASSES):
+            bad = int(wide.min()) if wide.min() < 0 else int(wide.max())
+            raise ValueError(_label_range_message(name, bad))
+        arr = wide.astype(np.int32)
     if num_classes is not None and arr.size and arr.max() >= num_classes:
         raise ValueError(
             f"{name} must be < {num_classes} (the number of classes), got {int(arr.max())}"

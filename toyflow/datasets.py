@@ -43,7 +43,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from toyflow._json import jsonable
-from toyflow._validation import as_labels, as_points, check_float, check_int, lookup
+from toyflow._validation import as_labels, as_points, check_float, check_int, dense_labels, lookup
 from toyflow.registry import Registry
 
 MAX_POINTS = 1_000_000
@@ -91,6 +91,8 @@ class Dataset:
     train_coarse: ``(n_train,)`` int32;  val_coarse: ``(n_val,)`` int32.
     params: the parameters that made it (incl. ``seed``, ``n_train``, ``n_val``).
     coarse_classes: how many coarse classes the generator has (``None``: inferred from labels).
+    label_names: the user's label values where ``from_points`` renumbered them to ``0..k−1``
+      (``label_names[c]`` is the name of class ``c``); ``None`` where labels are their own names.
     """
 
     name: str
@@ -100,6 +102,7 @@ class Dataset:
     val_coarse: np.ndarray
     params: dict
     coarse_classes: int | None = None
+    label_names: tuple | None = None
 
     def __post_init__(self):
         # Normalise dtypes and check that the shapes agree.
@@ -435,8 +438,7 @@ def from_points(
     x = as_points(train_x, "train_x", dim=2)
     if x.shape[0] > MAX_POINTS:
         raise ValueError(f"train_x has {x.shape[0]} points; at most {MAX_POINTS} are supported")
-    labels = as_labels(train_labels, x.shape[0], "train_labels")
-    labels = np.zeros(x.shape[0], np.int32) if labels is None else labels
+    labels, names = _user_labels(train_labels, x.shape[0])
     val_fraction = check_float(val_fraction, "val_fraction", 0.0, 1.0)
     seed = check_int(seed, "seed", 0, _MAX_SEED)
     if val_fraction >= 1.0:
@@ -468,7 +470,30 @@ def from_points(
         train_coarse=train_c,
         val_coarse=np.asarray(val_c, np.int32),
         params=params,
+        label_names=names,
     )
+
+
+def _user_labels(train_labels, n: int) -> tuple[np.ndarray, tuple | None]:
+    """Labels of user data as class indices, with the user's names where they had to change.
+
+    Values that already are class indices (``0 ≤ label < MAX_CLASSES``) are kept; larger ones
+    (``2_000_000_000``, ``2**40``) are renumbered to ``0..k−1`` in increasing order of value, and their
+    original values returned for display, so no label value can make a per-class table huge.
+    """
+    if train_labels is None:
+        return np.zeros(n, np.int32), None
+    try:
+        return as_labels(train_labels, n, "train_labels"), None
+    except ValueError:
+        raw = np.asarray(train_labels)
+        if raw.ndim == 0:
+            raw = np.full((n,), raw)
+        numeric = raw.dtype != bool and np.issubdtype(raw.dtype, np.number)
+        if raw.ndim != 1 or raw.shape[0] != n or not numeric or not np.all(raw >= 0):
+            raise  # wrong shape, not numbers, or negative: the check's own message stands
+        codes, names = dense_labels(raw)
+        return codes, tuple(names.tolist())
 
 
 def _nearest(queries: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyflow._validation import as_points, check_int
+from toyflow._validation import dense_labels as dense_labels  # re-exported: part of this API
 from toyflow.datasets import Dataset
 from toyflow.registry import Registry, bucket
 
