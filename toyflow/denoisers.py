@@ -287,7 +287,10 @@ def posterior_stream(
                 yc = (rows - c) * inv_s
                 y2 = jnp.sum(yc * yc, axis=1)
                 dot = jnp.matmul(xq, yc.T, precision=precision)
-                d2 = jnp.maximum(x2[:, None] + y2[None, :] - 2.0 * dot, 0.0)
+                # ‖x − y‖² − ‖x‖²: the query's own ‖x‖² is common to its whole softmax, and
+                # leaving it out keeps the rounding at the scale of ‖y‖², not ‖x‖² (at large σ,
+                # ‖x‖² ≫ ‖y‖²). It is added back for the max logit and the log-sum-exp.
+                d2 = y2[None, :] - 2.0 * dot
                 yc = rows * inv_s
             if tc is not None:
                 eligible = (lq[:, None] == ANY_LABEL) | (tc[None, :] == lq[:, None])
@@ -300,7 +303,10 @@ def posterior_stream(
             # contraction), so distances within that rounding noise of the minimum count as the
             # minimum (weight 1): at tiny σ, far queries could otherwise lose the nearest point.
             excess = d2 - shift[:, None]
-            tie = excess <= _TIE_ULPS * shift[:, None]
+            if direct:
+                tie = excess <= _TIE_ULPS * shift[:, None]
+            else:  # the rounding of ‖y‖² − 2x·y is relative to ‖y‖² and |shift|
+                tie = excess <= _TIE_ULPS * (y2[None, :] + jnp.abs(shift)[:, None])
             t = jnp.maximum(excess, 0.0) * iv[:, None]
             p = jnp.where(tie, 1.0, jnp.where(t < _EXP_CUTOFF, jnp.exp(-t), 0.0))
             if plan.sums == "reduce":
@@ -337,7 +343,8 @@ def posterior_stream(
         m, s, acc = carry
         ok = s > 0
         denoised = acc / jnp.where(ok, s, 1.0)[:, None]
-        max_logit = jnp.where(jnp.isfinite(m), -m * iv, -jnp.inf)
+        nearest = m if direct else jnp.maximum(m + x2, 0.0)
+        max_logit = jnp.where(jnp.isfinite(m), -nearest * iv, -jnp.inf)
         lse = jnp.where(ok, max_logit + jnp.log(jnp.where(ok, s, 1.0)), -jnp.inf)
         return denoised, lse, max_logit, ok
 
