@@ -114,19 +114,19 @@ def test_frame_columns_follow_the_stack(circle):
 
 def test_update_swaps_the_data_in_place(circle):
     view = sv.StackView(_stack(circle))
-    frames, arrows = view.frames, view.arrows["model"][0]
+    frames, arrows = view.frames, view.arrows["model"]
     view.slider.value = 4
     other = _stack(circle, delta=0.3, steps=4)
     view.update(other)
-    assert view.frames is frames and view.arrows["model"][0] is arrows  # the same Bokeh models
+    assert view.frames is frames and view.arrows["model"] is arrows  # the same Bokeh models
     assert view.slider.end == 3 and view.slider.value == 3  # clamped to the new grid
     assert len(view.frames.data["sigmas"][0]) == 4
     np.testing.assert_array_equal(
         view.frames.data["model"][0], other.model.astype(np.float16).ravel().view(np.uint16)
     )
     want = sv.arrow_paths(sv.frame_columns(other, 3)["model"]["arrows"], sv.arrow_color_high(other))
-    for src, path in zip(view.arrows["model"], want):
-        np.testing.assert_array_equal(src.data["x"], path["x"])
+    for xs, path in zip(view.arrows["model"].data["xs"], want):
+        np.testing.assert_array_equal(xs, path["x"])
     assert sv.shipped_bytes(other) < other.nbytes + 100
 
 

@@ -83,10 +83,9 @@ def test_keyboard_moves_sigma_offline(page, exported):
     got = page.evaluate(
         """(K) => {
         const doc = Bokeh.documents[0], get = (n) => doc.get_model_by_name(n).data;
-        const bins = [];
+        const a = get("arrows-model"), bins = [];
         for (let k = 0; k < K; k++) {
-            const a = get("arrows-model-" + k);
-            bins.push([Array.from(a.x, v => isNaN(v) ? null : v), Array.from(a.y, v => isNaN(v) ? null : v)]);
+            bins.push([Array.from(a.xs[k], v => isNaN(v) ? null : v), Array.from(a.ys[k], v => isNaN(v) ? null : v)]);
         }
         return {bins: bins, px: Array.from(get("positions").x), heat: Array.from(get("error-heat").image[0]),
                 region: Array.from(get("region-model").image[0])};

@@ -34,8 +34,9 @@ the GIF export, the browser test's check).
 Arrows, readable on a projector: colour is ``‖D(x; σ) − x‖`` in ``ARROW_BINS`` steps on one
 colour bar shared by both fields and fixed over σ (its top is the 99th percentile over all
 frames); length is per panel and per frame (the 95th-percentile arrow spans 0.95 grid cells,
-longer ones at most 1.5 times that). Each colour step is one polyline glyph (shaft and two barbs
-per arrow, NaN breaks), one canvas stroke per step: a frame costs a few strokes, not thousands.
+longer ones at most 1.5 times that). Each colour step is one line of a ``multi_line`` glyph (shaft and
+two barbs per arrow, NaN breaks), one canvas stroke per step: a frame costs a few strokes and
+one source per field, not thousands of strokes.
 The four square views have no axes (each frame repaints them, and Bokeh's axes cost more than
 the arrows); they share their ranges, so pan and zoom move all four.
 """
@@ -252,7 +253,7 @@ if (L === undefined) {  // float16 bits -> float32 values, built once per page
 const sig = d.sigmas[0], S = sig.length;
 const i = Math.max(0, Math.min(S - 1, Math.round(slider.value)));
 const sigma = sig[i], r2 = d.r[0] * d.r[0], h2 = d.h[0] * d.h[0], sp = d.spacing[0];
-const grid = d.grid[0], high = d.high[0], K = bins_model.length;
+const grid = d.grid[0], high = d.high[0], K = bins_model.data.xs.length;
 function field(key, bins, region) {
   const q = d[key][0], off = i * r2 * 2;
   const mag = new Float32Array(r2), ux = new Float32Array(r2), uy = new Float32Array(r2);
@@ -288,7 +289,7 @@ function field(key, bins, region) {
     Y[o] = y0; Y[o + 1] = y1; Y[o + 2] = y1 - hd * ls; Y[o + 3] = y1; Y[o + 4] = y1 - hd * rs;
     X[o + 5] = NaN; Y[o + 5] = NaN;
   }
-  for (let b = 0; b < K; b++) bins[b].data = {x: xs[b], y: ys[b]};
+  bins.data = {xs: xs, ys: ys, color: bins.data.color};
   region.change.emit();
 }
 field("model", bins_model, region_model);
@@ -373,8 +374,9 @@ class StackView:
     def _make_sources(self) -> None:
         xy = {"x": np.zeros(0, np.float32), "y": np.zeros(0, np.float32)}
         self.frames = ColumnDataSource({}, name="sigma-frames")
-        self.arrows = {  # one polyline source per colour step
-            w: [ColumnDataSource(dict(xy), name=f"arrows-{w}-{k}") for k in range(ARROW_BINS)]
+        # One multi_line source per field: line k is colour step k's polyline (NaN breaks).
+        self.arrows = {
+            w: ColumnDataSource(_arrow_lines([xy] * ARROW_BINS), name=f"arrows-{w}")
             for w in ("model", "optimal")
         }
         blank = {"image": [np.zeros((1, 1), np.float32)], "x": [0], "y": [0], "dw": [1], "dh": [1]}
@@ -457,8 +459,14 @@ class StackView:
             color_mapper=LinearColorMapper(palette=["#ffffff", REGION_COLOR], low=0, high=1),
             global_alpha=0.5,
         )
-        for src, color in zip(self.arrows[which], ARROW_COLORS):
-            fig.line("x", "y", source=src, line_color=color, line_width=1.6, line_join="round")
+        fig.multi_line(
+            "xs",
+            "ys",
+            source=self.arrows[which],
+            line_color="color",
+            line_width=1.6,
+            line_join="round",
+        )
         self._data_points(fig, size=6)
         return fig
 
@@ -620,8 +628,7 @@ class StackView:
         high = arrow_color_high(stack)
         self.arrow_mapper.high = high
         for w in ("model", "optimal"):
-            for src, path in zip(self.arrows[w], arrow_paths(cols[w]["arrows"], high)):
-                src.data = path
+            self.arrows[w].data = _arrow_lines(arrow_paths(cols[w]["arrows"], high))
             self.regions[w].data = _image(stack.grid, cols[w]["region"])
         self.heat.data = _image(stack.heat_grid, cols["error"])
         xmin, ymin, xmax, ymax = stack.grid.bounds
@@ -652,6 +659,15 @@ class StackView:
     def _sync_curve_visibility(self) -> None:
         for (_, lines), fig in zip(CURVE_GROUPS, self._curve_figures):
             fig.visible = any(name in self.stack.curves for name, _, _ in lines)
+
+
+def _arrow_lines(paths: list[dict]) -> dict:
+    """A multi_line source's columns from :func:`arrow_paths` (one line per colour step)."""
+    return {
+        "xs": [np.asarray(p["x"], np.float32) for p in paths],
+        "ys": [np.asarray(p["y"], np.float32) for p in paths],
+        "color": list(ARROW_COLORS),
+    }
 
 
 def _paths(stack: SigmaStack) -> dict:
