@@ -113,7 +113,7 @@ def _label_range_message(name: str, bad: float | int) -> str:
     )
 
 
-def dense_labels(labels) -> tuple[np.ndarray, np.ndarray]:
+def dense_labels(labels: Any) -> tuple[np.ndarray, np.ndarray]:
     """Renumber arbitrary integer label values to ``0..k−1``: ``(codes (n,) int32, names (k,))``.
 
     ``names[codes[i]]`` is the original value of label ``i`` (kept for display), in increasing

@@ -484,7 +484,9 @@ def _user_labels(train_labels, n: int) -> tuple[np.ndarray, tuple | None]:
     if train_labels is None:
         return np.zeros(n, np.int32), None
     try:
-        return as_labels(train_labels, n, "train_labels"), None
+        checked = as_labels(train_labels, n, "train_labels")
+        assert checked is not None  # not None for labels that are given
+        return checked, None
     except ValueError:
         raw = np.asarray(train_labels)
         if raw.ndim == 0:

@@ -7,8 +7,8 @@ All use analytic denoisers, so they are exact up to Monte-Carlo noise in the noi
 - the error-prone model ``y_δ(x, σ) = (δ² x + σ² D*(x; √(σ²+δ²))) / (σ² + δ²)``, the exact
   denoiser of the training set smoothed by ``N(0, δ² I)``; δ plays the role of model error.
 
-Data: the symmetric circle (radius 10; ``2 n`` equidistant angles offset by 0.01 rad, alternately
-training and validation) unless stated. Gap curves use the 120-step EDM grid
+Data: the symmetric circle (radius 10; ``2 n`` equidistant angles rotated by 0.01 of a turn,
+alternately training and validation) unless stated. Gap curves use the 120-step EDM grid
 (``σ ∈ [0.002, 80]``, ρ = 7) and 50 noise draws per point, reused for every σ:
 
     E_split(σ) = mean_{y, k} ‖D(y + σ n_k; σ) − y‖₂,     gap(σ) = (E_val − E_train) / E_train
@@ -17,6 +17,7 @@ training and validation) unless stated. Gap curves use the 120-step EDM grid
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -179,7 +180,7 @@ def gap_vs_guidance(s: GapVsGuidance, progress) -> Outcome:
     e_tr, e_va, gaps = gap_rows(
         guided, data.train_x, data.val_x, sigmas, s.n_noise, s.seed, rep, "w"
     )
-    mem = []
+    mem: Any = []
     for name, d in guided:
         x = sample(d, s.n_samples, steps=s.sample_steps, seed=s.seed)
         mem.append(metrics.memorized_fraction(x, data.train_x))
@@ -478,12 +479,15 @@ def error_vs_angle(s: ErrorVsAngle, progress) -> Outcome:
     data = make_dataset("circle", s.n_train, seed=s.seed)
     sigma = float(nearest_on_grid([s.sigma_target], edm_sigmas(120))[0])
     radius = float(data.params["radius"])
-    angles = np.linspace(0.0, 2 * np.pi, s.n_angles, endpoint=False)
+    # The angle grid is shifted to the data's rotation, so training angles lie on it.
+    step = 2 * np.pi / s.n_angles
+    angles = np.mod(np.arctan2(data.train_x[0, 1], data.train_x[0, 0]), step)
+    angles = angles + step * np.arange(s.n_angles)
     points = radius * np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
     deltas = np.asarray(s.deltas, float)
     rep = Reporter(progress, len(deltas) + 1, "error-vs-angle")
     optimal = OptimalDenoiser(data.train_x)
-    errors = []
+    errors: Any = []
     for d in deltas:
         errors.append(_errors_at(ErrorProneDenoiser(optimal, d), points, sigma, s.n_noise, s.seed))
         rep.advance(1, f"δ = {d:g}")
@@ -596,7 +600,7 @@ def fd_vs_delta(s: FdVsDelta, progress) -> Outcome:
     deltas = np.linspace(s.delta_max, s.delta_min, s.n_delta)
     rep = Reporter(progress, len(deltas) + 1, "fd-vs-delta")
     optimal = OptimalDenoiser(data.train_x)
-    rows = []
+    rows: Any = []
     for d in list(deltas) + [0.0]:
         den = optimal if d == 0.0 else ErrorProneDenoiser(optimal, d)
         x = sample(den, s.n_samples, steps=s.sample_steps, seed=s.seed)
