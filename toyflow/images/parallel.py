@@ -29,7 +29,9 @@ Several hosts: every host runs the same program; call :func:`initialize_distribu
 The global batch (512 above) is split over all 16 devices. Only process 0 writes the model file.
 
 On one machine with CPUs only, ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (set
-before JAX is imported) simulates 8 devices; the tests do that.
+before JAX is imported) simulates 8 devices; the tests do that. Several CPU processes need
+cross-process collectives: ``jax.config.update("jax_cpu_collectives_implementation", "gloo")``
+before initialising (``tests/test_multihost.py`` runs two such processes on localhost).
 """
 
 from __future__ import annotations

@@ -302,7 +302,11 @@ class SingleDevice:
     def per_model(self, tree) -> list:
         """Per-model arrays (padded to the model count :meth:`start` returned), one per group."""
         g = self.per_group
-        tree = jax.tree_util.tree_map(jnp.asarray, tree)
+        tree = jax.tree_util.tree_map(
+            lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a, tree
+        )
+        if self.groups == 1:
+            return [tree]
         return [
             jax.tree_util.tree_map(lambda v, i=i: v[i * g : (i + 1) * g], tree)
             for i in range(self.groups)
