@@ -180,7 +180,7 @@ def _frames(model, optimal, arrow_pts, heat_pts, sigmas, train_y, noise, label):
 def compile_count() -> int:
     """How many programs the stack's compiled call holds (tests check that σ, δ and data of the
     same shapes add none)."""
-    return int(_frames._cache_size())
+    return int(_frames._cache_size())  # type: ignore[attr-defined]
 
 
 # --- building a stack -----------------------------------------------------------------------------
@@ -286,7 +286,10 @@ def build_stack(
             raise ValueError(f"train_labels must have {tx.shape[0]} values, got {tl.shape[0]}")
     lab = None
     if label is not None:
-        lab = int(model.check_labels(np.full((1,), label), 1)[0])
+        checked = model.check_labels(np.full((1,), label), 1)
+        if checked is None:
+            raise ValueError(f"label must be an integer label of the model, got {label!r}")
+        lab = int(checked[0])
         optimal.check_labels(np.full((1,), lab), 1)
     g = grid if grid is not None else make_grid(extent, resolution)
     hres = check_int(heat_resolution, "heat_resolution", 2, 512)

@@ -101,16 +101,18 @@ def export_html(stack_or_state, path, *, title: str = "toyflow: the σ sweep", *
 def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: int):
     """Yield one Pillow image per σ (matplotlib, Agg; artists updated in place)."""
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
     from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.figure import Figure
     from PIL import Image
 
     from toyflow.app import stack_view as sv
 
-    fig, axes = plt.subplots(1, 4, figsize=size, dpi=dpi, layout="constrained")
+    # A figure of its own on the Agg canvas: no pyplot state, whatever backend is in use.
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 4)
     xmin, ymin, xmax, ymax = stack.grid.bounds
     pad = (xmax - xmin) / (2 * (stack.grid.resolution - 1))
     box = (xmin - pad, xmax + pad, ymin - pad, ymax + pad)
@@ -135,7 +137,7 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
             interpolation="nearest",
             alpha=0.6,
         )
-        lc = LineCollection(np.zeros((0, 2, 2)), linewidths=1.1, joinstyle="round")
+        lc = LineCollection([], linewidths=1.1, joinstyle="round")
         ax.add_collection(lc)
         arts[which] = (region, lc)
         ax.set_title(name, fontsize=9)
@@ -200,19 +202,18 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
                 pts = np.stack([path["x"], path["y"]], 1).reshape(-1, 6, 2)[:, :5]
                 lines.append(pts)
                 colors += [color] * pts.shape[0]
-            lc.set_segments(np.concatenate(lines))
+            lc.set_segments(list(np.concatenate(lines)))
             lc.set_color(colors)
         heat.set_data(cols["error"])
         cloud.set_offsets(np.stack([cols["cloud"]["x"], cols["cloud"]["y"]], 1))
         pos.set_offsets(np.stack([cols["positions"]["x"], cols["positions"]["y"]], 1))
         pos_mem.set_offsets(np.stack([cols["positions_mem"]["x"], cols["positions_mem"]["y"]], 1))
         suptitle.set_text(f"{title}    σ = {cols['sigma']:.3g}  (step {i + 1} of {stack.steps})")
-        fig.canvas.draw()
+        canvas.draw()
         if i == 0:  # lay the figure out once: every frame has the same boxes
             fig.set_layout_engine("none")
-        rgba = np.asarray(fig.canvas.buffer_rgba())
+        rgba = np.asarray(canvas.buffer_rgba())
         yield Image.fromarray(rgba[..., :3].copy())
-    plt.close(fig)
 
 
 def export_gif(
