@@ -161,11 +161,47 @@ def cached_result(config: TrainConfig, *, disk: bool = True):
     try:
         from toyflow.training import load_result
 
-        result = load_result(path)
-    except Exception as exc:  # a damaged file is ignored (and retrained)
-        log.warning("ignoring cached model %s: %s", os.path.basename(path), exc)
+        result = load_result(path)  # checks parameter names, shapes and finiteness
+        check_cached(config, result)
+    except Exception as exc:  # a damaged or foreign file counts as missing (and is retrained)
+        log.warning(
+            "ignoring cached model %s (%s); it will be trained again", os.path.basename(path), exc
+        )
+        try:
+            os.unlink(path)  # a file named by the hash of a configuration it does not hold
+        except OSError:
+            pass
         return None
     return remember(config, result)
+
+
+def check_cached(config: TrainConfig, result) -> None:
+    """Raise ``ValueError`` unless ``result`` is a finished training of ``config``: a file that
+    loads but was made by other settings (copied, hand-made, or written by an older version)
+    must not be shown as this configuration's model."""
+    arch = result.config
+    want = {
+        "architecture": "mlp",
+        "width": config.width,
+        "depth": config.depth,
+        "num_classes": config.num_classes,
+        "steps": config.steps,
+    }
+    got = {
+        "architecture": getattr(arch, "kind", None),
+        "width": getattr(arch, "width", None),
+        "depth": getattr(arch, "depth", None),
+        "num_classes": getattr(arch, "num_classes", None),
+        "steps": result.steps_done,
+    }
+    settings = result.settings or {}
+    for key, value in (("batch_size", config.batch_size), ("schedule", config.schedule)):
+        want[key], got[key] = value, settings.get(key)
+    wrong = [f"{k} {got[k]!r} (expected {want[k]!r})" for k in want if got[k] != want[k]]
+    if result.cancelled:
+        wrong.append("training was cancelled")
+    if wrong:
+        raise ValueError("made by other settings: " + ", ".join(wrong))
 
 
 def remember(config: TrainConfig, result):
