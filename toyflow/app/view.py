@@ -235,5 +235,9 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
 
 def serve_main() -> None:
     """What ``panel serve`` runs for each session (the entry file calls this)."""
+    from toyflow.app.url import safe_location
+
     tfx.enable_compilation_cache()
-    create_app().servable(title="toyflow explorer")
+    # The address read so that no query value (5,000 digits, say) can take the session down;
+    # the explorer's own checks then report bad values in the page's notice.
+    create_app().servable(title="toyflow explorer", location=safe_location())

@@ -29,6 +29,7 @@ CURVE_POINTS = 200
 N_SNAPSHOTS = 10
 STEPS_PER_CALL = 250
 MAX_POINTS = 5000
+MAX_VALUE_CHARS = 100  # a preset value (URL query, --args) longer than this is refused unread
 #: The default learned model (as shipped): small enough to train in seconds on 2 CPU cores.
 DEFAULT_LEARNED = dict(width=64, depth=3, train_steps=1500, batch_size=256, learning_rate=2e-3)
 
@@ -87,6 +88,11 @@ TRAINING_PARAMS = (
 )
 #: Plain inputs a URL or ``--args name=value`` may set (not the custom point arrays).
 PLAIN_PARAMS = tuple(p for p in INPUT_PARAMS if p not in ("custom_points", "custom_labels"))
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """``text`` shortened for a one-line notice."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ExplorerInputs(param.Parameterized):
@@ -193,7 +199,11 @@ class ExplorerInputs(param.Parameterized):
         problems, updates = [], {}
         for name, text in pairs.items():
             if name not in PLAIN_PARAMS:
-                problems.append(f"unknown setting {name!r}")
+                problems.append(f"unknown setting {_clip(str(name))!r}")
+                continue
+            text = str(text)
+            if len(text) > MAX_VALUE_CHARS:  # e.g. 5,000 digits: not parsed, not echoed
+                problems.append(f"{name}: a value of {len(text):,} characters is too long")
                 continue
             p = self.param[name]
             try:
@@ -209,7 +219,7 @@ class ExplorerInputs(param.Parameterized):
                     value = str(text)
                 p._validate(value)
             except Exception as exc:
-                problems.append(f"{name}={text!r}: {exc}")
+                problems.append(f"{name}={text!r}: {_clip(str(exc), 200)}")
                 continue
             updates[name] = value
         if updates:
