@@ -11,7 +11,10 @@
     toyflow explore --export run.html [--gif run.gif] --kind error-prone --delta 1.2   (offline)
 
 Every command writes JSON and PNG files into ``--outdir`` (default ``./toyflow-out``) and shows
-a tqdm progress bar for long work. Choices (data sets, schedules, solvers, label granularities,
+a tqdm progress bar for long work. Files of the same name already there are replaced, as
+``make``, ``matplotlib``'s ``savefig`` and most tools writing into an output folder do; each
+subcommand's ``--help`` says so. Every argument is checked, and its size bounded, before any
+work starts. Choices (data sets, schedules, solvers, label granularities,
 experiments) come from the registries. Bad input ends with a one-line message and exit code 2,
 never a traceback. Nothing typed is passed to a shell.
 """
@@ -30,6 +33,10 @@ import numpy as np
 
 EXIT_USAGE = 2
 DEFAULT_OUTDIR = "toyflow-out"
+REPLACES = (
+    "Files of the same name already in --outdir are replaced without asking (use a new "
+    "--outdir to keep an earlier run)."
+)
 
 
 class UsageError(ValueError):
@@ -46,12 +53,16 @@ class _Parser(argparse.ArgumentParser):
 # --- argument types -------------------------------------------------------------------------------
 
 
-def _number(kind: type, strict: bool):
-    """An argparse type: ``kind`` (int or float), finite, ``> 0`` if ``strict`` else ``>= 0``."""
+def _number(kind: type, strict: bool, hi: float | None = None, lo: float | None = None):
+    """An argparse type: ``kind`` (int or float), finite, ``> 0`` if ``strict`` else ``>= 0``,
+    at least ``lo`` and at most ``hi`` when given (sizes are bounded, so that no typed number can
+    make a command run for days or fill the memory)."""
     what = "a whole number" if kind is int else "a number"
     bound = "> 0" if strict else ">= 0"
 
     def parse(text: str):
+        if len(text) > 40:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {len(text)} characters")
         try:
             v = kind(text)
         except ValueError:
@@ -60,6 +71,10 @@ def _number(kind: type, strict: bool):
             if kind is int:  # whole numbers say their bound as ">= 1" / ">= 0"
                 raise argparse.ArgumentTypeError(f"expected a number >= {int(strict)}, got {v}")
             raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text!r}")
+        if lo is not None and v < lo:
+            raise argparse.ArgumentTypeError(f"expected a number >= {lo}, got {text}")
+        if hi is not None and v > hi:
+            raise argparse.ArgumentTypeError(f"expected a number <= {hi}, got {text}")
         return v
 
     return parse
@@ -67,6 +82,27 @@ def _number(kind: type, strict: bool):
 
 _positive_int, _nonneg_int = _number(int, True), _number(int, False)
 _positive_float, _nonneg_float = _number(float, True), _number(float, False)
+
+# Upper bounds of the typed sizes (the library's own limits where it has them).
+MAX_SEED = 2**31 - 1
+MAX_N_SIGMA = 1000  # σ values of the gap curve
+MAX_NOISE = 100_000  # noise draws per point and σ (metrics.gap_curve's limit)
+MAX_SAMPLES = 10_000_000  # samples (sampling.sample's limit)
+MAX_SAMPLE_STEPS = 10_000  # sampler steps (schedules.sampling_sigmas' limit)
+MAX_SNAPSHOTS = 1000
+MAX_GAP_EVALUATIONS = 50_000_000  # n-sigma x n-noise x validation points of one gap curve
+MAX_RESOLUTION = 1024  # field grid points per side (fields' limit)
+MAX_EXTENT = 1e6
+MAX_FIELD_SIGMAS = 64
+MAX_SIGMA = 1e6
+
+
+def _bounded_int(hi: int, lo: int = 1):
+    return _number(int, lo > 0, hi, lo)
+
+
+def _sigma_value(text: str) -> float:
+    return _number(float, True, MAX_SIGMA)(text)
 
 
 # --- progress ---------------------------------------------------------------------------------------
@@ -108,7 +144,7 @@ class _Bar:
 
 
 def _add_data_options(p: argparse.ArgumentParser, *, labels: bool = False) -> None:
-    from toyflow.datasets import DATASETS
+    from toyflow.datasets import DATASETS, MAX_POINTS
 
     g = p.add_argument_group("data")
     g.add_argument(
@@ -118,13 +154,22 @@ def _add_data_options(p: argparse.ArgumentParser, *, labels: bool = False) -> No
         help="data set from the registry (default: circle, or the model's own data)",
     )
     g.add_argument(
-        "--n-train", type=_positive_int, default=None, help="training points (default 10)"
+        "--n-train",
+        type=_bounded_int(MAX_POINTS),
+        default=None,
+        help="training points (default 10)",
     )
     g.add_argument(
-        "--n-val", type=_nonneg_int, default=None, help="validation points (default: n-train)"
+        "--n-val",
+        type=_bounded_int(MAX_POINTS, 0),
+        default=None,
+        help="validation points (default: n-train)",
     )
     g.add_argument(
-        "--data-seed", type=_nonneg_int, default=None, help="seed of the data draw (default 0)"
+        "--data-seed",
+        type=_bounded_int(2**63 - 1, 0),
+        default=None,
+        help="seed of the data draw (default 0)",
     )
     if labels:
         from toyflow.labels import GRANULARITIES
@@ -135,12 +180,17 @@ def _add_data_options(p: argparse.ArgumentParser, *, labels: bool = False) -> No
             default="none",
             help="condition granularity (default none = unconditional)",
         )
-        g.add_argument("--k", type=_positive_int, default=None, help="clusters for --labels kmeans")
+        g.add_argument(
+            "--k", type=_bounded_int(MAX_POINTS), default=None, help="clusters for --labels kmeans"
+        )
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--outdir", default=DEFAULT_OUTDIR, help=f"output folder (default ./{DEFAULT_OUTDIR})"
+        "--outdir",
+        default=DEFAULT_OUTDIR,
+        help=f"output folder (default ./{DEFAULT_OUTDIR}); files of the same name already there "
+        "are replaced",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -166,9 +216,13 @@ def _write_json(path: str, obj: Any) -> None:
 
 def _outdir(args) -> str:
     out = os.path.abspath(args.outdir)
+    shown = args.outdir if len(args.outdir) <= 80 else args.outdir[:60] + "…"
     if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--outdir {args.outdir!r} exists and is not a folder")
-    os.makedirs(out, exist_ok=True)
+        raise UsageError(f"--outdir {shown!r} exists and is not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:  # a name too long, a read-only disk, a file in the path
+        raise UsageError(f"cannot create --outdir {shown!r}: {exc.strerror or exc}") from None
     return out
 
 
@@ -177,7 +231,14 @@ def _load_model(path: str):
 
     if not os.path.isfile(path):
         raise UsageError(f"model file {path!r} does not exist")
-    return load_result(path)
+    try:
+        return load_result(path)  # ValueError for damaged files, NaN or misshapen weights
+    except (ValueError, OSError):
+        raise
+    except Exception as exc:  # anything else a hand-made file provokes is still bad input
+        raise UsageError(
+            f"{path!r} is not a usable toyflow model ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _choose_denoiser(args, data):
@@ -206,6 +267,12 @@ def _stored_data(args) -> dict | None:
     return _load_model(args.model).settings.get("data")
 
 
+def _check_finite(values, what: str) -> None:
+    """No silent NaN: a denoiser that gives NaN or infinity ends the command, nothing written."""
+    if not np.all(np.isfinite(np.asarray(values))):
+        raise UsageError(f"{what} hold NaN or infinite values; nothing was written")
+
+
 # --- train -------------------------------------------------------------------------------------------
 
 
@@ -220,11 +287,18 @@ def _cmd_train(args) -> int:
     from toyflow.training import train
 
     started = time.perf_counter()
-    out = _outdir(args)
-    data, data_cfg = _make_data(args)
     if args.labels != "kmeans" and args.k is not None:
         raise UsageError("--k applies to --labels kmeans only")
+    data, data_cfg = _make_data(args)
+    evaluations = args.n_sigma * args.n_noise * data.n_val
+    if evaluations > MAX_GAP_EVALUATIONS:
+        raise UsageError(
+            f"the gap curve would take {args.n_sigma} σ x {args.n_noise} noise draws x "
+            f"{data.n_val} validation points = {evaluations:,} evaluations (at most "
+            f"{MAX_GAP_EVALUATIONS:,}): lower --n-sigma, --n-noise or --n-val"
+        )
     train_labels, val_labels = make_labels(data, args.labels, k=args.k, seed=data_cfg["seed"])
+    out = _outdir(args)  # every argument is checked: only now does work start
     data_cfg.update(labels=args.labels, k=args.k)
     bar = _Bar("train", args.steps, args.quiet)
     try:
@@ -275,10 +349,11 @@ def _cmd_train(args) -> int:
             schedule=args.schedule,
         )
     )
+    _check_finite(samples, "the samples")
     mem_mask = metrics.memorized_mask(samples, data.train_x) if data.n_train >= 2 else None
     fd = (
         metrics.sample_overfit(samples, data.train_x, data.val_x)
-        if data.n_val >= 2 and data.n_train >= 2
+        if data.n_val >= 2 and data.n_train >= 2 and len(samples) >= 2
         else None
     )
     losses = np.asarray(result.losses, float)
@@ -355,9 +430,9 @@ def _cmd_sample(args) -> int:
     from toyflow.sampling import sample
 
     started = time.perf_counter()
-    out = _outdir(args)
     data, data_cfg = _make_data(args, _stored_data(args))
     denoiser, title = _choose_denoiser(args, data)
+    out = _outdir(args)
     samples = np.asarray(
         sample(
             denoiser,
@@ -369,10 +444,11 @@ def _cmd_sample(args) -> int:
             labels=args.label,
         )
     )
+    _check_finite(samples, f"samples of {title}")
     mem = metrics.memorized_mask(samples, data.train_x) if data.n_train >= 2 else None
     fd = (
         metrics.sample_overfit(samples, data.train_x, data.val_x)
-        if data.n_val >= 2 and data.n_train >= 2
+        if data.n_val >= 2 and data.n_train >= 2 and len(samples) >= 2
         else None
     )
     report = {
@@ -414,7 +490,8 @@ def _cmd_field(args) -> int:
     from toyflow.fields import compare_fields
     from toyflow.plotting import plot_field_grid, save_figure
 
-    out = _outdir(args)
+    if len(args.sigma) > MAX_FIELD_SIGMAS:
+        raise UsageError(f"--sigma takes at most {MAX_FIELD_SIGMAS} values, got {len(args.sigma)}")
     data, data_cfg = _make_data(args, _stored_data(args))
     denoiser, title = _choose_denoiser(args, data)
     optimal = OptimalDenoiser(data.train_x)
@@ -430,6 +507,9 @@ def _cmd_field(args) -> int:
         )
         for s in args.sigma
     ]
+    for c in comps:
+        _check_finite(c.model.displacement, f"the field of {title} at σ = {c.model.sigma:g}")
+    out = _outdir(args)
     fig = plot_field_grid(
         [[c.model for c in comps], [c.reference for c in comps]],
         row_labels=[title, "optimal D*"],
@@ -589,9 +669,12 @@ def _cmd_explore(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (choices read the registries)."""
+    from toyflow._validation import MAX_CLASSES
     from toyflow.experiments import EXPERIMENTS
+    from toyflow.nets import MAX_DEPTH, MAX_WIDTH
     from toyflow.sampling import SOLVERS
     from toyflow.schedules import SCHEDULES
+    from toyflow.training.api import MAX_BATCH, MAX_STEPS
 
     parser = _Parser(
         prog="toyflow",
@@ -603,28 +686,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train an MLP denoiser; writes model.msgpack, metrics.json, loss.png, field.png",
+        description="Train an MLP denoiser; writes model.msgpack, metrics.json, loss.png and "
+        f"field.png into --outdir. {REPLACES}",
     )
     _add_data_options(p, labels=True)
     g = p.add_argument_group("model")
-    g.add_argument("--width", type=_positive_int, default=128)
-    g.add_argument("--depth", type=_positive_int, default=3)
-    g.add_argument("--steps", type=_positive_int, default=2000)
-    g.add_argument("--batch-size", type=_positive_int, default=512)
-    g.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (Adam)")
+    g.add_argument("--width", type=_bounded_int(MAX_WIDTH), default=128)
+    g.add_argument("--depth", type=_bounded_int(MAX_DEPTH), default=3)
+    g.add_argument("--steps", type=_bounded_int(MAX_STEPS), default=2000)
+    g.add_argument("--batch-size", type=_bounded_int(MAX_BATCH), default=512)
+    g.add_argument(
+        "--lr", type=_number(float, True, 1.0), default=2e-3, help="learning rate (Adam)"
+    )
     g.add_argument("--schedule", choices=list(SCHEDULES), default="edm")
     g.add_argument(
-        "--ema", type=_nonneg_float, default=None, help="EMA decay (e.g. 0.999; default off)"
+        "--ema",
+        type=_number(float, False, 0.99999),
+        default=None,
+        help="EMA decay (e.g. 0.999; default off)",
     )
-    g.add_argument("--seed", type=_nonneg_int, default=0)
-    g.add_argument("--snapshots", type=_nonneg_int, default=8, help="log-spaced snapshots kept")
+    g.add_argument("--seed", type=_bounded_int(MAX_SEED, 0), default=0)
+    g.add_argument(
+        "--snapshots",
+        type=_bounded_int(MAX_SNAPSHOTS, 0),
+        default=8,
+        help="log-spaced snapshots kept",
+    )
     g = p.add_argument_group("evaluation")
-    g.add_argument("--n-sigma", type=_positive_int, default=64, help="σ values of the gap curve")
-    g.add_argument("--n-noise", type=_positive_int, default=20, help="noise draws per point and σ")
-    g.add_argument("--n-samples", type=_positive_int, default=1000)
-    g.add_argument("--sample-steps", type=_positive_int, default=40)
+    g.add_argument(
+        "--n-sigma",
+        type=_bounded_int(MAX_N_SIGMA),
+        default=64,
+        help=f"σ values of the gap curve (at most {MAX_N_SIGMA})",
+    )
+    g.add_argument(
+        "--n-noise", type=_bounded_int(MAX_NOISE), default=20, help="noise draws per point and σ"
+    )
+    g.add_argument("--n-samples", type=_bounded_int(MAX_SAMPLES), default=1000)
+    g.add_argument("--sample-steps", type=_bounded_int(MAX_SAMPLE_STEPS), default=40)
     g.add_argument(
         "--field-sigma",
-        type=_positive_float,
+        type=_sigma_value,
         default=None,
         help="σ of field.png (default: where the gap peaks)",
     )
@@ -641,42 +743,61 @@ def build_parser() -> argparse.ArgumentParser:
             help="an analytic denoiser of the data (default optimal)",
         )
         g.add_argument(
-            "--delta", type=_nonneg_float, default=None, help="model error δ (error-prone)"
+            "--delta",
+            type=_number(float, False, MAX_SIGMA),
+            default=None,
+            help="model error δ (error-prone)",
         )
         g.add_argument(
             "--label",
-            type=_nonneg_int,
+            type=_bounded_int(MAX_CLASSES - 1, 0),
             default=None,
             help="condition a conditional model on this label",
         )
 
-    p = sub.add_parser("sample", help="generate samples; writes samples.json, samples.png")
+    p = sub.add_parser(
+        "sample",
+        help="generate samples; writes samples.json, samples.png",
+        description=f"Generate samples; writes samples.json and samples.png. {REPLACES}",
+    )
     add_denoiser_options(p)
     _add_data_options(p)
     g = p.add_argument_group("sampler")
-    g.add_argument("--n", type=_positive_int, default=1000, help="number of samples")
-    g.add_argument("--steps", type=_positive_int, default=40)
+    g.add_argument("--n", type=_bounded_int(MAX_SAMPLES), default=1000, help="number of samples")
+    g.add_argument("--steps", type=_bounded_int(MAX_SAMPLE_STEPS), default=40)
     g.add_argument("--solver", choices=list(SOLVERS), default="euler")
     g.add_argument("--schedule", choices=list(SCHEDULES), default="edm")
-    g.add_argument("--seed", type=_nonneg_int, default=0)
+    g.add_argument("--seed", type=_bounded_int(MAX_SEED, 0), default=0)
     _add_common(p)
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser(
-        "field", help="flow field beside the optimal one; writes field.png, field.json"
+        "field",
+        help="flow field beside the optimal one; writes field.png, field.json",
+        description="The flow field of a denoiser beside the optimal one; writes field.png "
+        f"and field.json. {REPLACES}",
     )
     add_denoiser_options(p)
     _add_data_options(p)
     g = p.add_argument_group("field")
     g.add_argument(
-        "--sigma", type=_positive_float, nargs="+", default=[2.8], help="one or several σ"
+        "--sigma",
+        type=_sigma_value,
+        nargs="+",
+        default=[2.8],
+        help=f"one or several σ (at most {MAX_FIELD_SIGMAS})",
     )
-    g.add_argument("--resolution", type=_positive_int, default=40)
-    g.add_argument("--extent", type=_positive_float, default=17.5)
+    g.add_argument("--resolution", type=_bounded_int(MAX_RESOLUTION, 2), default=40)
+    g.add_argument("--extent", type=_number(float, True, MAX_EXTENT), default=17.5)
     _add_common(p)
     p.set_defaults(func=_cmd_field)
 
-    p = sub.add_parser("experiment", help="run a registered experiment; writes NAME.json, NAME.png")
+    p = sub.add_parser(
+        "experiment",
+        help="run a registered experiment; writes NAME.json, NAME.png",
+        description="Run a registered experiment; writes NAME.json and NAME.png (and "
+        f"summary.json with --all). {REPLACES}",
+    )
     p.add_argument(
         "name",
         nargs="?",
@@ -705,9 +826,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "explore",
         help="the explorer's σ views for a preset as an offline HTML page (--export) or a GIF",
+        description="The explorer's σ views for a preset as one offline HTML page (--export) "
+        "and/or a GIF (--gif). An existing file of that name is replaced.",
     )
-    p.add_argument("--export", metavar="FILE.html", help="write one self-contained page")
-    p.add_argument("--gif", metavar="FILE.gif", help="write the σ sweep as a GIF")
+    p.add_argument(
+        "--export", metavar="FILE.html", help="write one self-contained page (replaces the file)"
+    )
+    p.add_argument(
+        "--gif", metavar="FILE.gif", help="write the σ sweep as a GIF (replaces the file)"
+    )
     p.add_argument("--fps", type=_positive_float, default=8.0, help="GIF frames per second")
     p.add_argument("--title", default=None, help="the page's title")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -770,13 +897,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"toyflow {args.command}"
     try:
         return int(args.func(args) or 0)
-    except (
-        ValueError,
-        FileNotFoundError,
-        IsADirectoryError,
-        NotADirectoryError,
-        PermissionError,
-    ) as exc:
+    except (ValueError, OSError) as exc:  # bad input, or a path the system refuses
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except FloatingPointError as exc:
