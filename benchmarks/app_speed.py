@@ -344,7 +344,7 @@ def bench_browser(rounds: int) -> None:
                     page.goto(url, wait_until="commit")
                     page.wait_for_selector(".flow-field canvas", timeout=300_000)
                     expect(
-                        page.locator(".sigma-value").get_by_text(re.compile(r"σ = \d"))
+                        page.locator(".sigma-value").get_by_text(re.compile(r"σ = \d")).first
                     ).to_be_visible(timeout=300_000)
                     loads.append(time.perf_counter() - t0)
                     if visit == 0:  # let the first session finish its curves (compiles)
@@ -426,9 +426,9 @@ def _sessions_at_once(url: str, n: int) -> list[float]:
         times = []
         for pg in pages:
             pg.wait_for_selector(".flow-field canvas", timeout=600_000)
-            expect(pg.locator(".sigma-value").get_by_text(re.compile(r"σ = \d"))).to_be_visible(
-                timeout=600_000
-            )
+            expect(
+                pg.locator(".sigma-value").get_by_text(re.compile(r"σ = \d")).first
+            ).to_be_visible(timeout=600_000)
             times.append(time.perf_counter() - t0)
         context.close()
         browser.close()
@@ -461,9 +461,18 @@ def bench_sessions(n: int, baseline_rev: str | None) -> None:
                 proc, url = serve(tmp, env, root=root)
                 try:
                     runs[label] = _sessions_at_once(url, n)
+                    print(
+                        f"  {label}: all {n} drawn after {max(runs[label]):.1f} s "
+                        f"(median {statistics.median(runs[label]):.1f} s)",
+                        flush=True,
+                    )
                 finally:
                     proc.terminate()
-                    proc.wait(10)
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait(10)
     finally:
         if wt is not None:
             subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT)

@@ -299,34 +299,7 @@ class Controls:
         self.update_messages()
 
     def update_headline(self, *_events) -> None:
-        h = self.state.headline_view or {}
-
-        def fmt(v, spec):
-            return "—" if v is None or not np.isfinite(v) else format(v, spec)
-
-        cards = [
-            (
-                "memorized samples",
-                fmt(h.get("memorized_fraction"), ".1%"),
-                "nearest training point closer than 1/3 of the second-nearest",
-            ),
-            (
-                "Fréchet overfit",
-                fmt(h.get("relative_overfit"), ".3g"),
-                "(FD to validation − FD to training) / FD to training",
-            ),
-            (
-                "training loss",
-                fmt(h.get("training_loss"), ".4g"),
-                "EDM-weighted loss, recent steps",
-            ),
-        ]
-        self.headline.object = "".join(
-            f'<div title="{tip}" style="display:inline-block;margin-right:28px">'
-            f'<div style="font-size:12px;color:#555">{name}</div>'
-            f'<div style="font-size:24px;font-weight:600">{value}</div></div>'
-            for name, value, tip in cards
-        )
+        self.headline.object = headline_html(self.state.headline_view or {})
 
     def update_takeaway(self, *_events) -> None:
         s = self.state
@@ -364,56 +337,88 @@ class Controls:
         self.condition.visible = s.granularity != "none"
         self.w.visible = s.guidance != "none"
 
-    # -- layout ----------------------------------------------------------------------------------
-    def sidebar(self, loss_box) -> list:
-        data_card = pn.Card(
-            self.dataset,
-            self.n_train,
-            pn.Row(self.n_val, self.seed),
-            pn.Row(self.granularity, self.k),
-            self.condition,
-            self.holdout,
-            pn.pane.Markdown(
-                "**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
-                margin=(5, 10),
-            ),
-            self.open_canvas,
-            self.draw_box,
-            self.upload,
-            title="Data",
-            collapsed=False,
-            width=330,
-        )
-        model_card = pn.Card(
-            self.kind,
-            self.delta,
-            pn.Row(self.width, self.depth, self.train_steps),
-            pn.Row(self.learning_rate, self.batch_size),
-            pn.Row(self.train_button, self.cancel_button),
-            self.progress,
-            self.train_message,
-            loss_box,
-            self.snapshot,
-            pn.Row(self.guidance, self.w),
-            title="Model",
-            width=330,
-        )
-        sampling_card = pn.Card(
-            pn.Row(self.schedule, self.solver),
-            pn.Row(self.sigma_min, self.sigma_max, self.rho),
-            pn.Row(self.sample_steps, self.n_samples),
-            self.show_curves,
-            title="Noise schedule and sampler",
-            width=330,
-        )
-        takeaway_card = pn.Card(
-            pn.Row(self.png_download, self.json_download),
-            pn.Row(self.html_download, self.gif_download),
-            self.snippet,
-            self.command,
-            pn.Row(self.copy_snippet, self.copy_command),
-            title="Take it away",
-            collapsed=True,
-            width=330,
-        )
-        return [model_card, data_card, sampling_card, takeaway_card]
+
+def headline_html(h: dict) -> str:
+    """The headline numbers as three cards (memorized share, Fréchet overfit, training loss)."""
+
+    def fmt(v, spec):
+        return "—" if v is None or not np.isfinite(v) else format(v, spec)
+
+    cards = [
+        (
+            "memorized samples",
+            fmt(h.get("memorized_fraction"), ".1%"),
+            "nearest training point closer than 1/3 of the second-nearest",
+        ),
+        (
+            "Fréchet overfit",
+            fmt(h.get("relative_overfit"), ".3g"),
+            "(FD to validation − FD to training) / FD to training",
+        ),
+        (
+            "training loss",
+            fmt(h.get("training_loss"), ".4g"),
+            "EDM-weighted loss, recent steps",
+        ),
+    ]
+    return "".join(
+        f'<div title="{tip}" style="display:inline-block;margin-right:28px">'
+        f'<div style="font-size:12px;color:#555">{name}</div>'
+        f'<div style="font-size:24px;font-weight:600">{value}</div></div>'
+        for name, value, tip in cards
+    )
+
+
+def sidebar(c: Controls, loss_box) -> list:
+    """The sidebar cards: model, data, sampler, take-away."""
+    data_card = pn.Card(
+        c.dataset,
+        c.n_train,
+        pn.Row(c.n_val, c.seed),
+        pn.Row(c.granularity, c.k),
+        c.condition,
+        c.holdout,
+        pn.pane.Markdown(
+            "**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
+            margin=(5, 10),
+        ),
+        c.open_canvas,
+        c.draw_box,
+        c.upload,
+        title="Data",
+        collapsed=False,
+        width=330,
+    )
+    model_card = pn.Card(
+        c.kind,
+        c.delta,
+        pn.Row(c.width, c.depth, c.train_steps),
+        pn.Row(c.learning_rate, c.batch_size),
+        pn.Row(c.train_button, c.cancel_button),
+        c.progress,
+        c.train_message,
+        loss_box,
+        c.snapshot,
+        pn.Row(c.guidance, c.w),
+        title="Model",
+        width=330,
+    )
+    sampling_card = pn.Card(
+        pn.Row(c.schedule, c.solver),
+        pn.Row(c.sigma_min, c.sigma_max, c.rho),
+        pn.Row(c.sample_steps, c.n_samples),
+        c.show_curves,
+        title="Noise schedule and sampler",
+        width=330,
+    )
+    takeaway_card = pn.Card(
+        pn.Row(c.png_download, c.json_download),
+        pn.Row(c.html_download, c.gif_download),
+        c.snippet,
+        c.command,
+        pn.Row(c.copy_snippet, c.copy_command),
+        title="Take it away",
+        collapsed=True,
+        width=330,
+    )
+    return [model_card, data_card, sampling_card, takeaway_card]

@@ -62,12 +62,14 @@ class StackPanel:
         curves = s.show_curves and s.curves_view is not None
         return (s.compute.traj_key(model_key), s.resolution, float(s.extent), label, curves)
 
-    def refresh(self, *_events) -> None:
+    def refresh(self, *_events, now: bool = False) -> None:
         """The store published new trajectories or curves: compute (or fetch) the stack on this
-        thread, then show it on the page's event loop."""
+        thread, then show it on the page's event loop (``now``: at once, for a page that is
+        still being built, so its first message already holds the views)."""
         s = self.state
+        apply = (lambda fn: fn()) if now else (lambda fn: on_doc(self.app._doc, fn))
         if s.trajectory_view is None:  # a learned model before its first snapshot
-            on_doc(self.app._doc, self._show_waiting)
+            apply(self._show_waiting)
             return
         key = self.stack_key()
         if key is None or key == self.key:
@@ -79,7 +81,7 @@ class StackPanel:
             s.error = f"The σ views could not be computed: {exc}"
             return
         self.key = key
-        on_doc(self.app._doc, lambda: self._show(stack))
+        apply(lambda: self._show(stack))
 
     def _stack(self, key):
         hit = STACK_CACHE.get(key)
@@ -105,7 +107,7 @@ class StackPanel:
 
     # -- page side (the event loop) ---------------------------------------------------------------
     def _show_waiting(self) -> None:
-        self.waiting.object = f"<i>{self.state.status or 'waiting for the model…'}</i>"
+        self.waiting.object = f"<i>{self.state.status or 'computing the σ views…'}</i>"
         self.waiting.visible = True
         self.holder.visible = False
         self.key = None

@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 from toyflow import explorer as tfx
-from toyflow.app.controls import Controls
+from toyflow.app.controls import Controls, sidebar
 from toyflow.app.loop import on_doc
 from toyflow.app.plots import LossPlot
 from toyflow.app.stack import StackPanel
@@ -60,8 +60,9 @@ class ExplorerApp(pn.viewable.Viewer):
         self._watch(self.stacks.follow_store, ["sigma_index"])
         c.update_takeaway()
         c.update_training()
+        c.update_headline()
         self._update_visibility()
-        self.stacks.refresh()
+        self.stacks.refresh(now=True)  # the page is not out yet: its first message has the views
 
     def _expose_parts(self) -> None:
         """The widgets and figures as attributes of the app (tests and scripts reach them so)."""
@@ -169,7 +170,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- layout ----------------------------------------------------------------------------------
     def sidebar(self) -> list:
-        return self.controls.sidebar(self.loss.box)
+        return sidebar(self.controls, self.loss.box)
 
     def main(self) -> list:
         c = self.controls
@@ -219,14 +220,17 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
             pairs[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
     problems = state.set_from_strings(pairs) if pairs else []
     state.auto = True
+    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    # A visit whose views this process has computed before (another session with the same
+    # settings) arrives with them in its first message; otherwise they follow once it is open.
+    cached = served and state.refresh_if_cached()
     app = ExplorerApp(state)
     if problems:
         app.notice = "Some settings were ignored: " + "; ".join(problems)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        # Compute once the page is on screen (the plots exist then); closing the tab ends the
-        # session, which cancels its training.
+    if served:
+        # Closing the tab ends the session, which cancels its training.
         pn.state.on_session_destroyed(lambda _ctx: state.close())
-        if not state.refresh_if_cached():  # a repeat visit arrives with its data
+        if not cached:
             pn.state.onload(state.request_refresh)
     page = app.template()
     page.explorer = app  # tests and scripts reach the app through the page
