@@ -5,11 +5,9 @@ it from the command line."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import numpy as np
-
+from toyflow._json import jsonable
 from toyflow.explorer.compute import NotReady
 from toyflow.explorer.model import AUTOGUIDANCE_DELTA_STEP, CUSTOM, N_SNAPSHOTS, STEPS_PER_CALL
 
@@ -65,7 +63,7 @@ def to_json(state, *, indent: int | None = 2) -> str:
     doc["python"] = python_snippet(state)
     doc["command"] = cli_command(state)
     doc["toyflow_command"] = toyflow_command(state)
-    return json.dumps(clean(doc), indent=indent)
+    return json.dumps(jsonable(doc), indent=indent)
 
 
 def python_snippet(state) -> str:

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyflow.nets import LearnedDenoiser
+from toyflow.registry import bucket
 from toyflow.schedules import Schedule
 from toyflow.training.placement import Placement, pad_models
 from toyflow.training.step import init_state, make_optimizer, make_train_step, measure_sigma_data
@@ -170,8 +171,8 @@ def fit(
     total = placement.start(m, batch_size)  # the model count padded to the placement's groups
     pad = lambda a: pad_models(a, total)
     sigma_data = np.array([measure_sigma_data(x[s]) for s in subsets], np.float32)
-    # Subsets as padded index arrays with counts. Index arrays and data are padded to a power of
-    # two; only idx[:count] is ever sampled, so the padding changes no result.
+    # Subsets as padded index arrays with counts. Index arrays and data are padded to a bucket
+    # size (toyflow.registry.bucket); only idx[:count] is ever sampled, so padding changes no result.
     idx = np.zeros((m, bucket(max(len(s) for s in subsets))), np.int32)
     for i, s in enumerate(subsets):
         idx[i, : len(s)] = s
