@@ -15,19 +15,6 @@ from toyflow.explorer.model import AUTOGUIDANCE_DELTA_STEP, CUSTOM, N_SNAPSHOTS,
 def to_json(state, *, indent: int | None = 2) -> str:
     """Configuration, headline metrics and curves as JSON (custom points under "data")."""
 
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, np.ndarray):
-            return clean(v.tolist())
-        if isinstance(v, np.generic):
-            return clean(v.item())
-        return v
-
     from toyflow import __version__
 
     doc: dict[str, Any] = {

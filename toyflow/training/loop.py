@@ -118,12 +118,6 @@ def snapshot_schedule(steps: int, n_snapshots: int) -> list[int]:
     return sorted(set(int(p) for p in pts) | {steps})
 
 
-def bucket(n: int) -> int:
-    """The next power of two ≥ n (at least 8): the padded size of per-data-set arrays, so data
-    sets of similar size share one compiled step."""
-    return max(8, 1 << (int(n) - 1).bit_length())
-
-
 def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
     """``a`` with zero rows appended up to ``n`` rows."""
     pad = n - a.shape[0]
