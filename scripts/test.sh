@@ -10,4 +10,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 toyflow_venv
 python -m pip install -q -e ".[test]"
+# Lint, format and types before the tests (config in pyproject.toml); any finding fails the run.
+python -m ruff check .
+python -m ruff format --check .
+python -m mypy
 exec python -m pytest "$@"

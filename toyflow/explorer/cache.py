@@ -49,7 +49,7 @@ def enable_compilation_cache() -> None:
 
         folder = os.environ.get("TOYFLOW_JAX_CACHE") or os.path.join(cache_dir(), "jax")
         os.makedirs(folder, exist_ok=True)
-        if not jax.config.jax_compilation_cache_dir:
+        if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
             jax.config.update("jax_compilation_cache_dir", folder)
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     except Exception as exc:  # a read-only home folder must not break the app

@@ -163,10 +163,10 @@ class ExplorerCompute:
 
     def _check_condition(self, data: DataView) -> None:
         c = self.inputs.condition
-        if c >= 0 and c not in set(np.unique(data.train_labels).tolist()):
+        if c >= 0 and c not in set(np.unique(np.asarray(data.train_labels)).tolist()):
             raise ValueError(
                 f"Condition label {c} has no training points; choose -1 "
-                f"(all labels) or a label between 0 and {data.num_classes - 1}."
+                f"(all labels) or a label between 0 and {(data.num_classes or 1) - 1}."
             )
 
     # -- models ------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ class Summaries:
         out = {"sigmas": sig, "optimal_gap": opt["gap"], "model_gap": None, "overlap": None}
         if denoiser is None:
             return out
+        assert traj is not None  # a model always comes with its trajectories
         from toyflow.metrics import trajectory_overlap
 
         c.counts["curves"] += 1
@@ -133,6 +134,7 @@ class Summaries:
         traj = self.compute.trajectories()
         ds = self.compute.data().dataset
         out = self.empty_headline()
+        assert traj.memorized is not None  # trajectories() always flags the samples
         out["memorized_fraction"] = float(np.mean(traj.memorized))
         if ds.n_val >= 2 and ds.n_train >= 2:
             out.update(sample_overfit(traj.samples, ds.train_x, ds.val_x))

@@ -119,7 +119,7 @@ class TrainingJob:
         self.losses: list[float] = []
         self.snapshots: list[Any] = []
         self.snapshot_steps: list[int] = []
-        self.result = None
+        self.result: Any = None
         self.error = ""
         self.elapsed = 0.0
         self._cancel = threading.Event()

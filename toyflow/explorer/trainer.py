@@ -196,7 +196,7 @@ class TrainingController:
         s = self.state
         settings = dict(getattr(result, "settings", {}) or {})
         arch = settings.get("architecture", {}) or {}
-        updates = {"kind": "learned"}
+        updates: dict[str, object] = {"kind": "learned"}
         for name in ("width", "depth"):
             if name in arch:
                 updates[name] = int(arch[name])
