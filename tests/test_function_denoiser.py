@@ -83,3 +83,27 @@ def test_bad_callables_are_clear_errors():
 def test_denoisers_pass_through_unchanged():
     opt = toyflow.OptimalDenoiser(POINTS)
     assert toyflow.as_denoiser(opt) is opt
+
+
+def test_explorer_shows_a_user_function_beside_the_optimal_denoiser():
+    from toyflow.explorer import ExplorerState
+
+    state = ExplorerState(auto=False, disk_cache=False, background=False, n_train=10)
+    data = state.data().dataset
+
+    def nearest_point(x, sigma):  # NumPy, so it runs eagerly
+        d = ((np.asarray(x)[:, None, :] - data.train_x[None]) ** 2).sum(-1)
+        return data.train_x[np.argmin(d, axis=1)]
+
+    state.use_denoiser(nearest_point)
+    state.refresh()
+    assert state.kind == "user" and "user" in state.param["kind"].objects
+    # A nearest-point denoiser memorizes every sample, like D*, and its field differs from D*'s.
+    assert state.headline()["memorized_fraction"] == 1.0
+    model, _ = state.compute.model()
+    comparison = toyflow.compare_fields(model, state.optimal(), 2.8, resolution=9)
+    assert comparison.difference_norm.max() > 0.1
+    assert "my_denoiser" in state.python_snippet()
+    with pytest.raises(ValueError, match="shape of x"):
+        state.use_denoiser(lambda x, s: x[:, :1])
+    assert state.compute.user is not None  # the bad function did not replace the good one

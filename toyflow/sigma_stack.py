@@ -358,9 +358,11 @@ def build_stack(
 
 def model_title(state) -> str:
     """A short name of the model an explorer state shows (``"error-prone δ = 1.6"``)."""
-    name = {"optimal": "optimal D*", "error-prone": f"error-prone δ = {state.delta:g}"}.get(
-        state.kind, "learned MLP"
-    )
+    name = {
+        "optimal": "optimal D*",
+        "error-prone": f"error-prone δ = {state.delta:g}",
+        "user": "your denoiser",
+    }.get(state.kind, "learned MLP")
     if state.guidance != "none":
         name += f", {state.guidance} w = {state.w:g}"
     return name

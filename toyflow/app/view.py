@@ -78,7 +78,7 @@ class ExplorerApp(pn.viewable.Viewer):
         return self.controls._draw_stream
 
     @classmethod
-    def from_params(cls, *, result=None, state=None, **params) -> ExplorerApp:
+    def from_params(cls, *, result=None, state=None, denoiser=None, **params) -> ExplorerApp:
         """An app over a new (or the given) store; ``result`` opens a TrainResult from a script."""
         pn.extension()
         if state is None:
@@ -88,6 +88,8 @@ class ExplorerApp(pn.viewable.Viewer):
             state.param.update(**params)
         if result is not None:
             state.load_result(result)
+        if denoiser is not None:
+            state.use_denoiser(denoiser)
         state.refresh()
         return cls(state)
 

@@ -62,19 +62,20 @@ from toyflow.explorer.model import (
 from toyflow.explorer.state import ExplorerState
 
 
-def explore(*, result=None, state: ExplorerState | None = None, **params):
+def explore(*, result=None, state: ExplorerState | None = None, denoiser=None, **params):
     """The explorer for a notebook (displays inline in Jupyter) or for ``pn.serve``.
 
     ``params`` are :class:`ExplorerState` inputs (``kind="error-prone", delta=1.2``);
     ``result`` opens a :class:`toyflow.TrainResult` trained by a script (pass the data
-    parameters it was trained on); ``state`` reuses an existing store. Needs Panel (imported
-    here, not by ``import toyflow``).
+    parameters it was trained on); ``state`` reuses an existing store; ``denoiser`` shows your
+    own denoiser or function ``D(x, sigma[, labels])`` beside the optimal one (model kind
+    "user"). Needs Panel (imported here, not by ``import toyflow``).
 
     >>> toyflow.explore(kind="error-prone", delta=1.2, n_train=40)   # doctest: +SKIP
     """
     from toyflow.app import ExplorerApp
 
-    return ExplorerApp.from_params(result=result, state=state, **params)
+    return ExplorerApp.from_params(result=result, state=state, denoiser=denoiser, **params)
 
 
 __all__ = [

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from toyflow.explorer.cache import DATA_CACHE, FIELD_CACHE, TRAJ_CACHE, fingerprint
-from toyflow.explorer.model import AUTOGUIDANCE_DELTA_STEP, CUSTOM, MAX_POINTS, ExplorerInputs
+from toyflow.explorer.model import (
+    AUTOGUIDANCE_DELTA_STEP,
+    CUSTOM,
+    MAX_POINTS,
+    USER,
+    ExplorerInputs,
+)
 
 
 class NotReady(Exception):
@@ -74,6 +80,7 @@ class ExplorerCompute:
         self.inputs = inputs
         self.learned = learned or (lambda: LearnedModel([], []))
         self.counts: collections.Counter = collections.Counter()
+        self.user: Any = None  # a denoiser passed in from Python, for kind "user"
 
     # -- data --------------------------------------------------------------------------------
     def data_key(self) -> tuple:
@@ -174,9 +181,25 @@ class ExplorerCompute:
         i = self.inputs.snapshot_index
         return n - 1 if i < 0 else min(i, n - 1)
 
+    def use_denoiser(self, denoiser) -> Any:
+        """Adopt a denoiser or any function ``D(x, sigma[, labels])`` as the ``"user"`` model
+        (wrapped by :func:`toyflow.as_denoiser`; a bad one raises ``ValueError`` here)."""
+        from toyflow._function import as_denoiser
+
+        self.user = as_denoiser(denoiser, (2,))
+        if tuple(self.user.event_shape) != (2,):
+            raise ValueError(
+                f"the explorer draws 2D points; this denoiser works on {self.user.event_shape}"
+            )
+        return self.user
+
     def base_model(self):
         """``(denoiser, key)`` of the chosen model before guidance."""
         s = self.inputs
+        if s.kind == USER:
+            if self.user is None:
+                raise NotReady("No user denoiser: pass one with toyflow.explore(denoiser=...).")
+            return self.user, ("user", id(self.user))
         if s.kind == "optimal":
             return self.optimal(), ("optimal",)
         if s.kind == "error-prone":

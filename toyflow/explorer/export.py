@@ -9,7 +9,13 @@ from typing import Any
 
 from toyflow._json import jsonable
 from toyflow.explorer.compute import NotReady
-from toyflow.explorer.model import AUTOGUIDANCE_DELTA_STEP, CUSTOM, N_SNAPSHOTS, STEPS_PER_CALL
+from toyflow.explorer.model import (
+    AUTOGUIDANCE_DELTA_STEP,
+    CUSTOM,
+    N_SNAPSHOTS,
+    STEPS_PER_CALL,
+    USER,
+)
 
 
 def to_json(state, *, indent: int | None = 2) -> str:
@@ -78,6 +84,8 @@ def python_snippet(state) -> str:
         lines.append("model = optimal")
     elif state.kind == "error-prone":
         lines.append(f"model = toyflow.ErrorProneDenoiser(optimal, delta={state.delta!r})")
+    elif state.kind == USER:
+        lines.append("model = my_denoiser  # the function given to toyflow.explore(denoiser=...)")
     else:
         snap = "-1" if state.snapshot_index < 0 else str(state.snapshot_index)
         lines += [
@@ -150,7 +158,7 @@ def toyflow_command(state) -> str | None:
     """The ``toyflow`` command-line run closest to this one: ``toyflow train`` for a learned
     model (the same data, labels and optimiser settings), ``toyflow sample`` for the analytic
     denoisers (the sampler's own default grid; no guidance). ``None`` for custom data."""
-    if state.dataset == CUSTOM:
+    if state.dataset == CUSTOM or state.kind == USER:
         return None
     data = (
         f"--data {state.dataset} --n-train {state.n_train} --n-val {state.n_val} "

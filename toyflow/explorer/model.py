@@ -20,6 +20,7 @@ from toyflow.schedules import SCHEDULES
 MODEL_KINDS = ("optimal", "error-prone", "learned")
 GUIDANCE_KINDS = ("none", "classifier-free", "autoguidance")
 CUSTOM = "custom"  # the data set name for points drawn with the mouse or uploaded
+USER = "user"  # the model kind of a denoiser passed in from Python (toyflow.explore(denoiser=...))
 
 #: Autoguidance's worse model for the analytic denoisers: δ larger by this much.
 AUTOGUIDANCE_DELTA_STEP = 0.4

@@ -21,7 +21,7 @@ from toyflow.explorer.cache import TRAJ_CACHE
 from toyflow.explorer.compute import ExplorerCompute, NotReady
 from toyflow.explorer.curves import Summaries
 from toyflow.explorer.jobs import compute_pool, warm_up_training
-from toyflow.explorer.model import INPUT_PARAMS, TRAINING_PARAMS, ExplorerInputs
+from toyflow.explorer.model import INPUT_PARAMS, TRAINING_PARAMS, USER, ExplorerInputs
 from toyflow.explorer.trainer import TrainingController
 
 log = logging.getLogger("toyflow.explorer")
@@ -309,6 +309,14 @@ class ExplorerState(ExplorerInputs):
 
     def load_result(self, result) -> None:
         self.training.load_result(result)
+
+    def use_denoiser(self, denoiser) -> None:
+        """Show a denoiser (or any ``D(x, sigma[, labels])`` function) from Python as kind "user"."""
+        self.compute.use_denoiser(denoiser)
+        if USER not in self.param["kind"].objects:
+            self.param["kind"].objects = [*self.param["kind"].objects, USER]
+        self.kind = USER
+        self.request_refresh()
 
     @property
     def job(self):
