@@ -337,19 +337,9 @@ def hybrid_memorization(
     """
     sw = np.asarray(switch_sigmas, np.float64).reshape(-1)
     levels = np.stack([sw, sw], axis=1)
+    sampling = dict(n=n, n_groups=n_groups, seed=seed, steps=steps, solver=solver)
     groups = _switch_memorization(
-        high,
-        low,
-        levels,
-        train_x,
-        band=False,
-        n=n,
-        n_groups=n_groups,
-        seed=seed,
-        steps=steps,
-        solver=solver,
-        schedule=schedule,
-        ratio=ratio,
+        high, low, levels, train_x, band=False, schedule=schedule, ratio=ratio, **sampling
     )
     return _per_sigma(sw, groups)
 
@@ -373,19 +363,9 @@ def band_memorization(
     b = np.asarray(bands, np.float64).reshape(-1, 2)
     if np.any(b[:, 0] > b[:, 1]):
         raise ValueError("each band must be (sigma_lo, sigma_hi) with sigma_lo <= sigma_hi")
+    sampling = dict(n=n, n_groups=n_groups, seed=seed, steps=steps, solver=solver)
     groups = _switch_memorization(
-        outside,
-        inside,
-        b,
-        train_x,
-        band=True,
-        n=n,
-        n_groups=n_groups,
-        seed=seed,
-        steps=steps,
-        solver=solver,
-        schedule=schedule,
-        ratio=ratio,
+        outside, inside, b, train_x, band=True, schedule=schedule, ratio=ratio, **sampling
     )
     return _per_sigma(b[:, 1], groups)
 

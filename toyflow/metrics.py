@@ -204,54 +204,29 @@ def gap_curve(
     denoiser = as_denoiser(denoiser, _event_of(train_x))
     tx = _points(train_x, "train_x", denoiser.event_shape)
     vx = _points(val_x, "val_x", denoiser.event_shape)
-    sd = float(np.std(tx))
-    e_tr = denoising_error(
-        denoiser,
-        tx,
-        sigmas,
-        n_noise=n_noise,
-        seed=seed,
-        labels=train_labels,
-        kind=kind,
-        sigma_data=sd,
-    )
-    e_va = denoising_error(
-        denoiser,
-        vx,
-        sigmas,
-        n_noise=n_noise,
-        seed=seed + 1,
-        labels=val_labels,
-        kind=kind,
-        sigma_data=sd,
+    sd = float(np.std(tx))  # both sets are weighted with the training data's σ_data
+    e_tr, e_va = (
+        denoising_error(
+            denoiser,
+            x,
+            sigmas,
+            n_noise=n_noise,
+            seed=seed + i,
+            labels=lab,
+            kind=kind,
+            sigma_data=sd,
+        )
+        for i, (x, lab) in enumerate(((tx, train_labels), (vx, val_labels)))
     )
     return GapCurve(np.asarray(_sigmas(sigmas), np.float64), e_tr, e_va, kind)
 
 
-def relative_gap(
-    denoiser: Denoiser,
-    train_x,
-    val_x,
-    sigmas,
-    *,
-    n_noise: int = 50,
-    seed: int = 0,
-    kind: str = "l2",
-    train_labels: Any = None,
-    val_labels: Any = None,
-) -> np.ndarray:
-    """The relative generalisation gap ``(E_val − E_train) / E_train``, one value per σ."""
-    return gap_curve(
-        denoiser,
-        train_x,
-        val_x,
-        sigmas,
-        n_noise=n_noise,
-        seed=seed,
-        kind=kind,
-        train_labels=train_labels,
-        val_labels=val_labels,
-    ).gap
+def relative_gap(denoiser: Denoiser, train_x, val_x, sigmas, **options: Any) -> np.ndarray:
+    """The relative generalisation gap ``(E_val − E_train) / E_train``, one value per σ.
+
+    ``options`` are :func:`gap_curve`'s (``n_noise``, ``seed``, ``kind``, ``train_labels``,
+    ``val_labels``)."""
+    return gap_curve(denoiser, train_x, val_x, sigmas, **options).gap
 
 
 # --- nearest neighbours and memorisation ----------------------------------------------------

@@ -66,20 +66,10 @@ def snapshot_gaps(
     """One :class:`toyflow.metrics.GapCurve` per denoiser (e.g. ``result.snapshots``), all on the
     same σ grid and the same noise draws, so curves are comparable across training time."""
     sigmas = image_sigmas() if sigmas is None else sigmas
-    return [
-        metrics.gap_curve(
-            d,
-            train_x,
-            val_x,
-            sigmas,
-            n_noise=n_noise,
-            seed=seed,
-            kind=kind,
-            train_labels=train_labels,
-            val_labels=val_labels,
-        )
-        for d in denoisers
-    ]
+    options: dict[str, Any] = dict(
+        n_noise=n_noise, seed=seed, kind=kind, train_labels=train_labels, val_labels=val_labels
+    )
+    return [metrics.gap_curve(d, train_x, val_x, sigmas, **options) for d in denoisers]
 
 
 def memorization(samples, train_x, ratio: float = 1 / 3) -> dict[str, np.ndarray | float]:
