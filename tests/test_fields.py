@@ -111,8 +111,11 @@ def test_conditional_field_with_one_label(circle):
 
 
 def test_flow_field_rejects_bad_input(optimal):
+    # Plain functions are wrapped as denoisers now; non-callables and broken functions are not.
     with pytest.raises(ValueError, match="toyflow denoiser"):
-        toyflow.flow_field(lambda x, s: x, 1.0)
+        toyflow.flow_field("optimal", 1.0)
+    with pytest.raises(ValueError, match="shape of x"):
+        toyflow.flow_field(lambda x, s: x[:, 0], 1.0)
     with pytest.raises(ValueError, match="2D points"):
         toyflow.flow_field(toyflow.GaussianDenoiser(np.zeros(3), np.eye(3)), 1.0)
     for bad in (0.0, -1.0, np.nan, np.inf, [1.0, 2.0]):

@@ -278,7 +278,19 @@ def _switch_ends(first, second, levels, x0, ts, labels, *, solver, schedule, ban
 
 
 def _switch_memorization(
-    first, second, levels, train_x, *, band, n, n_groups, seed, steps, solver, schedule, ratio
+    first,
+    second,
+    levels,
+    train_x,
+    *,
+    band: bool,
+    n: int = 500,
+    n_groups: int = 8,
+    seed: int = 0,
+    steps: int = 40,
+    solver: str = "euler",
+    schedule: str = "edm",
+    ratio: float = 1 / 3,
 ):
     if solver not in DETERMINISTIC:
         raise ValueError(f"solver must be one of {', '.join(DETERMINISTIC)}, got {solver!r}")
@@ -315,59 +327,34 @@ def _switch_memorization(
 
 
 def hybrid_memorization(
-    high: Denoiser,
-    low: Denoiser,
-    switch_sigmas,
-    train_x,
-    *,
-    n: int = 500,
-    n_groups: int = 8,
-    seed: int = 0,
-    steps: int = 40,
-    solver: str = "euler",
-    schedule: str = "edm",
-    ratio: float = 1 / 3,
+    high: Denoiser, low: Denoiser, switch_sigmas, train_x, **options: Any
 ) -> PerSigma:
     """Memorized share of samples of ``HybridDenoiser(high, low, σ_s)`` for each switch ``σ_s``
     (all switches in one compiled ``vmap``; the same initial noise for every switch).
 
     With ``high = OptimalDenoiser(train_x)`` and ``low`` a learned model, the curve over
     ``σ_s`` says from which σ on the learned model decides whether a sample is memorized.
-    The standard error is over ``n_groups`` groups of initial noise draws.
+    The standard error is over ``n_groups`` groups of initial noise draws. ``options``:
+    ``n`` samples (500), ``n_groups`` (8), ``seed``, ``steps`` (40), ``solver`` ("euler"),
+    ``schedule`` ("edm") and the memorization ``ratio`` (1/3).
     """
     sw = np.asarray(switch_sigmas, np.float64).reshape(-1)
     levels = np.stack([sw, sw], axis=1)
-    sampling = dict(n=n, n_groups=n_groups, seed=seed, steps=steps, solver=solver)
-    groups = _switch_memorization(
-        high, low, levels, train_x, band=False, schedule=schedule, ratio=ratio, **sampling
-    )
-    return _per_sigma(sw, groups)
+    return _per_sigma(sw, _switch_memorization(high, low, levels, train_x, band=False, **options))
 
 
 def band_memorization(
-    outside: Denoiser,
-    inside: Denoiser,
-    bands,
-    train_x,
-    *,
-    n: int = 500,
-    n_groups: int = 8,
-    seed: int = 0,
-    steps: int = 40,
-    solver: str = "euler",
-    schedule: str = "edm",
-    ratio: float = 1 / 3,
+    outside: Denoiser, inside: Denoiser, bands, train_x, **options: Any
 ) -> PerSigma:
     """Memorized share of samples of ``BandDenoiser(outside, inside, σ_lo, σ_hi)`` for each row
-    ``(σ_lo, σ_hi)`` of ``bands (S, 2)``; ``sigmas`` of the result are the bands' upper edges."""
+    ``(σ_lo, σ_hi)`` of ``bands (S, 2)``; ``sigmas`` of the result are the bands' upper edges.
+    ``options`` as :func:`hybrid_memorization`'s."""
     b = np.asarray(bands, np.float64).reshape(-1, 2)
     if np.any(b[:, 0] > b[:, 1]):
         raise ValueError("each band must be (sigma_lo, sigma_hi) with sigma_lo <= sigma_hi")
-    sampling = dict(n=n, n_groups=n_groups, seed=seed, steps=steps, solver=solver)
-    groups = _switch_memorization(
-        outside, inside, b, train_x, band=True, schedule=schedule, ratio=ratio, **sampling
+    return _per_sigma(
+        b[:, 1], _switch_memorization(outside, inside, b, train_x, band=True, **options)
     )
-    return _per_sigma(b[:, 1], groups)
 
 
 # --- copy ratio --------------------------------------------------------------------------------------

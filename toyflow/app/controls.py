@@ -5,6 +5,7 @@ each is linked both ways to its input), the buttons, and what the store's output
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import holoviews as hv
 import numpy as np
@@ -139,35 +140,21 @@ class Controls:
         self.show_curves = _from(
             W.Checkbox, p.show_curves, label="Curves over σ (gap, errors, overlap)", width=300
         )
+
         # take-away
-        self.png_download = W.FileDownload(
-            callback=app._png,
-            filename="toyflow-explorer.png",
-            label="Download PNG",
-            width=145,
-            css_classes=["png-download"],
-        )
-        self.json_download = W.FileDownload(
-            callback=app._json,
-            filename="toyflow-run.json",
-            label="Download JSON",
-            width=145,
-            css_classes=["json-download"],
-        )
-        self.html_download = W.FileDownload(
-            callback=app._html,
-            filename="toyflow-sigma.html",
-            label="Download HTML",
-            width=145,
-            css_classes=["html-download"],
-        )
-        self.gif_download = W.FileDownload(
-            callback=app._gif,
-            filename="toyflow-sigma.gif",
-            label="Download GIF",
-            width=145,
-            css_classes=["gif-download"],
-        )
+        def download(kind: str, callback, filename: str) -> Any:
+            return W.FileDownload(
+                callback=callback,
+                filename=filename,
+                label=f"Download {kind.upper()}",
+                width=145,
+                css_classes=[f"{kind}-download"],
+            )
+
+        self.png_download = download("png", app._png, "toyflow-explorer.png")
+        self.json_download = download("json", app._json, "toyflow-run.json")
+        self.html_download = download("html", app._html, "toyflow-sigma.html")
+        self.gif_download = download("gif", app._gif, "toyflow-sigma.gif")
         self.snippet = W.TextAreaInput(
             label="Python",
             value="",

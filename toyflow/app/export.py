@@ -82,20 +82,38 @@ def export_html(stack_or_state, path, *, title: str = "toyflow: the σ sweep", *
     """Write one self-contained HTML page (BokehJS inline) to ``path``; returns the path.
     ``stack_or_state`` is a :class:`SigmaStack` or an explorer state (``kwargs`` then go to
     :func:`toyflow.sigma_stack.stack_for_state`)."""
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE
-
     stack = as_stack(stack_or_state, **kwargs)
     if not isinstance(title, str) or not title.strip():
         raise ValueError("title must be a non-empty string")
     layout, _ = page_layout(stack, title)
-    page = file_html(layout, resources=INLINE, title=title)
+    page = _offline_page(layout, title)
     path = os.fspath(path)
     tmp = path + ".part"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(page)
     os.replace(tmp, path)
     return path
+
+
+def _offline_page(layout, title: str) -> str:
+    """The page of ``bokeh.embed.file_html(layout, INLINE)`` with BokehJS inline and nothing else.
+
+    Bokeh adds the ``__javascript__``/``__css__`` files of every model class registered in the
+    process, used or not; once Panel is imported that includes its ESM shim as a relative
+    ``<script src=...>``, which a page opened from a USB stick cannot load. The σ page draws
+    plain Bokeh models only, so the bundle keeps just its inline code.
+    """
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.embed.elements import html_page_for_render_items
+    from bokeh.embed.util import OutputDocumentFor, standalone_docs_json_and_render_items
+    from bokeh.resources import INLINE
+
+    with OutputDocumentFor([layout]) as doc:
+        docs_json, render_items = standalone_docs_json_and_render_items([layout])
+        bundle = bundle_for_objs_and_resources([doc], INLINE)
+        bundle.js_files = []
+        bundle.css_files = []
+        return html_page_for_render_items(bundle, docs_json, render_items, title=title)
 
 
 def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: int):
