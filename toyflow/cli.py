@@ -302,19 +302,15 @@ def _cmd_train(args) -> int:
     data_cfg.update(labels=args.labels, k=args.k)
     bar = _Bar("train", args.steps, args.quiet)
     try:
+        same_names = ("width", "depth", "steps", "batch_size", "seed", "schedule", "ema")
+        options = {name: getattr(args, name) for name in same_names}
         result = train(
             data.train_x,
             train_labels,
-            width=args.width,
-            depth=args.depth,
-            steps=args.steps,
-            batch_size=args.batch_size,
             learning_rate=args.lr,
-            seed=args.seed,
-            schedule=args.schedule,
-            ema=args.ema,
             n_snapshots=args.snapshots,
             callback=bar.training,
+            **options,
         )
     finally:
         bar.close()
