@@ -353,6 +353,30 @@ me.__toyflow_raf = requestAnimationFrame(tick);
 """
 
 
+def square_view(name: str, title: str, size: int, x_range, y_range):
+    """A square view over the field window; the four views share their ranges (pan and zoom
+    together)."""
+    fig = figure(
+        title=title,
+        frame_width=size,
+        frame_height=size,
+        x_range=x_range,
+        y_range=y_range,
+        tools="pan,wheel_zoom,reset,save",
+        active_scroll="wheel_zoom",
+        toolbar_location="above",
+        output_backend="canvas",
+        name=name,
+        min_border=4,
+    )
+    # No axes or grid lines: every frame repaints each view, and axes (tick labels measured,
+    # CSS colours resolved) cost more than the arrows. The window is the field grid's.
+    fig.axis.visible = False
+    fig.grid.visible = False
+    fig.outline_line_color = "#bbbbbb"
+    return fig
+
+
 class StackView:
     """Bokeh figures and controls over a :class:`SigmaStack` (see the module docstring)."""
 
@@ -423,32 +447,11 @@ class StackView:
             css_classes=["sigma-speed"],
         )
 
-    def _square(self, name: str, title: str):
-        """A square view over the field window; the four share their ranges (pan and zoom
-        together)."""
-        s = self.field_size
-        fig = figure(
-            title=title,
-            frame_width=s,
-            frame_height=s,
-            x_range=self.x_range,
-            y_range=self.y_range,
-            tools="pan,wheel_zoom,reset,save",
-            active_scroll="wheel_zoom",
-            toolbar_location="above",
-            output_backend="canvas",
-            name=name,
-            min_border=4,
-        )
-        # No axes or grid lines: every frame repaints each view, and axes (tick labels measured,
-        # CSS colours resolved) cost more than the arrows. The window is the field grid's.
-        fig.axis.visible = False
-        fig.grid.visible = False
-        fig.outline_line_color = "#bbbbbb"
-        return fig
+    def _square_view(self, name: str, title: str):
+        return square_view(name, title, self.field_size, self.x_range, self.y_range)
 
     def _field_figure(self, which: str, title: str):
-        fig = self._square(f"field-{which}", title)
+        fig = self._square_view(f"field-{which}", title)
         fig.image(
             image="image",
             x="x",
@@ -486,7 +489,7 @@ class StackView:
             ),
             "right",
         )
-        error = self._square("field-error", "difference ‖D − D*‖ / σ")
+        error = self._square_view("field-error", "difference ‖D − D*‖ / σ")
         error.image(
             image="image",
             x="x",
@@ -506,7 +509,7 @@ class StackView:
             "right",
         )
         self._data_points(error, size=4)
-        traj = self._square("trajectory-view", "trajectories at σ")
+        traj = self._square_view("trajectory-view", "trajectories at σ")
         traj.line("x", "y", source=self.paths, color="#888888", alpha=0.25, line_width=0.6)
         for src, color, alpha, size in (
             (self.cloud, CLOUD_COLOR, 0.8, 3.5),

@@ -258,3 +258,35 @@ class ExplorerInputs(param.Parameterized):
         labels = ds.train_coarse if np.any(ds.train_coarse) else None
         self.use_points(ds.train_x, labels)
         return ds.n_train
+
+
+class ExplorerOutputs(ExplorerInputs):
+    """The inputs plus what the store publishes for the views: set by refresh and by training,
+    never by a user (``precedence=-1`` keeps them out of generated widgets)."""
+
+    error = param.String(default="", precedence=-1, doc="Why the views could not update.")
+    status = param.String(default="", precedence=-1, doc="What the model view is waiting for.")
+    busy = param.Boolean(default=False, precedence=-1)
+    sigmas = param.Array(default=None, allow_None=True, precedence=-1)
+    data_view = param.Parameter(default=None, precedence=-1)
+    field_view = param.Parameter(default=None, precedence=-1)
+    optimal_field_view = param.Parameter(default=None, precedence=-1)
+    trajectory_view = param.Parameter(default=None, precedence=-1)
+    positions_view = param.Parameter(default=None, precedence=-1)
+    curves_view = param.Parameter(default=None, precedence=-1)
+    headline_view = param.Parameter(default=None, precedence=-1)
+    train_status = param.String(
+        default="idle",
+        precedence=-1,
+        doc="idle | queued | running | done | cached | failed | cancelled",
+    )
+    train_progress = param.Number(default=0.0, bounds=(0.0, 1.0), precedence=-1)
+    train_message = param.String(default="", precedence=-1)
+    loss_history = param.Array(default=None, allow_None=True, precedence=-1)
+    snapshot_steps = param.List(default=[], precedence=-1)
+    # Serial numbers the views watch (one per view group), bumped on every publish.
+    data_serial = param.Integer(default=0, precedence=-1)
+    field_serial = param.Integer(default=0, precedence=-1)
+    trajectory_serial = param.Integer(default=0, precedence=-1)
+    curves_serial = param.Integer(default=0, precedence=-1)
+    train_serial = param.Integer(default=0, precedence=-1)

@@ -14,20 +14,19 @@ import threading
 import time
 
 import numpy as np
-import param
 
 from toyflow.explorer import export
 from toyflow.explorer.cache import TRAJ_CACHE
 from toyflow.explorer.compute import ExplorerCompute, NotReady
 from toyflow.explorer.curves import Summaries
 from toyflow.explorer.jobs import compute_pool, warm_up_training
-from toyflow.explorer.model import INPUT_PARAMS, TRAINING_PARAMS, USER, ExplorerInputs
+from toyflow.explorer.model import INPUT_PARAMS, TRAINING_PARAMS, USER, ExplorerOutputs
 from toyflow.explorer.trainer import TrainingController
 
 log = logging.getLogger("toyflow.explorer")
 
 
-class ExplorerState(ExplorerInputs):
+class ExplorerState(ExplorerOutputs):
     """The explorer's store: inputs are parameters, outputs are computed by toyflow.
 
     Set inputs (``state.kind = "error-prone"``); each change refreshes the outputs — at once, or
@@ -40,34 +39,6 @@ class ExplorerState(ExplorerInputs):
     >>> comparison = state.field()                 # D(x; σ) − x, model vs optimal
     >>> state.headline()["memorized_fraction"]     # doctest: +SKIP
     """
-
-    # -- outputs (set by refresh and by training; not inputs) --------------------------------
-    error = param.String(default="", precedence=-1, doc="Why the views could not update.")
-    status = param.String(default="", precedence=-1, doc="What the model view is waiting for.")
-    busy = param.Boolean(default=False, precedence=-1)
-    sigmas = param.Array(default=None, allow_None=True, precedence=-1)
-    data_view = param.Parameter(default=None, precedence=-1)
-    field_view = param.Parameter(default=None, precedence=-1)
-    optimal_field_view = param.Parameter(default=None, precedence=-1)
-    trajectory_view = param.Parameter(default=None, precedence=-1)
-    positions_view = param.Parameter(default=None, precedence=-1)
-    curves_view = param.Parameter(default=None, precedence=-1)
-    headline_view = param.Parameter(default=None, precedence=-1)
-    train_status = param.String(
-        default="idle",
-        precedence=-1,
-        doc="idle | queued | running | done | cached | failed | cancelled",
-    )
-    train_progress = param.Number(default=0.0, bounds=(0.0, 1.0), precedence=-1)
-    train_message = param.String(default="", precedence=-1)
-    loss_history = param.Array(default=None, allow_None=True, precedence=-1)
-    snapshot_steps = param.List(default=[], precedence=-1)
-    # Serial numbers the views watch (one per view group), bumped on every publish.
-    data_serial = param.Integer(default=0, precedence=-1)
-    field_serial = param.Integer(default=0, precedence=-1)
-    trajectory_serial = param.Integer(default=0, precedence=-1)
-    curves_serial = param.Integer(default=0, precedence=-1)
-    train_serial = param.Integer(default=0, precedence=-1)
 
     def __init__(
         self, *, background: bool = False, auto: bool = True, disk_cache: bool = True, **params
