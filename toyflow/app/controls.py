@@ -14,6 +14,7 @@ from holoviews import streams
 
 from toyflow import explorer as tfx
 from toyflow.app.elements import COPY_JS, MONO, TRAIN_COLOR, legend_html
+from toyflow.app.headline import headline_html
 
 log = logging.getLogger("toyflow.app")
 W = pn.widgets
@@ -323,37 +324,6 @@ class Controls:
         self.k.visible = s.granularity == "kmeans"
         self.condition.visible = s.granularity != "none"
         self.w.visible = s.guidance != "none"
-
-
-def headline_html(h: dict) -> str:
-    """The headline numbers as three cards (memorized share, Fréchet overfit, training loss)."""
-
-    def fmt(v, spec):
-        return "—" if v is None or not np.isfinite(v) else format(v, spec)
-
-    cards = [
-        (
-            "memorized samples",
-            fmt(h.get("memorized_fraction"), ".1%"),
-            "nearest training point closer than 1/3 of the second-nearest",
-        ),
-        (
-            "Fréchet overfit",
-            fmt(h.get("relative_overfit"), ".3g"),
-            "(FD to validation − FD to training) / FD to training",
-        ),
-        (
-            "training loss",
-            fmt(h.get("training_loss"), ".4g"),
-            "EDM-weighted loss, recent steps",
-        ),
-    ]
-    return "".join(
-        f'<div title="{tip}" style="display:inline-block;margin-right:28px">'
-        f'<div style="font-size:12px;color:#555">{name}</div>'
-        f'<div style="font-size:24px;font-weight:600">{value}</div></div>'
-        for name, value, tip in cards
-    )
 
 
 def sidebar(c: Controls, loss_box) -> list:
