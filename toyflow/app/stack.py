@@ -112,12 +112,16 @@ class StackPanel:
         self.holder.visible = False
         self.key = None
 
-    def _show(self, stack) -> None:
+    def new_view(self, stack):
+        """The view of the first stack (a subclass may build another layout of it)."""
         from toyflow.app.stack_view import StackView
 
+        return StackView(stack)
+
+    def _show(self, stack) -> None:
         idx = min(self.state.clamped_sigma_index(), stack.steps - 1)
         if self.view is None:
-            self.view = StackView(stack)
+            self.view = self.new_view(stack)
             if idx:
                 self.view.slider.value = idx
                 self.view.update(stack)

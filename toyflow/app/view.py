@@ -18,6 +18,7 @@ import param
 
 from toyflow import explorer as tfx
 from toyflow.app.controls import Controls, sidebar
+from toyflow.app.guide import Guide
 from toyflow.app.loop import on_doc
 from toyflow.app.plots import LossPlot
 from toyflow.app.stack import StackPanel
@@ -45,6 +46,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.controls = Controls(self)
         self.loss = LossPlot(self)
         self.stacks = StackPanel(self)
+        self.guide = Guide(self)  # presets, texts, glossary; compare mode
         self._expose_parts()
         c = self.controls
         self._watch(c.update_messages, ["error", "status", "busy"])
@@ -172,12 +174,12 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- layout ----------------------------------------------------------------------------------
     def sidebar(self) -> list:
-        return sidebar(self.controls, self.loss.box)
+        return [self.guide.card, *sidebar(self.controls, self.loss.box)]
 
     def main(self) -> list:
         c = self.controls
         top = pn.Column(pn.Row(c.spinner, c.status), c.legend)
-        return [pn.Column(c.alert, top, self.stacks.pane, c.headline)]
+        return [pn.Column(c.alert, top, self.stacks.pane, self.guide.compare.pane, c.headline)]
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
@@ -232,6 +234,7 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
     if served:
         # Closing the tab ends the session, which cancels its training.
         pn.state.on_session_destroyed(lambda _ctx: state.close())
+        pn.state.on_session_destroyed(lambda _ctx: app.guide.close())
         if not cached:
             pn.state.onload(state.request_refresh)
     page = app.template()
