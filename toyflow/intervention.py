@@ -221,13 +221,15 @@ def injection_memorization(
     steps: int = 40,
     solver: str = "euler",
     schedule: str = "edm",
+    **grid_kw: float,
 ) -> PerSigma:
     """Memorized share of the end points of states injected at grid levels.
 
     ``starts (K, G, m, d)``: ``G`` groups (noise draws) of ``m`` states at level
     ``σ_{sigma_indices[j]}`` (see :func:`noisy_starts`, :func:`group_states`); memorization is
-    judged against ``train_x`` (A's training set, also for the twin). Returns a
-    :class:`PerSigma` whose standard error is over the ``G`` groups.
+    judged against ``train_x`` (A's training set, also for the twin). ``grid_kw``:
+    ``sigma_min``, ``sigma_max``, ``rho`` of the grid. Returns a :class:`PerSigma` whose
+    standard error is over the ``G`` groups.
     """
     s = np.asarray(starts, np.float32)
     if s.ndim < 4:
@@ -249,9 +251,10 @@ def injection_memorization(
         steps=steps,
         solver=solver,
         schedule=schedule,
+        **grid_kw,
     )
     mask = memorized_mask(_flat(ends.reshape((k * g * m,) + event)), _flat(tx), ratio)
-    sig = grid(steps, schedule)[np.asarray(sigma_indices)]
+    sig = grid(steps, schedule, **grid_kw)[np.asarray(sigma_indices)]
     return _per_sigma(sig, mask.reshape(k, g, m).mean(axis=2))
 
 
@@ -291,13 +294,14 @@ def _switch_memorization(
     solver: str = "euler",
     schedule: str = "edm",
     ratio: float = 1 / 3,
+    **grid_kw: float,
 ):
     if solver not in DETERMINISTIC:
         raise ValueError(f"solver must be one of {', '.join(DETERMINISTIC)}, got {solver!r}")
     first, second = _parts(first=first, second=second)
     sched = get_schedule(schedule)
-    ts = sched.time_steps(steps)
-    sig = sampling_sigmas(sched, steps)
+    ts = sched.time_steps(steps, **grid_kw)
+    sig = sampling_sigmas(sched, steps, **grid_kw)
     lv = np.asarray(levels, np.float32).reshape(-1, 2)
     if not (np.all(np.isfinite(lv)) and np.all(lv > 0)):
         raise ValueError("switch levels must all be finite and > 0")
@@ -336,7 +340,8 @@ def hybrid_memorization(
     ``σ_s`` says from which σ on the learned model decides whether a sample is memorized.
     The standard error is over ``n_groups`` groups of initial noise draws. ``options``:
     ``n`` samples (500), ``n_groups`` (8), ``seed``, ``steps`` (40), ``solver`` ("euler"),
-    ``schedule`` ("edm") and the memorization ``ratio`` (1/3).
+    ``schedule`` ("edm"), the memorization ``ratio`` (1/3) and the grid's ``sigma_min``,
+    ``sigma_max``, ``rho``.
     """
     sw = np.asarray(switch_sigmas, np.float64).reshape(-1)
     levels = np.stack([sw, sw], axis=1)
