@@ -9,6 +9,7 @@
     toyflow experiment --list
     toyflow serve [--port 5007 --show ...]    (the explorer in the browser: panel serve options)
     toyflow explore --export run.html [--gif run.gif] --kind error-prone --delta 1.2   (offline)
+    toyflow tour --export tour.html               (the lecture tour, offline)
 
 Every command writes JSON and PNG files into ``--outdir`` (default ``./toyflow-out``) and shows
 a tqdm progress bar for long work. Files of the same name already there are replaced, as
@@ -660,6 +661,21 @@ def _cmd_explore(args) -> int:
     return 0
 
 
+# --- tour --export -----------------------------------------------------------------------------------------
+
+
+def _cmd_tour(args) -> int:
+    """``toyflow tour --export FILE.html [--steps 1,3]``: the lecture tour as one offline page."""
+    from toyflow.app.tour_export import export_tour, stderr_log
+    from toyflow.explorer.tour import STEPS, parse_number
+
+    numbers = [parse_number(s) for s in args.steps.split(",")] if args.steps else None
+    steps = [STEPS[n - 1] for n in numbers] if numbers else STEPS
+    export_tour(args.export, steps, log=(lambda _m: None) if args.quiet else stderr_log)
+    print(f"wrote {args.export} (open it in a browser; it needs no server or network)")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------------------
 
 
@@ -839,6 +855,18 @@ def build_parser() -> argparse.ArgumentParser:
         doc = (ExplorerState.param[name].doc or "").split(" (")[0]
         g.add_argument(f"--{name.replace('_', '-')}", dest="preset_" + name, metavar="V", help=doc)
     p.set_defaults(func=_cmd_explore)
+
+    p = sub.add_parser(
+        "tour",
+        help="the lecture tour (8 steps through the argument) as one offline HTML page",
+        description="The lecture tour as one self-contained page: each step's σ views, text "
+        "and navigation (buttons, PageDown/PageUp, arrow keys). Learned steps train first "
+        "(cached afterwards). An existing file of that name is replaced.",
+    )
+    p.add_argument("--export", metavar="FILE.html", required=True, help="the page to write")
+    p.add_argument("--steps", metavar="LIST", help="only these steps, e.g. 1,3 (default: all)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_tour)
 
     # `toyflow serve [panel serve options]`: main() hands everything after "serve" to serve().
     sub.add_parser(

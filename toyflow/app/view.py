@@ -222,6 +222,10 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
         if values and name in tfx.PLAIN_PARAMS:  # other query arguments belong to Panel/Bokeh
             value = values[-1]
             pairs[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    from toyflow.app.tour import Tour  # lecture mode: ?tour=N (toyflow/app/tour.py)
+
+    tour = Tour.from_args(args)
+    pairs.update(tour.settings() if tour else {})
     problems = state.set_from_strings(pairs) if pairs else []
     state.auto = True
     served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
@@ -237,7 +241,7 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
         pn.state.on_session_destroyed(lambda _ctx: app.guide.close())
         if not cached:
             pn.state.onload(state.request_refresh)
-    page = app.template()
+    page = tour.page(app) if tour else app.template()
     page.explorer = app  # tests and scripts reach the app through the page
     return page
 
