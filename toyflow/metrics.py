@@ -10,11 +10,13 @@ r"""Measures of memorisation and generalisation (the paper's metrics; see also `
 the training points better than unseen points from the same distribution.
 
 **Memorised fraction**: share of samples whose nearest training point is closer than ``ratio``
-(1/3) times the second-nearest.
+(1/3) times the second-nearest; its **fresh-data baseline** is the same share for fresh points
+from the data distribution (:func:`memorization_baseline`).
 
 **Fréchet distance** between point sets (Gaussian fits):
 ``FD = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a^{½} Σ_b Σ_a^{½})^{½})``; relative overfit
-``(FD_val − FD_train) / FD_train``.
+``(FD_val − FD_train) / FD_train``, meaningful only when the two sets differ by more than the
+samples' Monte Carlo noise (:func:`frechet_resolution`).
 
 **Trajectory overlap** (claim 3): at each σ of the sampling grid, trajectory states are compared
 with noisy training samples ``y + σ n``: the nearest-training-point distance in units of
@@ -296,6 +298,19 @@ def memorized_fraction(samples, train_x, ratio: float = 1 / 3) -> float:
     return float(np.mean(memorized_mask(samples, train_x, ratio)))
 
 
+def memorization_baseline(fresh_x, train_x, ratio: float = 1 / 3) -> tuple[float, float]:
+    """The fresh-data baseline of :func:`memorized_fraction`: the share of fresh points from the
+    data distribution (draws, or held-out points) that the same criterion calls memorized, and
+    its binomial standard error ``√(p (1 − p) / n)``.
+
+    It is what a model that generalizes perfectly would score; on a 1-D manifold such as the
+    circle it is far from zero (fresh points often land next to a training point). Read a
+    model's memorized fraction against it, not against zero."""
+    mask = memorized_mask(fresh_x, train_x, ratio)
+    p = float(np.mean(mask))
+    return p, float(np.sqrt(p * (1.0 - p) / mask.size))
+
+
 # --- Fréchet distance ----------------------------------------------------------------------------
 
 
@@ -333,6 +348,23 @@ def sample_overfit(samples, train_x, val_x) -> dict[str, float]:
         "fd_val": fd_va,
         "relative_overfit": (fd_va - fd_tr) / max(fd_tr, 1e-12),
     }
+
+
+def frechet_resolution(train_x, val_x, n_samples: int) -> dict[str, Any]:
+    """Can :func:`sample_overfit` tell the training from the validation set with ``n_samples``
+    samples?
+
+    ``FD_val − FD_train`` vanishes for any samples when both sets have the same mean and
+    covariance (the symmetric circle: equidistant, alternating angles). The relative overfit
+    is then float noise (≈ 1e-7), not a measurement. Returns ``fd_train_val`` (the Fréchet
+    distance between the two sets), ``floor`` = ``tr Σ_train / n_samples`` (the expected
+    squared error of the mean of ``n_samples`` draws, the samples' own Monte Carlo noise) and
+    ``resolvable`` (``fd_train_val > floor``)."""
+    n = check_int(n_samples, "n_samples", 1, 10**9)
+    fd = frechet_distance(train_x, val_x)
+    _, cov = _gaussian_fit(train_x)
+    floor = float(np.trace(cov)) / n
+    return {"fd_train_val": fd, "floor": floor, "resolvable": bool(fd > floor)}
 
 
 # --- trajectory overlap ---------------------------------------------------------------------------

@@ -554,3 +554,192 @@ def panel_figure(
 def draw_on(ax, fn: Callable[..., Any], *args, **kwargs):
     """Call a ``draw_*`` helper on ``ax`` (for composing panels)."""
     return fn(ax, *args, **kwargs)
+
+
+# --- one frame of a σ-stack, as the explorer's page draws it -------------------------------------
+
+#: Colours of the σ views (the page's): noisy training cloud, trajectory states, region shade.
+CLOUD_COLOR = "#b2abd2"
+POSITION_COLOR = "#111111"
+REGION_COLOR = "#9ecae1"
+
+
+def _stack_arrows(ax, stack, i: int, which: str, norm, cmap) -> None:
+    """Frame ``i`` of ``"model"`` / ``"optimal"``: the displacement region shaded and the
+    arrows scaled per panel (:func:`toyflow.sigma_stack.arrow_lengths`), coloured by length."""
+    from matplotlib.colors import ListedColormap
+
+    from toyflow.sigma_stack import arrow_lengths
+
+    pts = stack.grid.points
+    disp = np.asarray(getattr(stack, which)[i], np.float32).reshape(-1, 2)
+    mag = np.hypot(disp[:, 0], disp[:, 1])
+    length = arrow_lengths(mag, stack.spacing)
+    unit = disp / np.maximum(mag, 1e-30)[:, None]
+    r = stack.grid.resolution
+    region = (mag <= np.float32(stack.sigmas[i])).reshape(r, r).astype(float)
+    ax.imshow(
+        region,
+        origin="lower",
+        extent=_box(stack.grid),
+        cmap=ListedColormap(["#ffffff", REGION_COLOR]),
+        vmin=0,
+        vmax=1,
+        alpha=0.5,
+        interpolation="nearest",
+    )
+    ax.quiver(
+        pts[:, 0],
+        pts[:, 1],
+        unit[:, 0] * length,
+        unit[:, 1] * length,
+        mag,
+        cmap=cmap,
+        norm=norm,
+        angles="xy",
+        scale_units="xy",
+        scale=1.0,
+        width=0.004,
+        headwidth=3.5,
+        headlength=4,
+    )
+
+
+def _box(grid) -> tuple[float, float, float, float]:
+    xmin, ymin, xmax, ymax = grid.bounds
+    r = grid.resolution
+    px = (xmax - xmin) / (2 * max(r - 1, 1))
+    py = (ymax - ymin) / (2 * max(r - 1, 1))
+    return (xmin - px, xmax + px, ymin - py, ymax + py)
+
+
+def _square(ax, stack, title: str) -> None:
+    _points(ax, stack.train_x, stack.val_x, size=14)
+    box = _box(stack.grid)
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def _stack_curves(ax, stack, i: int, title: str, lines) -> None:
+    """One curve group over σ (log x) with the frame's σ marked; gaps on the gap axis."""
+    from toyflow.sigma_stack import CURVE_LEGENDS, GAP_CAP, GAP_TICKS, gap_axis
+
+    s = np.asarray(stack.sigmas, float)
+    is_gap = title.startswith("gap")
+    for name, color, dash in lines:
+        if name not in stack.curves:
+            continue
+        v = np.asarray(stack.curves[name], float)
+        label = CURVE_LEGENDS.get(name, name.split(": ")[-1])
+        ax.plot(
+            s,
+            gap_axis(v) if is_gap else v,
+            color=color,
+            lw=1.6,
+            label=label,
+            ls="--" if dash == "dashed" else "-",
+        )
+    if is_gap:
+        pos = gap_axis(np.asarray(GAP_TICKS))
+        ax.set_yticks(pos, [f"{t:g}" for t in GAP_TICKS])
+        ax.axhline(0.0, color="#444444", lw=0.8)
+        top = float(gap_axis(GAP_CAP))
+        ax.axhline(top, color="#bbbbbb", lw=0.8, ls=":")
+        ax.set_ylim(float(pos[0]), top * 1.04)
+    ax.axvline(s[i], color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("σ", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6, loc="best")
+
+
+def plot_stack_frame(stack, i: int, *, headline: Sequence[tuple[str, str, str]] = ()):
+    """Frame ``i`` of a :class:`toyflow.sigma_stack.SigmaStack` as the explorer's page shows it:
+    the model's field (and, when ``stack.compare``, D*'s field and the heat map
+    ``‖D − D*‖ / σ`` on the stack's fixed log colour range), the trajectory states at σ with the
+    noisy training cloud, the curves over σ with the frame's σ marked, a legend and the
+    ``headline`` texts ``(name, value, detail)``. Arrows: colour is ``‖D(x; σ) − x‖`` on one
+    colour bar for both fields, length scaled per panel — as on the page."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap, LogNorm, Normalize
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from toyflow.sigma_stack import ARROW_BINS, CURVE_GROUPS
+
+    i = int(min(max(int(i), 0), stack.steps - 1))
+    sigma = float(stack.sigmas[i])
+    groups = [(t, ls) for t, ls in CURVE_GROUPS if any(n in stack.curves for n, _, _ in ls)]
+    top_n = 4 if stack.compare else 2
+    fig = _new_figure(3.4 * 4, 3.3 + 2.9)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.3, 2.9])
+    axes = top.subplots(1, top_n, squeeze=True)
+    # The page's arrow palette: Plasma up to 214/255 (no pale yellow), in ARROW_BINS steps.
+    plasma = matplotlib.colormaps["plasma"]
+    cmap = ListedColormap([plasma(k / (ARROW_BINS - 1) * 214 / 255) for k in range(ARROW_BINS)])
+    norm = Normalize(0.0, stack.arrow_color_high())
+    model = stack.meta.get("model", "model")
+    _stack_arrows(axes[0], stack, i, "model", norm, cmap)
+    _square(axes[0], stack, f"{model}, σ = {sigma:.3g}")
+    if stack.compare:
+        _stack_arrows(axes[1], stack, i, "optimal", norm, cmap)
+        _square(axes[1], stack, "optimal D*")
+        top.colorbar(
+            matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap),
+            ax=axes[:2].tolist(),
+            shrink=0.8,
+            label="arrow colour: ‖D(x;σ) − x‖",
+        )
+        lo, hi = stack.error_range
+        err = np.clip(np.asarray(stack.error[i], np.float32), lo, hi)
+        heat = axes[2].imshow(
+            err,
+            origin="lower",
+            extent=_box(stack.heat_grid),
+            cmap="magma",
+            norm=LogNorm(lo, hi),
+            interpolation="nearest",
+        )
+        _square(axes[2], stack, "difference ‖D − D*‖ / σ")
+        top.colorbar(heat, ax=axes[2], shrink=0.8)
+    else:
+        top.colorbar(
+            matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap),
+            ax=axes[0],
+            shrink=0.8,
+            label="‖D(x;σ) − x‖",
+        )
+    traj = axes[-1]
+    cloud = np.asarray(stack.cloud[i], np.float32)
+    pos = np.asarray(stack.trajectory[i], np.float32)
+    mem = np.zeros(pos.shape[0], bool) if stack.memorized is None else np.asarray(stack.memorized)
+    traj.scatter(cloud[:, 0], cloud[:, 1], s=3, c=CLOUD_COLOR, alpha=0.8, linewidths=0)
+    traj.scatter(pos[~mem, 0], pos[~mem, 1], s=3, c=POSITION_COLOR, alpha=0.6, linewidths=0)
+    traj.scatter(pos[mem, 0], pos[mem, 1], s=3, c=MEMORIZED_COLOR, alpha=0.8, linewidths=0)
+    share = "" if stack.memorized is None else f": {100 * float(np.mean(mem)):.0f}% end memorized"
+    _square(traj, stack, "trajectories at σ" + share)
+    n_bottom = len(groups) + 1
+    low = bottom.subplots(1, n_bottom, squeeze=False)[0]
+    for ax, (title, lines) in zip(low, groups):
+        _stack_curves(ax, stack, i, title, lines)
+    info = low[-1]
+    info.axis("off")
+    text = [stack.meta.get("data", ""), stack.meta.get("sampler", "")]
+    for name, value, detail, *_ in headline:
+        text.append(f"{name}: {value}" + (f"  ({detail})" if detail else ""))
+    info.text(0, 1, "\n".join(t for t in text if t), va="top", fontsize=7, wrap=True)
+    marks = [
+        Line2D([], [], ls="", marker="o", mfc=TRAIN_COLOR, mec="k", label="training point"),
+        Line2D([], [], ls="", marker="o", mfc="white", mec=VAL_COLOR, label="validation point"),
+        Line2D([], [], ls="", marker=".", color=POSITION_COLOR, label="trajectory at σ"),
+        Line2D([], [], ls="", marker=".", color=MEMORIZED_COLOR, label="… ending memorized"),
+        Line2D([], [], ls="", marker=".", color=CLOUD_COLOR, label="noisy training y + σε"),
+        Patch(color=REGION_COLOR, alpha=0.5, label="region ‖D(x;σ) − x‖ ≤ σ"),
+    ]
+    info.legend(handles=marks, loc="lower left", fontsize=7, frameon=False)
+    return fig

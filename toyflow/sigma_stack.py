@@ -55,6 +55,66 @@ MAX_CLOUD = 2000
 SIGMA_BLOCK = 8
 _DTYPES = (np.float16, np.float32)
 
+# --- how the views draw a stack (the page and the PNG alike) --------------------------------------
+#: Arrows: the 95th-percentile arrow of a panel spans ARROW_CELLS grid cells (length is per panel
+#: and per frame); longer ones are drawn at most ARROW_CAP times that. Colour carries the length.
+ARROW_CELLS = 0.95
+ARROW_CAP = 1.5
+#: Arrow colour steps over ``0 … high`` (the page draws one polyline per step).
+ARROW_BINS = 8
+#: Percentiles of the positive ``‖D − D*‖ / σ`` values over all frames that bound the heat map's
+#: log colour scale (one scale for every σ of a stack).
+ERROR_PERCENTILES = (1.0, 99.5)
+#: Gap plots: D*'s relative gap grows without bound as σ → 0 (≈ 1e30 on the circle); values
+#: above GAP_CAP are drawn at GAP_CAP ("off scale").
+GAP_CAP = 10.0
+#: The gap axis is ``sign(g) log10(1 + |g| / GAP_LINEAR)``: linear near 0 (negative gaps show),
+#: logarithmic beyond, so 0.02, 0.3 and 10 fit one plot.
+GAP_LINEAR = 0.05
+#: Ticks of the gap axis (gap values); the first is the axis' fixed bottom, GAP_CAP its top.
+GAP_TICKS = (-0.5, -0.1, 0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+#: Curves drawn (names as :func:`state_curves` writes them), by figure: (title, (name, colour,
+#: dash) per line).
+CURVE_GROUPS = (
+    (
+        "gap (E_val − E_train) / E_train",
+        (("relative gap: model", "#d62728", "solid"), ("relative gap: D*", "#999999", "dashed")),
+    ),
+    (
+        "model vs optimal error ‖D − D*‖",
+        (
+            ("‖D − D*‖ on noisy training points", "#d62728", "solid"),
+            ("‖D − D*‖ on trajectory states", "#2c7fb8", "solid"),
+        ),
+    ),
+    ("trajectory overlap", (("trajectory overlap", "#6a3d9a", "solid"),)),
+)
+
+
+#: Legend texts that differ from the curve's name after its colon.
+CURVE_LEGENDS = {"relative gap: D*": f"D* (top line: > {GAP_CAP:g}, off scale)"}
+
+
+def gap_axis(gap: Any) -> np.ndarray:
+    """Gap values on the gap plots' axis: capped at GAP_CAP, then ``sign · log10(1 + |g|/c)``."""
+    g = np.minimum(np.asarray(gap, np.float64), GAP_CAP)
+    return np.sign(g) * np.log10(1.0 + np.abs(g) / GAP_LINEAR)
+
+
+def gap_axis_inverse(y: Any) -> np.ndarray:
+    """The gap value at an axis position (the inverse of :func:`gap_axis` below the cap)."""
+    y = np.asarray(y, np.float64)
+    return np.sign(y) * GAP_LINEAR * (10.0 ** np.abs(y) - 1.0)
+
+
+def arrow_lengths(mag: Any, spacing: float) -> np.ndarray:
+    """Drawn arrow lengths for displacement lengths ``mag`` of one panel and frame."""
+    m = np.asarray(mag, np.float32)
+    ref = max(float(np.sort(m.ravel())[int(0.95 * (m.size - 1))]), 1e-30)
+    return spacing * ARROW_CELLS * np.minimum(m / ref, ARROW_CAP)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SigmaStack:
@@ -79,6 +139,8 @@ class SigmaStack:
     ``train_labels``          ``(N,)`` int32 | None labels of the training points
     ``curves``                name → ``(S,)``       optional curves over the frames' σ (NaN: none)
     ``meta``                  name → str            titles (``"model"``: the model's name, ...)
+    ``compare``               bool                  ``False`` when the model is D* itself: the
+                                                    model-vs-optimal panels and curves are zero
     ========================  ====================  =================================================
 
     The frame arrays (``model``, ``optimal``, ``error``, ``trajectory``, ``cloud``, ``samples``)
@@ -102,6 +164,7 @@ class SigmaStack:
     train_labels: np.ndarray | None = None
     curves: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     meta: dict[str, str] = dataclasses.field(default_factory=dict)
+    compare: bool = True
 
     @property
     def steps(self) -> int:
@@ -135,6 +198,34 @@ class SigmaStack:
             *self.curves.values(),
         ]
         return int(sum(np.asarray(a).nbytes for a in arrays if a is not None))
+
+    @property
+    def error_range(self) -> tuple[float, float]:
+        """``(low, high)`` of the heat map's log colour scale: ERROR_PERCENTILES of the positive
+        ``‖D − D*‖ / σ`` over all frames (fixed over σ), ``high ≥ 10 low``; ``(1e-3, 1)``
+        without positive values (no comparison)."""
+        err = np.asarray(self.error, np.float32).ravel()
+        pos = err[np.isfinite(err) & (err > 0)]
+        if pos.size == 0:
+            return 1e-3, 1.0
+        lo, hi = (float(v) for v in np.percentile(pos, ERROR_PERCENTILES))
+        hi = max(hi, 10.0 * lo)
+        return lo, hi
+
+    @property
+    def spacing(self) -> float:
+        """The arrow grid's spacing."""
+        xs = self.grid.xs
+        return float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+
+    def arrow_color_high(self) -> float:
+        """Top of the arrow colour bar: the 99th percentile of ``‖D(x; σ) − x‖`` over every
+        frame of both fields (one scale for all σ, so colours compare across frames)."""
+        mags = [
+            np.linalg.norm(np.asarray(getattr(self, w), np.float32), axis=-1).ravel()
+            for w in ("model", "optimal")
+        ]
+        return max(float(np.percentile(np.concatenate(mags), 99)), 1e-6)
 
     def _check_index(self, i: int) -> int:
         return check_int(i, "frame index", 0, self.steps - 1)
@@ -238,6 +329,7 @@ def build_stack(
     dtype: Any = np.float16,
     curves: dict[str, Any] | None = None,
     meta: dict[str, str] | None = None,
+    compare: bool | None = None,
 ) -> SigmaStack:
     """Compute a :class:`SigmaStack` in one compiled call.
 
@@ -257,6 +349,8 @@ def build_stack(
       dtype: ``np.float16`` (default, half the bytes) or ``np.float32`` for the frame arrays.
       curves: name → ``(S,)`` values over the frames' σ (e.g. the relative gap); copied.
       meta: titles for the views.
+      compare: whether the model-vs-optimal views mean anything (default: ``model`` is not
+        ``optimal``); ``False`` lets a view hide them.
     """
     if not isinstance(model, Denoiser) or not isinstance(optimal, Denoiser):
         raise ValueError("model and optimal must be toyflow denoisers")
@@ -350,6 +444,7 @@ def build_stack(
         train_labels=tl,
         curves=curves_out,
         meta=dict(meta or {}),
+        compare=bool(model is not optimal) if compare is None else bool(compare),
     )
 
 
@@ -370,18 +465,23 @@ def model_title(state) -> str:
 
 def state_curves(curves: dict | None, steps: int) -> dict[str, np.ndarray]:
     """Plain ``(S,)`` arrays from the explorer's curves (``curves()``: GapCurve and
-    TrajectoryOverlap objects); curves of another length are left out."""
+    TrajectoryOverlap objects); curves of another length are left out, and so are the
+    model-vs-optimal curves when the model is D* itself (``curves["compare"]`` false: the
+    model's gap is D*'s and ‖D − D*‖ is float noise)."""
     out: dict[str, np.ndarray] = {}
     if not curves:
         return out
-    for key, title in (("model_gap", "relative gap: model"), ("optimal_gap", "relative gap: D*")):
+    compare = curves.get("compare", True)
+    gaps = (("model_gap", "relative gap: model"), ("optimal_gap", "relative gap: D*"))
+    for key, title in gaps if compare else gaps[1:]:
         g = curves.get(key)
         if g is not None:
             out[title] = np.asarray(g.gap, np.float64)
     o = curves.get("overlap")
     if o is not None:
-        out["‖D − D*‖ on noisy training points"] = np.asarray(o.error_noisy_train, np.float64)
-        out["‖D − D*‖ on trajectory states"] = np.asarray(o.error_traj, np.float64)
+        if compare:
+            out["‖D − D*‖ on noisy training points"] = np.asarray(o.error_noisy_train, np.float64)
+            out["‖D − D*‖ on trajectory states"] = np.asarray(o.error_traj, np.float64)
         out["trajectory overlap"] = np.asarray(o.overlap, np.float64)
     return {k: v for k, v in out.items() if v.shape == (steps,)}
 
@@ -393,7 +493,16 @@ def _field_label(state) -> int | None:
     return fn()
 
 
-def stack_for_state(state, *, with_curves: bool = True, **kwargs) -> SigmaStack:
+def _compares(state) -> bool:
+    compute = getattr(state, "compute", None)
+    if compute is not None and hasattr(compute, "compares"):
+        return bool(compute.compares())
+    return not (state.kind == "optimal" and state.guidance == "none")
+
+
+def stack_for_state(
+    state, *, with_curves: bool = True, compare: bool | None = None, **kwargs
+) -> SigmaStack:
     """The σ-stack of an explorer state (``toyflow.explorer.ExplorerState``) for its current
     inputs, through its public methods: ``sigma_grid``, ``data``, ``optimal``,
     ``current_denoiser``, ``field_label`` (or ``compute.field_label``), ``trajectories`` and
@@ -426,5 +535,6 @@ def stack_for_state(state, *, with_curves: bool = True, **kwargs) -> SigmaStack:
         memorized=traj.memorized,
         curves=curves,
         meta=meta,
+        compare=_compares(state) if compare is None else compare,
         **kwargs,
     )

@@ -170,7 +170,7 @@ def _gif_frames(stack: SigmaStack, title: str, size: tuple[float, float], dpi: i
         origin="lower",
         extent=hbox,
         cmap="magma",
-        norm=LogNorm(*sv.ERROR_RANGE),
+        norm=LogNorm(*stack.error_range),
         interpolation="nearest",
     )
     axes[2].set_title("‖D − D*‖ / σ", fontsize=9)

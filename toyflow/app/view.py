@@ -142,30 +142,18 @@ class ExplorerApp(pn.viewable.Viewer):
                 return io.BytesIO(f.read())
 
     def _png(self):
-        """The current view as a PNG (matplotlib, via toyflow.plotting)."""
+        """The σ views at the current σ as a PNG, as the page draws them (arrows, heat map,
+        trajectories, curves, legend, headline numbers): toyflow.plotting.plot_stack_frame."""
         from toyflow import plotting
+        from toyflow.explorer.curves import headline_items
 
-        s = self.state
-        try:
-            comparison = s.field()
-            traj = s.trajectories()
-        except tfx.NotReady:
-            self.notice = "Nothing to download yet: the model has no snapshot."
+        stack = self._shown_stack()
+        if stack is None:
             return io.BytesIO()
-        except ValueError as exc:
-            self.notice = str(exc)
-            return io.BytesIO()
-        ds = s.data().dataset
-        title = {"optimal": "optimal D*", "error-prone": f"δ = {s.delta:g}", "learned": "learned"}
-        fig = plotting.plot_field_comparison(
-            comparison.model,
-            comparison.reference,
-            train_x=ds.train_x,
-            val_x=ds.val_x,
-            trajectories=traj.trajectory[: s.clamped_sigma_index() + 1],
-            samples=traj.samples,
-            memorized=traj.memorized,
-            model_title=title[s.kind],
+        fig = plotting.plot_stack_frame(
+            stack,
+            self.state.clamped_sigma_index(),
+            headline=headline_items(self.state.headline_view or {}),
         )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)

@@ -27,6 +27,13 @@ from toyflow.explorer.model import (
     ExplorerInputs,
 )
 
+#: Fresh draws from the data distribution for the memorization baseline (binomial standard
+#: error ≤ 1.1 points).
+FRESH_DRAWS = 2000
+#: Data sets whose shipped layout is a fixed split of a distribution: fresh draws come from
+#: that distribution (the symmetric circle's equidistant angles are points of the uniform circle).
+FRESH_PARAMS = {"circle": {"layout": "random"}}
+
 
 class NotReady(Exception):
     """The chosen model has no weights yet (a learned model before training)."""
@@ -137,6 +144,27 @@ class ExplorerCompute:
             vl = np.zeros(0, np.int32)
         return DATA_CACHE.put(("data", key), DataView(ds, tl, vl, key))
 
+    def fresh_points(self) -> tuple[np.ndarray, str] | None:
+        """``(points, source)``: fresh points from the data distribution for the memorization
+        baseline — ``FRESH_DRAWS`` new draws of a registered data set (seeded apart from the
+        data), or the validation points of custom data; ``None`` when there are neither."""
+        data = self.data()
+        key = ("fresh", data.key)
+        hit = DATA_CACHE.get(key)
+        if hit is not None:
+            return hit
+        ds, s = data.dataset, self.inputs
+        if s.dataset == CUSTOM:
+            if ds.n_val == 0:
+                return None
+            return DATA_CACHE.put(key, (ds.val_x, f"{ds.n_val} validation points"))
+        from toyflow.datasets import DATASETS, make_dataset
+
+        params = {k: v for k, v in ds.params.items() if k in DATASETS[s.dataset].defaults}
+        params.update(FRESH_PARAMS.get(s.dataset, {}))
+        fresh = make_dataset(s.dataset, FRESH_DRAWS, 0, seed=s.seed + 1, **params).train_x
+        return DATA_CACHE.put(key, (fresh, f"{FRESH_DRAWS} fresh draws"))
+
     def optimal(self):
         """The optimal (empirical) denoiser of the training set, class-conditional with labels."""
         data = self.data()
@@ -192,6 +220,12 @@ class ExplorerCompute:
                 f"the explorer draws 2D points; this denoiser works on {self.user.event_shape}"
             )
         return self.user
+
+    def compares(self) -> bool:
+        """Whether the model differs from D* (``False``: the optimal denoiser without guidance,
+        where every model-vs-optimal comparison is zero up to float error)."""
+        s = self.inputs
+        return not (s.kind == "optimal" and s.guidance == "none")
 
     def base_model(self):
         """``(denoiser, key)`` of the chosen model before guidance."""

@@ -5,7 +5,9 @@
 - the model-vs-optimal error on noisy training samples and on trajectory states, and the
   trajectory-overlap measure (:func:`toyflow.metrics.trajectory_overlap`);
 - headline numbers: the memorized fraction (nearest training point closer than 1/3 of the
-  second-nearest), the Fréchet overfit ``(FD_val − FD_train)/FD_train`` and the training loss.
+  second-nearest) beside its fresh-data baseline (the same rule on fresh draws from the data
+  distribution), the Fréchet overfit ``(FD_val − FD_train)/FD_train`` where training and
+  validation sets differ (hidden, with a note, where they do not) and the training loss.
 """
 
 from __future__ import annotations
@@ -15,6 +17,43 @@ import numpy as np
 from toyflow.explorer.cache import CURVE_CACHE
 from toyflow.explorer.compute import ExplorerCompute, TrajectoryView
 from toyflow.explorer.model import CURVE_POINTS
+
+
+def _fmt(value, spec: str) -> str:
+    return "—" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def headline_items(h: dict) -> list[tuple[str, str, str, str]]:
+    """The headline numbers as ``(name, value, detail, explanation)`` texts, for the page's
+    cards and the PNG alike: the memorized share with its fresh-data baseline as the detail,
+    the Fréchet overfit (hidden, the detail saying why, where the data cannot show it) and the
+    training loss."""
+    base = h.get("memorized_baseline")
+    detail = ""
+    if base is not None:
+        se = h.get("memorized_baseline_se") or 0.0
+        detail = f"fresh data: {_fmt(base, '.1%')} ± {_fmt(se, '.1%')}"
+    source = h.get("baseline_source") or "fresh points"
+    items = [
+        (
+            "memorized samples",
+            _fmt(h.get("memorized_fraction"), ".1%"),
+            detail,
+            "nearest training point closer than 1/3 of the second-nearest; fresh data: the "
+            f"same share for {source} from the data distribution (what a model that "
+            "generalizes perfectly scores)",
+        )
+    ]
+    note = h.get("relative_overfit_note")
+    what = "(FD to validation − FD to training) / FD to training"
+    if h.get("relative_overfit") is None and note:
+        items.append(("Fréchet overfit", "hidden", note, what))
+    else:
+        items.append(("Fréchet overfit", _fmt(h.get("relative_overfit"), ".3g"), "", what))
+    items.append(
+        ("training loss", _fmt(h.get("training_loss"), ".4g"), "", "EDM-weighted, recent steps")
+    )
+    return items
 
 
 class Summaries:
@@ -68,15 +107,21 @@ class Summaries:
         if opt is None:
             c.counts["optimal_curves"] += 1
             opt = CURVE_CACHE.put(okey, {"gap": self.gap(c.optimal(), sig)})
-        out = {"sigmas": sig, "optimal_gap": opt["gap"], "model_gap": None, "overlap": None}
+        out = {
+            "sigmas": sig,
+            "optimal_gap": opt["gap"],
+            "model_gap": None,
+            "overlap": None,
+            "compare": c.compares(),
+        }
         if denoiser is None:
             return out
         assert traj is not None  # a model always comes with its trajectories
         from toyflow.metrics import trajectory_overlap
 
         c.counts["curves"] += 1
-        same = s.kind == "optimal" and s.guidance == "none"
-        out["model_gap"] = opt["gap"] if same else self.gap(denoiser, sig)
+        out["compare"] = c.compares()
+        out["model_gap"] = self.gap(denoiser, sig) if out["compare"] else opt["gap"]
         tx, tl, vx, vl = self.curve_points()
         has_val = vx.shape[0] > 0
         cond = traj.labels is not None
@@ -123,20 +168,60 @@ class Summaries:
         return float(np.mean(tail)) if tail.size else None
 
     def empty_headline(self) -> dict:
-        keys = ("memorized_fraction", "relative_overfit", "fd_train", "fd_val", "training_loss")
+        keys = (
+            "memorized_fraction",
+            "memorized_baseline",
+            "memorized_baseline_se",
+            "baseline_source",
+            "relative_overfit",
+            "relative_overfit_note",
+            "fd_train",
+            "fd_val",
+            "training_loss",
+        )
         return {**dict.fromkeys(keys), "sigma": self.compute.sigma()[1]}
 
-    def headline(self) -> dict:
-        """Memorized fraction of the samples (1/3 rule), Fréchet distances of the samples to the
-        training and validation sets and the relative overfit, the training loss (learned)."""
-        from toyflow.metrics import sample_overfit
+    def memorization_baseline(self) -> dict:
+        """The fresh-data baseline of the memorized fraction (same 1/3 rule, fresh points from
+        the data distribution): ``memorized_baseline``, its standard error and its source."""
+        from toyflow.metrics import memorization_baseline
 
-        traj = self.compute.trajectories()
+        fresh = self.compute.fresh_points()
         ds = self.compute.data().dataset
+        if fresh is None or ds.n_train < 2:
+            return {}
+        points, source = fresh
+        p, se = memorization_baseline(points, ds.train_x)
+        return {"memorized_baseline": p, "memorized_baseline_se": se, "baseline_source": source}
+
+    def frechet_overfit(self, samples) -> dict:
+        """The Fréchet overfit of the samples, or ``relative_overfit_note`` saying why it is
+        hidden: it needs training and validation sets that differ by more than the samples'
+        Monte Carlo noise (:func:`toyflow.metrics.frechet_resolution`)."""
+        from toyflow.metrics import frechet_resolution, sample_overfit
+
+        ds = self.compute.data().dataset
+        if ds.n_val < 2 or ds.n_train < 2:
+            return {"relative_overfit_note": "needs at least 2 training and 2 validation points"}
+        res = frechet_resolution(ds.train_x, ds.val_x, samples.shape[0])
+        if not res["resolvable"]:
+            return {
+                "relative_overfit_note": (
+                    "training and validation points share mean and covariance (FD between them "
+                    f"{res['fd_train_val']:.0e} < samples' noise {res['floor']:.0e}): it is 0 "
+                    "for any samples"
+                )
+            }
+        return sample_overfit(samples, ds.train_x, ds.val_x)
+
+    def headline(self) -> dict:
+        """Memorized fraction of the samples (1/3 rule) beside its fresh-data baseline, the
+        Fréchet overfit when the data can show it (else a note why not), the training loss."""
+        traj = self.compute.trajectories()
         out = self.empty_headline()
         assert traj.memorized is not None  # trajectories() always flags the samples
         out["memorized_fraction"] = float(np.mean(traj.memorized))
-        if ds.n_val >= 2 and ds.n_train >= 2:
-            out.update(sample_overfit(traj.samples, ds.train_x, ds.val_x))
+        out.update(self.memorization_baseline())
+        out.update(self.frechet_overfit(traj.samples))
         out["training_loss"] = self.training_loss()
         return out
