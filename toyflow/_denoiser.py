@@ -18,29 +18,35 @@ public ``__call__`` validates input and dispatches to one shared jitted function
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toyflow._types import ArrayLike
 from toyflow._validation import as_labels, as_points, as_sigma, is_traced
 
+_DenoiserT = TypeVar("_DenoiserT", bound="Denoiser")
 
-def pytree_class(dynamic: tuple[str, ...], static: tuple[str, ...] = ()):
+
+def pytree_class(
+    dynamic: tuple[str, ...], static: tuple[str, ...] = ()
+) -> Callable[[type[_DenoiserT]], type[_DenoiserT]]:
     """Register a class as a pytree with ``dynamic`` attributes as leaves and ``static`` as aux.
 
     Unflattening bypasses ``__init__`` so constructors may validate freely.
     """
 
-    def wrap(cls):
+    def wrap(cls: type[_DenoiserT]) -> type[_DenoiserT]:
         cls._dynamic_fields = dynamic
         cls._static_fields = static
 
-        def flatten(obj):
+        def flatten(obj: _DenoiserT) -> tuple[list[Any], tuple[Any, ...]]:
             return [getattr(obj, f) for f in dynamic], tuple(getattr(obj, f) for f in static)
 
-        def unflatten(aux, children):
+        def unflatten(aux: tuple[Any, ...], children: list[Any]) -> _DenoiserT:
             obj = object.__new__(cls)
             for f, v in zip(dynamic, children):
                 object.__setattr__(obj, f, v)
@@ -56,11 +62,13 @@ def pytree_class(dynamic: tuple[str, ...], static: tuple[str, ...] = ()):
 
 
 @jax.jit
-def _apply(denoiser: Denoiser, x, sigma, labels):
+def _apply(
+    denoiser: Denoiser, x: jax.Array, sigma: jax.Array, labels: jax.Array | None
+) -> jax.Array:
     return denoiser.denoise(x, sigma, labels)
 
 
-def broadcast_sigma(sigma, n: int, ndim: int = 1):
+def broadcast_sigma(sigma: ArrayLike, n: int, ndim: int = 1) -> jax.Array:
     """Scalar or ``(n,)`` σ as a float32 JAX array of shape ``(n,) + (1,) * (ndim − 1)``.
 
     ``ndim=1`` gives one σ per query, ``(n,)``; ``ndim=x.ndim`` gives the shape that multiplies
@@ -79,6 +87,9 @@ class Denoiser:
     """
 
     event_shape: tuple[int, ...]
+    # Set by :func:`pytree_class` on each registered subclass.
+    _dynamic_fields: ClassVar[tuple[str, ...]]
+    _static_fields: ClassVar[tuple[str, ...]]
 
     def _post_unflatten(self) -> None:
         """Hook run after pytree unflattening (restore derived attributes)."""
@@ -126,20 +137,21 @@ class Denoiser:
         if n == 0:
             return jnp.zeros(xs.shape, jnp.float32)
         lab_j = None if checked is None else jnp.asarray(checked)
-        return _apply(self, jnp.asarray(xs), broadcast_sigma(s, n), lab_j)
+        out: jax.Array = _apply(self, jnp.asarray(xs), broadcast_sigma(s, n), lab_j)
+        return out
 
     def unconditional(self) -> Denoiser:
         """The same model with labels ignored (the negative branch of classifier-free guidance)."""
         return Unconditional(self)
 
     # Derived quantities, never re-implemented per model.
-    def score(self, x, sigma, labels=None):
+    def score(self, x: ArrayLike, sigma: ArrayLike, labels: Any = None) -> jax.Array:
         """``∇ log p_σ(x) = (D(x; σ) − x) / σ²``."""
         x = jnp.asarray(x, jnp.float32)
         s = broadcast_sigma(sigma, x.shape[0], x.ndim)
         return (self(x, sigma, labels) - x) / s**2
 
-    def velocity(self, x, sigma, labels=None):
+    def velocity(self, x: ArrayLike, sigma: ArrayLike, labels: Any = None) -> jax.Array:
         """Probability-flow ODE ``dx/dσ = (x − D(x; σ)) / σ``."""
         x = jnp.asarray(x, jnp.float32)
         s = broadcast_sigma(sigma, x.shape[0], x.ndim)
@@ -150,21 +162,21 @@ class Denoiser:
 class Unconditional(Denoiser):
     """Wrap a denoiser so that it always runs unconditionally (labels dropped)."""
 
-    def __init__(self, base: Denoiser):
+    def __init__(self, base: Denoiser) -> None:
         self.base = base
 
     @property
-    def event_shape(self):  # type: ignore[override]
+    def event_shape(self) -> tuple[int, ...]:  # type: ignore[override]  # property for an attribute
         return self.base.event_shape
 
     @property
-    def num_classes(self):
+    def num_classes(self) -> int | None:
         return self.base.num_classes
 
-    def check_labels(self, labels, n):
+    def check_labels(self, labels: Any, n: int) -> np.ndarray | None:
         return None if labels is None else self.base.check_labels(labels, n)
 
-    def denoise(self, x, sigma, labels):
+    def denoise(self, x: jax.Array, sigma: jax.Array, labels: jax.Array | None) -> jax.Array:
         return self.base.denoise(x, sigma, None)
 
     def __repr__(self) -> str:

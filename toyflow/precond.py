@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from toyflow._denoiser import broadcast_sigma
+from toyflow._types import ArrayLike, JaxArrayLike
 
 
 class Preconditioning(NamedTuple):
@@ -48,7 +49,7 @@ class Preconditioning(NamedTuple):
     c_noise: jax.Array
 
 
-def preconditioning(sigma, sigma_data) -> Preconditioning:
+def preconditioning(sigma: ArrayLike, sigma_data: JaxArrayLike) -> Preconditioning:
     """``(c_skip, c_out, c_in, c_noise)`` for noise level(s) ``sigma`` (see the module docstring)."""
     sigma = jnp.asarray(sigma, jnp.float32)
     sd2 = jnp.square(sigma_data)
@@ -61,13 +62,16 @@ def preconditioning(sigma, sigma_data) -> Preconditioning:
     )
 
 
-def loss_weight(sigma, sigma_data):
+def loss_weight(sigma: jax.Array, sigma_data: JaxArrayLike) -> jax.Array:
     """EDM's ``λ(σ) = (σ² + σ_d²) / (σ σ_d)²`` (``= 1 / c_out²``)."""
     return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 
 
 def precondition(
-    net: Callable[[jax.Array, jax.Array], Any], x: jax.Array, sigma, sigma_data
+    net: Callable[[jax.Array, jax.Array], Any],
+    x: jax.Array,
+    sigma: ArrayLike,
+    sigma_data: JaxArrayLike,
 ) -> jax.Array:
     """``D(x; σ) = c_skip x + c_out net(c_in x, c_noise)`` for a batch ``x (n, ...)``.
 
@@ -76,6 +80,9 @@ def precondition(
     """
     n, nd = x.shape[0], x.ndim
     c = preconditioning(broadcast_sigma(sigma, n), sigma_data)
-    row = lambda v: broadcast_sigma(v, n, nd)
-    f = net(row(c.c_in) * x, c.c_noise).astype(jnp.float32)
+
+    def row(v: jax.Array) -> jax.Array:
+        return broadcast_sigma(v, n, nd)
+
+    f: jax.Array = net(row(c.c_in) * x, c.c_noise).astype(jnp.float32)
     return row(c.c_skip) * x + row(c.c_out) * f

@@ -1,0 +1,26 @@
+"""Type aliases shared by the core's annotations (no runtime behaviour).
+
+- :data:`ArrayLike`: what the public functions accept and pass to ``np.asarray`` /
+  ``jnp.asarray``: Python scalars and (nested) lists, numpy and JAX arrays.
+- :data:`JaxArrayLike`: what ``jax.numpy`` functions accept (arrays and scalars, no lists);
+  for pure-JAX helpers.
+- :data:`FloatArray`, :data:`IntArray`: the float32 / int32 numpy arrays the core returns.
+- :data:`PyTree`: a JAX pytree (nested tuples, lists, dicts of arrays); JAX itself types these
+  as ``Any``.
+- :data:`Key`: a JAX PRNG key (``jax.random.key``), a ``jax.Array``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import jax
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike: TypeAlias = npt.ArrayLike
+JaxArrayLike: TypeAlias = jax.typing.ArrayLike
+FloatArray: TypeAlias = npt.NDArray[np.float32]
+IntArray: TypeAlias = npt.NDArray[np.int32]
+PyTree: TypeAlias = Any
+Key: TypeAlias = jax.Array
