@@ -93,6 +93,10 @@ def test_served_tour_reads_the_query():
     assert "3 / 8" in t.counter.object and STEPS[2].title in t.title.object
     bad = Tour.from_args({"tour": [b"12"]})
     assert bad is not None and bad.number == 1 and "from 1 to 8" in bad.problem
+    # the query's other explorer keys hold for every step, except σ (each step sets its own)
+    small = Tour.from_args({"tour": [b"5"], "train_steps": [b"100"], "sigma_index": [b"3"]})
+    assert small is not None and small.settings()["train_steps"] == "100"
+    assert small.settings()["sigma_index"] == STEPS[4].preset["sigma_index"]
     t.go(99)  # clamped; no app yet: only the widgets follow
     assert t.number == 8 and t.next.disabled and not t.back.disabled
     t.go(0)

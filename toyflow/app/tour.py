@@ -27,6 +27,7 @@ from collections.abc import Mapping
 import panel as pn
 
 from toyflow.app.tour_export import KEYS_JS, TEXT_PX, WIDTH, counter_html, step_html, title_html
+from toyflow.explorer.model import PLAIN_PARAMS
 from toyflow.explorer.tour import STEPS, parse_number
 
 log = logging.getLogger("toyflow.app")
@@ -39,12 +40,20 @@ _CSS = f"""
 _BUTTON_CSS = ":host .bk-btn { font-size: 16px; }"
 
 
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 class Tour:
     """One session's tour: the current step and the widgets that show and move it."""
 
-    def __init__(self, number: int = 1, problem: str = ""):
+    def __init__(
+        self, number: int = 1, problem: str = "", overrides: Mapping[str, str] | None = None
+    ):
         self.number = number
         self.problem = problem
+        # other URL keys (?tour=1&n_samples=100): kept for every step (a slow laptop, tests)
+        self.overrides = {k: v for k, v in (overrides or {}).items() if k != "sigma_index"}
         self.app = None
         self.counter = pn.pane.HTML(
             "",
@@ -75,24 +84,24 @@ class Tour:
     @classmethod
     def from_args(cls, args: Mapping) -> Tour | None:
         """The tour a page's query asks for (``?tour=N``; Panel's ``session_args``: name → list
-        of bytes), ``None`` without one. A bad N opens step 1 with a notice."""
-        values = args.get("tour") if args else None
-        if not values:
+        of bytes), ``None`` without one. A bad N opens step 1 with a notice. The query's other
+        explorer keys apply to every step (``sigma_index`` aside)."""
+        text = {k: _text(v[-1]) for k, v in (args or {}).items() if v}
+        if "tour" not in text:
             return None
-        value = values[-1]
-        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        overrides = {k: v for k, v in text.items() if k in PLAIN_PARAMS}
         try:
-            return cls(parse_number(text))
+            return cls(parse_number(text["tour"]), overrides=overrides)
         except ValueError as exc:
-            return cls(1, f"{exc}; showing step 1")
+            return cls(1, f"{exc}; showing step 1", overrides)
 
     @property
     def step(self):
         return STEPS[self.number - 1]
 
     def settings(self) -> dict[str, str]:
-        """The current step's inputs as text: the defaults, then its preset."""
-        return self.step.settings()
+        """The current step's inputs as text: the defaults, its preset, the query's keys."""
+        return {**self.step.settings(), **self.overrides}
 
     # -- moving -----------------------------------------------------------------------------------
     def go(self, number: int) -> None:
