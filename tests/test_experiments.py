@@ -323,3 +323,62 @@ def test_example_script_runs_end_to_end(tmp_path, monkeypatch, capsys):
         tmp_path / "gap-vs-density.png"
     ).exists()
     assert "peak_gap_at_fewest_points" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_experiments_carry_standard_errors(name, quick_result):
+    """Every curve of the paper experiments has a ``_se`` companion of its shape (finite, ≥ 0),
+    and the headline's numbers theirs."""
+    r = quick_result(name)
+    arrays = r["arrays"]
+    curves = {
+        k
+        for k in (
+            "gap",
+            "e_train",
+            "e_val",
+            "peak_gap",
+            "memorized_fraction",
+            "error",
+            "optimal_error",
+            "fd_train",
+            "fd_val",
+            "relative_overfit",
+        )
+        if k in arrays
+    }
+    assert curves or name == "flow-fields"
+    for key in curves:
+        se = _arr(r, key + "_se")
+        assert se.shape == _arr(r, key).shape, key
+        assert np.all(np.isfinite(se)) and np.all(se >= 0), key
+    if "gap_se" in arrays:  # noise draws: a gap that is not all zero has a positive error
+        assert np.all(_arr(r, "gap_se")[:, len(_arr(r, "sigmas")) // 2] > 0)
+    numbers = [k for k, v in r["headline"].items() if isinstance(v, float) and "sigma" not in k]
+    with_se = [k for k in numbers if not k.endswith("_se") and k + "_se" in r["headline"]]
+    assert with_se or name == "error-vs-angle", f"{name}: no headline standard errors"
+
+
+def test_draws_sets_the_number_of_draws_and_the_errors_shrink_like_one_over_root_n(tmp_path):
+    from toyflow.cli import main
+
+    small = run_experiment("gap-vs-delta", quick=True, n_delta=2, draws=10)
+    big = run_experiment("gap-vs-delta", quick=True, n_delta=2, draws=160)
+    assert small["config"]["n_noise"] == 10 and big["config"]["n_noise"] == 160
+    ratio = np.median(_arr(small, "gap_se")[:, 5:-5] / _arr(big, "gap_se")[:, 5:-5])
+    assert ratio == pytest.approx(4.0, rel=0.35)  # √(160 / 10)
+    Settings = EXPERIMENTS["gap-vs-delta"].settings
+    assert Settings.parse("draws", "7") == 7 and Settings().replace(draws=7).n_noise == 7
+    with pytest.raises(ValueError, match="not both"):
+        Settings().replace(draws=7, n_noise=8)
+    assert EXPERIMENTS["fd-vs-delta"].settings().replace(draws=300).n_samples == 300
+    with pytest.raises(ValueError, match="unknown setting"):
+        EXPERIMENTS["width-sweep"].settings().replace(draws=3)
+    # the command line: --draws N (and --set draws=N) set it; an experiment without draws says so
+    cmd = ["experiment", "error-vs-angle", "--quick", "--quiet", "--outdir", str(tmp_path)]
+    assert main([*cmd, "--draws", "6"]) == 0
+    assert json.loads((tmp_path / "error-vs-angle.json").read_text())["config"]["n_noise"] == 6
+    assert main([*cmd, "--set", "draws=7"]) == 0
+    assert json.loads((tmp_path / "error-vs-angle.json").read_text())["config"]["n_noise"] == 7
+    assert main([*cmd, "--set", "draws=7", "--draws", "6"]) == 2
+    assert main(["experiment", "width-sweep", "--quick", "--draws", "6", "--quiet"]) == 2

@@ -567,6 +567,10 @@ def _cmd_experiment(args) -> int:
         raise UsageError("--set changes one experiment's settings; it does not go with --all")
     names = [n for n, e in EXPERIMENTS.items() if e.is_2d] if args.all else [args.name]
     overrides = _settings_overrides(EXPERIMENTS[names[0]], args.set or [])
+    if args.draws is not None and not args.all and EXPERIMENTS[args.name].settings.DRAWS is None:
+        raise UsageError(f"{args.name} has no Monte-Carlo draws to set (--draws)")
+    if args.draws is not None and "draws" in overrides:
+        raise UsageError("give --draws or --set draws=N, not both")
     out = _outdir(args)
     started = time.perf_counter()
     summary = {}
@@ -574,8 +578,14 @@ def _cmd_experiment(args) -> int:
         label = name if len(names) == 1 else f"[{i + 1}/{len(names)}] {name}"
         bar = _Bar(label, 1, args.quiet)
         try:
+            draws = args.draws is not None and EXPERIMENTS[name].settings.DRAWS is not None
             result = run_experiment(
-                name, quick=args.quick, outdir=out, progress=bar.steps, **overrides
+                name,
+                quick=args.quick,
+                outdir=out,
+                progress=bar.steps,
+                **overrides,
+                **({"draws": args.draws} if draws else {}),
             )
         finally:
             bar.close()
@@ -824,6 +834,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every 2D experiment (paper and learned); also writes summary.json",
     )
     p.add_argument("--quick", action="store_true", help="shrunk settings (under a minute)")
+    p.add_argument(
+        "--draws",
+        type=_bounded_int(MAX_NOISE),
+        metavar="N",
+        help="Monte-Carlo draws behind the ± standard errors (noise draws of the gap curves; "
+        "with --all, for every experiment that has them)",
+    )
     p.add_argument(
         "--set",
         action="append",

@@ -99,7 +99,8 @@ def _finite(values: np.ndarray, what: str) -> np.ndarray:
 
 @functools.partial(jax.jit, static_argnames=("kind", "n_noise"))
 def _errors(denoiser, y, labels, sigmas, key, sigma_data, *, kind: str, n_noise: int):
-    """Mean error per σ; noise draws ``(n_noise, N, ...)`` from ``key`` are shared across σ."""
+    """Error per σ and noise draw ``(T, n_noise)`` (each the mean over the points); the draws
+    ``(n_noise, N, ...)`` from ``key`` are shared across σ."""
     n = y.shape[0]
     flat = lambda a: a.reshape(a.shape[0], -1)
     keys = jax.random.split(key, n_noise)
@@ -116,10 +117,10 @@ def _errors(denoiser, y, labels, sigmas, key, sigma_data, *, kind: str, n_noise:
                 e = sq
             else:
                 e = loss_weight(sigma, sigma_data) * sq / err.shape[1]
-            return total + jnp.mean(e), None
+            return total, jnp.mean(e)
 
-        total, _ = jax.lax.scan(per_draw, jnp.float32(0.0), keys)
-        return total / n_noise
+        _, per = jax.lax.scan(per_draw, jnp.float32(0.0), keys)
+        return per
 
     return jax.lax.map(per_sigma, sigmas)
 
@@ -134,8 +135,11 @@ def denoising_error(
     labels: Any = None,
     kind: str = "l2",
     sigma_data: float | None = None,
+    per_draw: bool = False,
 ) -> np.ndarray:
-    """``E(σ)`` for the clean points ``x`` at each σ (see module docstring), shape ``(T,)``."""
+    """``E(σ)`` for the clean points ``x`` at each σ (see module docstring), shape ``(T,)``;
+    with ``per_draw`` the mean over the points for each noise draw, ``(T, n_noise)`` (its mean
+    over the last axis is ``E(σ)``)."""
     lookup(ERROR_KINDS, kind, "error kind")
     denoiser = as_denoiser(denoiser, _event_of(x))
     y = _points(x, "x", denoiser.event_shape)
@@ -154,21 +158,42 @@ def denoising_error(
         kind=kind,
         n_noise=n_noise,
     )
-    return _finite(np.asarray(out, np.float64), "the denoising error")
+    per = _finite(np.asarray(out, np.float64), "the denoising error")
+    return per if per_draw else per.mean(axis=1)
+
+
+def _mean_se(per: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the last axis (noise draws) and its standard error (NaN with one draw)."""
+    k = per.shape[-1]
+    se = per.std(axis=-1, ddof=1) / np.sqrt(k) if k > 1 else np.full(per.shape[:-1], np.nan)
+    return per.mean(axis=-1), se
 
 
 @dataclasses.dataclass(frozen=True)
 class GapCurve:
-    """Train and validation errors per σ and the relative gap ``(E_val − E_train) / E_train``."""
+    """Train and validation errors per σ and the relative gap ``(E_val − E_train) / E_train``,
+    with standard errors over the noise draws (``e_train_se``, ``e_val_se``, ``gap_se``; NaN
+    with a single draw)."""
 
     sigmas: np.ndarray
     e_train: np.ndarray
     e_val: np.ndarray
     kind: str = "l2"
+    e_train_se: np.ndarray | None = None
+    e_val_se: np.ndarray | None = None
 
     @property
     def gap(self) -> np.ndarray:
         return (self.e_val - self.e_train) / np.maximum(self.e_train, 1e-30)
+
+    @property
+    def gap_se(self) -> np.ndarray:
+        """Delta-method standard error of the gap (train and validation draws independent)."""
+        nan = np.full(np.shape(self.e_train), np.nan)
+        st = nan if self.e_train_se is None else self.e_train_se
+        sv = nan if self.e_val_se is None else self.e_val_se
+        t = np.maximum(self.e_train, 1e-30)
+        return np.sqrt((sv / t) ** 2 + (self.e_val * st / t**2) ** 2)
 
     @property
     def peak_sigma(self) -> float:
@@ -207,20 +232,23 @@ def gap_curve(
     tx = _points(train_x, "train_x", denoiser.event_shape)
     vx = _points(val_x, "val_x", denoiser.event_shape)
     sd = float(np.std(tx))  # both sets are weighted with the training data's σ_data
-    e_tr, e_va = (
-        denoising_error(
-            denoiser,
-            x,
-            sigmas,
-            n_noise=n_noise,
-            seed=seed + i,
-            labels=lab,
-            kind=kind,
-            sigma_data=sd,
+    (e_tr, se_tr), (e_va, se_va) = (
+        _mean_se(
+            denoising_error(
+                denoiser,
+                x,
+                sigmas,
+                n_noise=n_noise,
+                seed=seed + i,
+                labels=lab,
+                kind=kind,
+                sigma_data=sd,
+                per_draw=True,
+            )
         )
         for i, (x, lab) in enumerate(((tx, train_labels), (vx, val_labels)))
     )
-    return GapCurve(np.asarray(_sigmas(sigmas), np.float64), e_tr, e_va, kind)
+    return GapCurve(np.asarray(_sigmas(sigmas), np.float64), e_tr, e_va, kind, se_tr, se_va)
 
 
 def relative_gap(denoiser: Denoiser, train_x, val_x, sigmas, **options: Any) -> np.ndarray:

@@ -314,14 +314,18 @@ def draw_gap_curves(
     ylabel: str = "relative gap (E_val − E_train) / E_train",
     mark_peaks: bool = True,
     legend_title: str | None = None,
+    errors=None,
 ):
-    """Gap curves ``gaps (k, T)`` over ``sigmas (T,)`` on a log-x axis (one colour per row)."""
+    """Gap curves ``gaps (k, T)`` over ``sigmas (T,)`` on a log-x axis (one colour per row);
+    ``errors (k, T)`` (standard errors) draws a ± band around each."""
     s = np.asarray(sigmas, float)
     g = np.atleast_2d(np.asarray(gaps, float))
     colors = _cmap(cmap)(np.linspace(0.0, 0.9, max(len(g), 1)))
     for i, row in enumerate(g):
         lab = labels[i] if labels is not None else None
         ax.plot(s, row, color=colors[i], lw=1.4, label=lab)
+        if errors is not None:
+            _band(ax, s, row, np.atleast_2d(np.asarray(errors, float))[i], colors[i])
         if mark_peaks and np.any(np.isfinite(row)):
             k = int(np.nanargmax(row))
             ax.plot(s[k], row[k], "o", color=colors[i], ms=3)
@@ -334,6 +338,12 @@ def draw_gap_curves(
         ax.legend(fontsize=6, title=legend_title, title_fontsize=7, ncol=2 if len(g) > 6 else 1)
 
 
+def _band(ax, x, y, se, color) -> None:
+    """A ± ``se`` band around ``y`` (NaN errors draw nothing)."""
+    e = np.nan_to_num(np.asarray(se, float))
+    ax.fill_between(x, y - e, y + e, color=color, alpha=0.2, lw=0)
+
+
 def plot_gap_curves(
     sigmas,
     gaps,
@@ -343,17 +353,30 @@ def plot_gap_curves(
     cmap: str = "viridis",
     legend_title: str | None = None,
     summary: tuple[Sequence[float], Sequence[float], str, str] | None = None,
+    errors=None,
+    summary_errors=None,
 ):
     """Relative gap over σ (log x) for several settings; ``summary = (x, y, xlabel, ylabel)``
-    adds a second panel (e.g. peak gap against δ)."""
+    adds a second panel (e.g. peak gap against δ); ``errors`` / ``summary_errors`` are
+    standard errors drawn as bands / error bars."""
     fig = _new_figure(9.0 if summary else 5.5, 3.8)
     axes = fig.subplots(1, 2 if summary else 1, squeeze=False)[0]
-    draw_gap_curves(axes[0], sigmas, gaps, labels, cmap=cmap, legend_title=legend_title)
+    draw_gap_curves(
+        axes[0], sigmas, gaps, labels, cmap=cmap, legend_title=legend_title, errors=errors
+    )
     if title:
         axes[0].set_title(title, fontsize=10)
     if summary:
         x, y, xl, yl = summary
-        axes[1].plot(np.asarray(x, float), np.asarray(y, float), "o-", color="k", ms=4)
+        axes[1].errorbar(
+            np.asarray(x, float),
+            np.asarray(y, float),
+            yerr=None if summary_errors is None else np.asarray(summary_errors, float),
+            fmt="o-",
+            color="k",
+            ms=4,
+            capsize=2,
+        )
         axes[1].set_xlabel(xl)
         axes[1].set_ylabel(yl)
         axes[1].tick_params(labelsize=7)
@@ -511,16 +534,21 @@ def plot_lines(
     ax=None,
     markers: bool = True,
     label_x_values: bool = False,
+    errors: Mapping[str, Any] | None = None,
 ):
     """Several named series over a shared ``x`` (a small helper for headline panels);
-    ``label_x_values`` puts a tick at every ``x`` (for widths, sizes, weights)."""
+    ``label_x_values`` puts a tick at every ``x`` (for widths, sizes, weights); ``errors``
+    maps a series name to its standard errors, drawn as a ± band."""
     fig = None
     if ax is None:
         fig = _new_figure(5.0, 3.5)
         ax = fig.subplots()
     xv = np.asarray(x, float)
     for name, y in series.items():
-        ax.plot(xv, np.asarray(y, float), "o-" if markers else "-", ms=3, lw=1.2, label=name)
+        yv = np.asarray(y, float)
+        (line,) = ax.plot(xv, yv, "o-" if markers else "-", ms=3, lw=1.2, label=name)
+        if errors is not None and name in errors:
+            _band(ax, xv, yv, errors[name], line.get_color())
     if logx:
         ax.set_xscale("log")
     if logy:

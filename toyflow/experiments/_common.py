@@ -66,10 +66,20 @@ class Settings:
     """
 
     QUICK: ClassVar[Mapping[str, Any]] = {}
+    #: The field that counts the Monte-Carlo draws the standard errors are over (``n_noise``
+    #: for gap curves); ``draws=N`` (``--draws N``, ``--set draws=N``) sets it.
+    DRAWS: ClassVar[str | None] = None
 
-    def __init_subclass__(cls, quick: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls,
+        quick: Mapping[str, Any] | None = None,
+        draws: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init_subclass__(**kwargs)
         cls.QUICK = {**cls.QUICK, **(quick or {})}
+        if draws is not None:
+            cls.DRAWS = draws
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -104,8 +114,18 @@ class Settings:
     def names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
+    @classmethod
+    def _alias(cls, name: str) -> str:
+        """``draws`` stands for the field named by :attr:`DRAWS`."""
+        return cls.DRAWS if name == "draws" and cls.DRAWS else name
+
     def replace(self: S, **changes: Any) -> S:
-        """A copy with ``changes`` (an unknown name raises ``ValueError`` naming the valid ones)."""
+        """A copy with ``changes`` (an unknown name raises ``ValueError`` naming the valid ones;
+        ``draws`` sets the field named by :attr:`DRAWS`)."""
+        if "draws" in changes and self.DRAWS:
+            if self.DRAWS in changes:
+                raise ValueError(f"give draws or {self.DRAWS}, not both")
+            changes[self.DRAWS] = changes.pop("draws")
         unknown = sorted(set(changes) - set(self.names()))
         if unknown:
             raise ValueError(
@@ -120,6 +140,7 @@ class Settings:
     def parse(cls, name: str, text: str) -> Any:
         """A setting's value from command-line text, typed like its default (lists: commas)."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
+        name = cls._alias(name)
         if name not in fields:
             raise ValueError(f"unknown setting {name!r}; valid: {', '.join(sorted(fields))}")
         default = fields[name].default

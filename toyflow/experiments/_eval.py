@@ -12,6 +12,7 @@ training point is closer than 1/3 of the second-nearest.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -109,6 +110,25 @@ def columns(
 # --- gap curves and evaluation -------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class GapRows:
+    """Gap curves of several models, each ``(k, T)``, with standard errors over the noise
+    draws (``*_se``; the gap's by the delta method, train and validation draws independent)."""
+
+    e_train: np.ndarray
+    e_val: np.ndarray
+    gap: np.ndarray
+    e_train_se: np.ndarray
+    e_val_se: np.ndarray
+    gap_se: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: Sequence[GapRows]) -> GapRows:
+        return cls(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls))
+        )
+
+
 def gap_rows(
     denoisers: Sequence[tuple[str, Any]],
     train_x: np.ndarray,
@@ -118,16 +138,30 @@ def gap_rows(
     seed: int,
     reporter: Any,
     label: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gap curves for several ``(name, denoiser)``: ``(e_train, e_val, gap)`` each ``(k, T)``."""
-    rows_tr, rows_va = [], []
+) -> GapRows:
+    """Gap curves for several ``(name, denoiser)``, with their standard errors."""
+    curves = []
     for name, d in denoisers:
-        curve = metrics.gap_curve(d, train_x, val_x, sigmas, n_noise=n_noise, seed=seed)
-        rows_tr.append(curve.e_train)
-        rows_va.append(curve.e_val)
+        curves.append(metrics.gap_curve(d, train_x, val_x, sigmas, n_noise=n_noise, seed=seed))
         reporter.advance(1, f"{label} {name}")
-    e_tr, e_va = np.asarray(rows_tr), np.asarray(rows_va)
-    return e_tr, e_va, (e_va - e_tr) / np.maximum(e_tr, 1e-30)
+    return GapRows(
+        **{
+            f.name: np.asarray([getattr(c, f.name) for c in curves], np.float64)
+            for f in dataclasses.fields(GapRows)
+        }
+    )
+
+
+def peak_se(rows: GapRows, index: Sequence[int]) -> np.ndarray:
+    """The gap's standard error at each row's peak. (The peak is the max over σ of a noisy
+    curve, but neighbouring σ share the noise draws, so that selection bias is far smaller.)"""
+    return np.asarray([rows.gap_se[i, k] for i, k in enumerate(index)])
+
+
+def binomial_se(p: ArrayLike, n: int) -> np.ndarray:
+    """Standard error ``√(p (1 − p) / n)`` of a share ``p`` of ``n`` independent draws."""
+    q = np.asarray(p, np.float64)
+    return np.sqrt(q * (1 - q) / max(int(n), 1))
 
 
 def evaluate(
