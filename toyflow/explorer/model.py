@@ -31,8 +31,12 @@ N_SNAPSHOTS = 10
 STEPS_PER_CALL = 250
 MAX_POINTS = 5000
 MAX_VALUE_CHARS = 100  # a preset value (URL query, --args) longer than this is refused unread
-#: The default learned model (as shipped): small enough to train in seconds on 2 CPU cores.
-DEFAULT_LEARNED = dict(width=64, depth=3, train_steps=1500, batch_size=256, learning_rate=2e-3)
+#: The default learned model (as shipped): trains in seconds on 2 CPU cores (the compile is most
+#: of it). On the default circle (seed 0) it sits where the gap has opened but the samples still
+#: look like fresh data: peak gap 0.22 at σ ≈ 0.8, 56 % memorized against a 49 % fresh-data
+#: baseline (docs/results.md, "Explorer default"). The window is narrow: other seeds either
+#: memorize or show no gap yet, and the training-time slider walks through it.
+DEFAULT_LEARNED = dict(width=64, depth=3, train_steps=2800, batch_size=64, learning_rate=5e-3)
 
 DATA_PARAMS = (
     "dataset",
