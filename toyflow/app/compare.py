@@ -18,35 +18,58 @@ import panel as pn
 from bokeh.layouts import column, row
 
 from toyflow import explorer as tfx
-from toyflow.app.headline import headline_html
 from toyflow.app.loop import on_doc
 from toyflow.app.stack import StackPanel
 from toyflow.app.stack_view import StackView
 from toyflow.explorer import guide as texts
+from toyflow.explorer.curves import headline_items
 from toyflow.explorer.model import USER
 
 W = pn.widgets
-SIDE_FIELD = 200  # frame size (px) of each square view of a side
+SIDE_FIELD = 180  # frame size (px) of each square view of a side
 #: Inputs the side headers name.
 HEADER_INPUTS = ("kind", "delta", "guidance", "w", "dataset", "n_train", "granularity")
 
 
+def compact_headline(h: dict, learned: bool) -> str:
+    """The headline numbers as short lines (a side is narrow): name, value, detail."""
+    lines = []
+    for name, value, detail, tip in headline_items(h):
+        if name == "training loss" and not learned:
+            continue
+        # Long notes (why a number is hidden) stay in the tooltip: a side is narrow.
+        short = detail and len(detail) <= 40
+        more = f" <span style='color:#555'>({html.escape(detail)})</span>" if short else ""
+        tip = tip if short or not detail else f"{detail}. {tip}"
+        lines.append(
+            f"<div title='{html.escape(tip)}'>{html.escape(name)}: "
+            f"<b style='font-size:15px'>{html.escape(value)}</b>{more}</div>"
+        )
+    return f"<div style='font-size:12px;max-width:{SIDE_FIELD + 20}px'>{''.join(lines)}</div>"
+
+
 class SideView(StackView):
-    """A compact layout of the σ views: slider and play, the model's field beside the
-    trajectories, the gap curve under them."""
+    """A narrow layout of the σ views: slider and play, the model's field above the
+    trajectories, the gap curve under them (two sides fit beside each other at 1024 px)."""
 
     def _layout(self):
         f = self.figures
         self._curve_figures = [v for k, v in f.items() if k.startswith("curves:")]
         self._sync_curve_visibility()
-        width = 2 * self.field_size + 10
-        self.slider.width = width - 100
+        width = self.field_size + 10
+        self.slider.update(title="", width=width, styles={"font-size": "13px"})
+        self.play.width = 80
+        parts: list = [self.play, self.slider]
+        for fig in (f["model"], f["trajectories"]):
+            fig.title.text_font_size = "11px"
+            fig.toolbar_location = None  # narrow views: the title keeps the whole width
+            parts.append(fig)
         gap = next((v for k, v in f.items() if k.startswith("curves:") and "gap" in k), None)
-        parts = [row(self.slider, self.play), row(f["model"], f["trajectories"])]
         if gap is not None:
-            gap.width = width
-            gap.height = 200
-            parts.append(gap)
+            gap.update(width=width, height=150)
+            gap.title.text_font_size = "10px"
+            gap.legend.visible = False  # no room: red = the model, dashed grey = D*
+            parts.append(row(gap))  # its own row: the square frames do not align to its axis
         return column(*parts, name="compare-side-view")
 
 
@@ -73,8 +96,8 @@ class Side:
         self.name, self.state, self._doc = name, state, doc
         self.panel = SidePanel(SimpleNamespace(state=state, _doc=doc), on_view)
         self.header = pn.pane.HTML("", css_classes=[f"compare-header-{name}"], margin=(0, 10))
-        self.headline = pn.pane.HTML("", css_classes=[f"compare-headline-{name}"], height=60)
-        self.pane = pn.Column(self.header, self.panel.pane, self.headline, margin=(0, 10))
+        self.headline = pn.pane.HTML("", css_classes=[f"compare-headline-{name}"], margin=(0, 10))
+        self.pane = pn.Column(self.header, self.headline, self.panel.pane, margin=(0, 10))
         p = state.param
         self._watchers = [
             # New trajectories or curves: the stack is computed on the store's thread.
@@ -105,7 +128,7 @@ class Side:
             f"<div style='font-size:12px;color:#444'>{html.escape(s.dataset)}, "
             f"{s.n_train} training points{labels}</div>{note}"
         )
-        self.headline.object = headline_html(s.headline_view or {})
+        self.headline.object = compact_headline(s.headline_view or {}, s.kind == "learned")
 
     def detach(self) -> None:
         for w in self._watchers:
@@ -126,8 +149,8 @@ class Compare:
         self.views = pn.FlexBox()
         self.pane = pn.Column(
             pn.pane.HTML(
-                "<b>Compare mode.</b> A is the page's setting (the sidebar changes it); B starts "
-                "as a copy and has its own controls here. The two σ sliders move together.",
+                "<b>Compare mode</b>: A is the sidebar's setting, B a copy with its own controls "
+                "here; the two σ sliders move together.",
                 margin=(5, 10),
             ),
             self.controls,
@@ -164,7 +187,7 @@ class Compare:
         b.auto = True
         b.request_refresh()
         self.pane.visible = True
-        self.app.stacks.pane.visible = False
+        self._show_single(False)
         return b
 
     def close(self) -> None:
@@ -176,9 +199,14 @@ class Compare:
         self.state_b, self.sides, self.linked = None, [], False
         self.views.objects, self.controls.objects = [], []
         self.pane.visible = False
-        self.app.stacks.pane.visible = True
+        self._show_single(True)
         if self.toggle is not None and self.toggle.value:
             self.toggle.value = False
+
+    def _show_single(self, on: bool) -> None:
+        """The page's single σ view and its numbers (hidden while the two sides show)."""
+        self.app.stacks.pane.visible = on
+        self.app.controls.headline.visible = on
 
     # -- σ shared in the browser -----------------------------------------------------------------
     def _link(self) -> None:
@@ -200,21 +228,22 @@ class Compare:
         self.preset = W.Select(options=options, value="", width=190, css_classes=["compare-preset"])
         self.preset.param.watch(self._on_preset, "value")
         self.kind = W.RadioButtonGroup.from_param(
-            p.kind, name="", width=300, css_classes=["compare-kind"]
+            p.kind, label="", width=300, css_classes=["compare-kind"]
         )
         self.delta = W.FloatSlider.from_param(
             p.delta,
-            name="B: δ",
+            label="B: δ",
             step=0.05,
             width=180,
             throttled=True,
             css_classes=["compare-delta"],
         )
         self.n_train = W.IntInput.from_param(
-            p.n_train, name="B: training points", width=130, css_classes=["compare-n-train"]
+            p.n_train, label="B: training points", width=130, css_classes=["compare-n-train"]
         )
+        self.n_train.description = None
         self.snapshot = W.IntSlider(
-            name="B: snapshot", start=1, end=2, value=2, width=180, disabled=True
+            label="B: snapshot", start=1, end=2, value=2, width=180, disabled=True
         )
         self.snapshot.param.watch(self._on_snapshot, "value_throttled")
         self.train = W.Button(label="Train B", width=90, css_classes=["compare-train"])

@@ -19,7 +19,7 @@ from toyflow.explorer import guide as texts
 W = pn.widgets
 CARD_WIDTH = 330
 #: Height of the scrolling text boxes (the card stays short at 1024×768).
-TEXT_HEIGHT = 260
+TEXT_HEIGHT = 230
 _BOX = {"overflow-y": "auto", "font-size": "13px", "line-height": "1.35"}
 #: The model inputs the explanation mentions.
 EXPLAINED = ("kind", "delta", "guidance", "w", "granularity")
@@ -56,18 +56,18 @@ class Guide:
         for p in texts.PRESETS:
             b = W.Button(
                 label=p.label,
-                width=145,
+                width=140,
                 css_classes=["preset-button", f"preset-{p.name}"],
             )
             b.on_click(lambda _e, name=p.name: self.apply(name))
             self.preset_buttons[p.name] = b
         self.reset_button = W.Button(
-            label="Reset to defaults", width=145, css_classes=["reset-button"]
+            label="Reset to defaults", width=140, css_classes=["reset-button"]
         )
         self.reset_button.on_click(lambda _e: self.reset())
         self.compare = Compare(app)
         self.compare_button = W.Toggle(
-            name="Compare two settings", width=145, css_classes=["compare-toggle"]
+            label="Compare two settings", width=140, css_classes=["compare-toggle"]
         )
         self.compare_button.param.watch(lambda e: self.compare.show(e.new), "value")
         self.compare.toggle = self.compare_button

@@ -304,7 +304,11 @@ GLOSSARY: tuple[Term, ...] = (
     ),
     Term(
         "model vs optimal error ‖D − D*‖",
-        ("‖D − D*‖ on noisy training points", "‖D − D*‖ on trajectory states"),
+        (
+            "model vs optimal error",
+            "‖D − D*‖ on noisy training points",
+            "‖D − D*‖ on trajectory states",
+        ),
         "The distance between the model and D*, averaged over noisy training points (where the "
         "model was fitted) and over the trajectory states (where the sampler actually goes).",
     ),
@@ -376,13 +380,13 @@ PRESETS: tuple[Preset, ...] = (
         {"kind": "optimal", "sigma_index": "25"},
     ),
     Preset(
-        "delta-2.2",
+        "large-delta",
         "Error-prone δ = 2.2",
         "A large model error: the field stays smooth, the gap stays small (peak 0.11).",
         {"kind": "error-prone", "delta": "2.2", "sigma_index": "23"},
     ),
     Preset(
-        "delta-1.2",
+        "small-delta",
         "Error-prone δ = 1.2",
         "A small model error: the gap peaks near σ ≈ 1.1 at 0.93, yet most samples stay new.",
         {"kind": "error-prone", "delta": "1.2", "sigma_index": "23"},
