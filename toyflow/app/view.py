@@ -19,6 +19,7 @@ import param
 from toyflow import explorer as tfx
 from toyflow.app.controls import Controls, sidebar
 from toyflow.app.guide import Guide
+from toyflow.app.intervention_view import InterventionPanel
 from toyflow.app.loop import on_doc
 from toyflow.app.plots import LossPlot
 from toyflow.app.stack import StackPanel
@@ -46,6 +47,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.controls = Controls(self)
         self.loss = LossPlot(self)
         self.stacks = StackPanel(self)
+        self.intervention = InterventionPanel(self)  # the claim-3 card, computed when opened
         self.guide = Guide(self)  # presets, texts, glossary; compare mode
         self._expose_parts()
         c = self.controls
@@ -167,7 +169,8 @@ class ExplorerApp(pn.viewable.Viewer):
     def main(self) -> list:
         c = self.controls
         top = pn.Column(pn.Row(c.spinner, c.status), c.legend)
-        return [pn.Column(c.alert, top, self.stacks.pane, self.guide.compare.pane, c.headline)]
+        parts = (c.alert, top, self.stacks.pane, self.guide.compare.pane, c.headline)
+        return [pn.Column(*parts, self.intervention.card)]
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
