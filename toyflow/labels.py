@@ -29,11 +29,13 @@ farthest point).
 from __future__ import annotations
 
 import functools
+from typing import Any, TypeAlias
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toyflow._types import ArrayLike, Key
 from toyflow._validation import as_points, check_int
 from toyflow._validation import dense_labels as dense_labels  # re-exported: part of this API
 from toyflow.datasets import Dataset
@@ -55,7 +57,7 @@ _BLOCK_ENTRIES = 1 << 22
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-def _as_matrix(x, name: str, *, allow_empty: bool = False) -> np.ndarray:
+def _as_matrix(x: ArrayLike, name: str, *, allow_empty: bool = False) -> np.ndarray:
     """Points ``(n, d)`` as float32 numpy; higher-rank batches (images) are flattened."""
     arr = np.asarray(x)
     if arr.ndim > 2:
@@ -86,7 +88,7 @@ def _nearest(
     """Nearest active centre and its squared distance for each row of ``x_pad (m·block, d)``."""
     c_sq = jnp.where(active, jnp.sum(centers * centers, axis=1), jnp.inf)
 
-    def one_block(xb):
+    def one_block(xb: jax.Array) -> tuple[jax.Array, jax.Array]:
         d2 = (
             jnp.sum(xb * xb, axis=1)[:, None]
             - 2.0 * jnp.matmul(xb, centers.T, precision=_HIGHEST)
@@ -96,12 +98,14 @@ def _nearest(
 
     if x_pad.shape[0] == block:  # one block: no loop to compile
         return one_block(x_pad)
+    labels: jax.Array
+    d2: jax.Array
     labels, d2 = jax.lax.map(one_block, x_pad.reshape(-1, block, x_pad.shape[1]))
     return labels.reshape(-1), d2.reshape(-1)
 
 
 @functools.partial(jax.jit, static_argnames=("block",))
-def _assign_jit(x_pad, centers_pad, k, block):
+def _assign_jit(x_pad: jax.Array, centers_pad: jax.Array, k: jax.Array, block: int) -> jax.Array:
     active = jnp.arange(centers_pad.shape[0]) < k
     # Centre both on the centres' mean to limit cancellation in ‖x‖² − 2x·c + ‖c‖².
     shift = jnp.sum(jnp.where(active[:, None], centers_pad, 0.0), axis=0) / k
@@ -109,7 +113,9 @@ def _assign_jit(x_pad, centers_pad, k, block):
     return labels
 
 
-def _plusplus_init(u, x_pad, n, k, k_pad):
+def _plusplus_init(
+    u: jax.Array, x_pad: jax.Array, n: jax.Array, k: jax.Array, k_pad: int
+) -> jax.Array:
     """k-means++ seeding of ``k`` centres (rows ``≥ k`` stay zero) from uniforms ``u (k_pad,)``.
 
     Sampling ∝ D² is an inverse-CDF lookup; padded rows (index ``≥ n``) have weight 0.
@@ -117,10 +123,10 @@ def _plusplus_init(u, x_pad, n, k, k_pad):
     valid = jnp.arange(x_pad.shape[0]) < n
     x_sq = jnp.sum(x_pad * x_pad, axis=1)
 
-    def dist_to(c):
+    def dist_to(c: jax.Array) -> jax.Array:
         return jnp.maximum(x_sq - 2.0 * jnp.matmul(x_pad, c, precision=_HIGHEST) + c @ c, 0.0)
 
-    def pick(u_j, min_d2):
+    def pick(u_j: jax.Array, min_d2: jax.Array) -> jax.Array:
         cdf = jnp.cumsum(jnp.where(valid, min_d2, 0.0))
         by_d2 = jnp.sum(cdf <= u_j * cdf[-1])
         # Uniform when every point already coincides with a centre.
@@ -130,17 +136,30 @@ def _plusplus_init(u, x_pad, n, k, k_pad):
     first = x_pad[pick(u[0], jnp.zeros(x_pad.shape[0]))]
     centers = jnp.zeros((k_pad, x_pad.shape[1]), x_pad.dtype).at[0].set(first)
 
-    def body(j, state):
+    def body(j: jax.Array, state: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         centers, min_d2 = state
         c = x_pad[pick(u[j], min_d2)]
         return centers.at[j].set(c), jnp.minimum(min_d2, dist_to(c))
 
-    centers, _ = jax.lax.fori_loop(1, k, body, (centers, dist_to(first)))
-    return centers
+    seeded: jax.Array
+    seeded, _ = jax.lax.fori_loop(1, k, body, (centers, dist_to(first)))
+    return seeded
+
+
+#: Lloyd's loop state: (iteration, centres, labels, whether anything changed).
+_LloydState: TypeAlias = tuple[jax.Array, jax.Array, jax.Array, jax.Array]
 
 
 @functools.partial(jax.jit, static_argnames=("k_pad", "block"))
-def _kmeans_jit(x_pad, n, k, iters, key, k_pad, block):
+def _kmeans_jit(
+    x_pad: jax.Array,
+    n: jax.Array,
+    k: jax.Array,
+    iters: jax.Array,
+    key: Key,
+    k_pad: int,
+    block: int,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Lloyd on the first ``n`` rows of ``x_pad`` with the first ``k`` of ``k_pad`` centres."""
     valid = jnp.arange(x_pad.shape[0]) < n
     active = jnp.arange(k_pad) < k
@@ -149,7 +168,7 @@ def _kmeans_jit(x_pad, n, k, iters, key, k_pad, block):
     x_c = (x_pad - mean) * weight[:, None]
     centers = _plusplus_init(jax.random.uniform(key, (k_pad,)), x_c, n, k, k_pad)
 
-    def lloyd(state):
+    def lloyd(state: _LloydState) -> _LloydState:
         i, centers, prev, _ = state
         labels, d2 = _nearest(x_c, centers, active, block)
         labels = jnp.where(valid, labels, 0)
@@ -173,7 +192,7 @@ def _kmeans_jit(x_pad, n, k, iters, key, k_pad, block):
 
 
 def kmeans(
-    x, k: int, *, seed: int = 0, iters: int = 50, n_init: int = 1
+    x: ArrayLike, k: int, *, seed: int = 0, iters: int = 50, n_init: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means with k-means++ seeding.
 
@@ -202,7 +221,7 @@ def kmeans(
     return np.asarray(best[0][:k], np.float32), np.asarray(best[1][:n], np.int32)
 
 
-def _check_k(k, n: int) -> int:
+def _check_k(k: Any, n: int) -> int:
     if isinstance(k, float) and k.is_integer():
         k = int(k)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= n:
@@ -210,7 +229,7 @@ def _check_k(k, n: int) -> int:
     return int(k)
 
 
-def assign(x, centers) -> np.ndarray:
+def assign(x: ArrayLike, centers: ArrayLike) -> np.ndarray:
     """Index of the nearest centre for each point. x: ``(n, d)``, centers: ``(k, d)`` → ``(n,)`` int32."""
     centers = _as_matrix(centers, "centers")
     x = _as_matrix(x, "x", allow_empty=True)
@@ -230,7 +249,12 @@ def assign(x, centers) -> np.ndarray:
 
 
 def make_labels(
-    dataset_or_train_x, granularity: str, *, k: int | None = None, val_x=None, seed: int = 0
+    dataset_or_train_x: Dataset | ArrayLike,
+    granularity: str,
+    *,
+    k: int | None = None,
+    val_x: ArrayLike | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Labels ``(train_labels, val_labels)`` at one granularity (see the module docstring).
 
@@ -272,7 +296,7 @@ def make_labels(
     return train_labels, None if val is None else assign(val, train)
 
 
-def sample_labels(train_labels, n: int, seed: int = 0) -> np.ndarray | None:
+def sample_labels(train_labels: ArrayLike | None, n: int, seed: int = 0) -> np.ndarray | None:
     """``n`` labels for conditional sampling, drawn uniformly from the training labels (so each
     class in proportion to its size) with ``np.random.default_rng(seed)``: the one rule the
     experiments, the command line and the explorer share. ``None`` passes through."""

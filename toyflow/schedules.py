@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toyflow._types import AnyArray, JaxArrayLike, Key
 from toyflow._validation import check_float, check_int
 from toyflow.registry import Registry
 
@@ -48,7 +50,9 @@ def edm_sigmas(
     return np.append(s, 0.0).astype(np.float64)
 
 
-def check_grid(steps, sigma_min, sigma_max, rho):
+def check_grid(
+    steps: int, sigma_min: float, sigma_max: float, rho: float
+) -> tuple[int, float, float, float]:
     """Validate sampling-grid parameters (``ValueError`` with the allowed ranges)."""
     steps = check_int(steps, "steps", 1, 10_000)
     sigma_min = check_float(sigma_min, "sigma_min", 0.0, lo_open=True)
@@ -61,24 +65,29 @@ def check_grid(steps, sigma_min, sigma_max, rho):
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """Base noise schedule. Subclasses define σ(t), its inverse and derivative, and s(t)."""
+    """Base noise schedule. Subclasses define σ(t), its inverse and derivative, and s(t).
+
+    ``s``, ``s_deriv`` and ``sigma_deriv`` return JAX arrays; ``sigma_inv`` (and EDM's ``sigma``)
+    keep numpy input in numpy float64, which the time grids are built in.
+    """
 
     name = "base"
 
     # --- σ(t) and s(t) --------------------------------------------------------------
-    def sigma(self, t):
+    def sigma(self, t: JaxArrayLike) -> AnyArray:
         raise NotImplementedError
 
-    def sigma_inv(self, sigma):
+    def sigma_inv(self, sigma: AnyArray | float) -> AnyArray | float:
         raise NotImplementedError
 
-    def sigma_deriv(self, t):
-        return jax.grad(lambda u: self.sigma(u))(t)
+    def sigma_deriv(self, t: JaxArrayLike) -> jax.Array:
+        deriv: jax.Array = jax.grad(lambda u: self.sigma(u))(t)
+        return deriv
 
-    def s(self, t):
+    def s(self, t: JaxArrayLike) -> jax.Array:
         return jnp.ones_like(jnp.asarray(t, jnp.float32))
 
-    def s_deriv(self, t):
+    def s_deriv(self, t: JaxArrayLike) -> jax.Array:
         return jnp.zeros_like(jnp.asarray(t, jnp.float32))
 
     # --- grids -------------------------------------------------------------------------
@@ -95,7 +104,9 @@ class Schedule:
         return 0.0
 
     # --- training noise -----------------------------------------------------------------
-    def sample_training_sigma(self, key, shape, sigma_data: float) -> jax.Array:
+    def sample_training_sigma(
+        self, key: Key, shape: Sequence[int], sigma_data: JaxArrayLike
+    ) -> jax.Array:
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -110,16 +121,18 @@ class EDM(Schedule):
     p_std: float = 1.2
     name = "edm"
 
-    def sigma(self, t):
+    def sigma(self, t: JaxArrayLike) -> AnyArray:
         return jnp.asarray(t, jnp.float32) if not isinstance(t, np.ndarray) else t
 
-    def sigma_inv(self, sigma):
+    def sigma_inv(self, sigma: AnyArray | float) -> AnyArray | float:
         return sigma
 
-    def sigma_deriv(self, t):
+    def sigma_deriv(self, t: JaxArrayLike) -> jax.Array:
         return jnp.ones_like(jnp.asarray(t, jnp.float32))
 
-    def sample_training_sigma(self, key, shape, sigma_data):
+    def sample_training_sigma(
+        self, key: Key, shape: Sequence[int], sigma_data: JaxArrayLike
+    ) -> jax.Array:
         shift = jnp.log(jnp.asarray(sigma_data, jnp.float32) / 0.5)
         return jnp.exp(self.p_mean + shift + self.p_std * jax.random.normal(key, shape))
 
@@ -132,26 +145,30 @@ class VE(Schedule):
     sigma_hi: float = 100.0
     name = "ve"
 
-    def sigma(self, t):
+    def sigma(self, t: JaxArrayLike) -> jax.Array:
         return jnp.sqrt(jnp.maximum(jnp.asarray(t, jnp.float32), 0.0))
 
-    def sigma_inv(self, sigma):
+    def sigma_inv(self, sigma: AnyArray | float) -> AnyArray | float:
         return (
             np.asarray(sigma, np.float64) ** 2
             if isinstance(sigma, np.ndarray)
             else jnp.square(sigma)
         )
 
-    def sigma_deriv(self, t):
+    def sigma_deriv(self, t: JaxArrayLike) -> jax.Array:
         return 0.5 / jnp.sqrt(jnp.maximum(jnp.asarray(t, jnp.float32), 1e-30))
 
-    def time_steps(self, steps=40, sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    def time_steps(
+        self, steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+    ) -> np.ndarray:
         steps, sigma_min, sigma_max, rho = check_grid(steps, sigma_min, sigma_max, rho)
         frac = np.arange(steps, dtype=np.float64) / max(steps - 1, 1)
         sig2 = sigma_max**2 * (sigma_min**2 / sigma_max**2) ** frac
         return np.append(sig2, 0.0)
 
-    def sample_training_sigma(self, key, shape, sigma_data):
+    def sample_training_sigma(
+        self, key: Key, shape: Sequence[int], sigma_data: JaxArrayLike
+    ) -> jax.Array:
         scale = jnp.asarray(sigma_data, jnp.float32) / 0.5
         lo, hi = math.log(self.sigma_lo), math.log(self.sigma_hi)
         return scale * jnp.exp(jax.random.uniform(key, shape, minval=lo, maxval=hi))
@@ -166,36 +183,40 @@ class VP(Schedule):
     eps_t: float = 1e-5
     name = "vp"
 
-    def sigma(self, t):
+    def sigma(self, t: JaxArrayLike) -> jax.Array:
         t = jnp.asarray(t, jnp.float32)
         return jnp.sqrt(jnp.expm1(0.5 * self.beta_d * t**2 + self.beta_min * t))
 
-    def sigma_inv(self, sigma):
+    def sigma_inv(self, sigma: AnyArray | float) -> AnyArray | float:
         if isinstance(sigma, np.ndarray) or np.isscalar(sigma):
             lg = np.log1p(np.asarray(sigma, np.float64) ** 2)
             return (np.sqrt(self.beta_min**2 + 2 * self.beta_d * lg) - self.beta_min) / self.beta_d
-        lg = jnp.log1p(jnp.square(sigma))
-        return (jnp.sqrt(self.beta_min**2 + 2 * self.beta_d * lg) - self.beta_min) / self.beta_d
+        lg_j = jnp.log1p(jnp.square(sigma))
+        return (jnp.sqrt(self.beta_min**2 + 2 * self.beta_d * lg_j) - self.beta_min) / self.beta_d
 
-    def sigma_deriv(self, t):
+    def sigma_deriv(self, t: JaxArrayLike) -> jax.Array:
         t = jnp.asarray(t, jnp.float32)
         sig = self.sigma(t)
         e = jnp.exp(0.5 * self.beta_d * t**2 + self.beta_min * t)
         return 0.5 * (self.beta_d * t + self.beta_min) * e / jnp.maximum(sig, 1e-30)
 
-    def s(self, t):
+    def s(self, t: JaxArrayLike) -> jax.Array:
         return 1.0 / jnp.sqrt(1.0 + self.sigma(t) ** 2)
 
-    def s_deriv(self, t):
+    def s_deriv(self, t: JaxArrayLike) -> jax.Array:
         sig = self.sigma(t)
         return -sig * self.sigma_deriv(t) * (1.0 + sig**2) ** -1.5
 
-    def time_steps(self, steps=40, sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    def time_steps(
+        self, steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+    ) -> np.ndarray:
         steps, sigma_min, sigma_max, rho = check_grid(steps, sigma_min, sigma_max, rho)
         t_hi, t_lo = self.sigma_inv(np.float64(sigma_max)), self.sigma_inv(np.float64(sigma_min))
         return np.append(np.linspace(t_hi, t_lo, steps), 0.0)
 
-    def sample_training_sigma(self, key, shape, sigma_data):
+    def sample_training_sigma(
+        self, key: Key, shape: Sequence[int], sigma_data: JaxArrayLike
+    ) -> jax.Array:
         t = jax.random.uniform(key, shape, minval=self.eps_t, maxval=1.0)
         return self.sigma(t) * jnp.asarray(sigma_data, jnp.float32) / 0.5
 
@@ -207,36 +228,40 @@ class Cosine(Schedule):
     eps: float = 0.008
     name = "cosine"
 
-    def _angle(self, t):
+    def _angle(self, t: JaxArrayLike) -> jax.Array:
         return 0.5 * jnp.pi * (jnp.asarray(t, jnp.float32) + self.eps) / (1.0 + self.eps)
 
-    def sigma(self, t):
+    def sigma(self, t: JaxArrayLike) -> jax.Array:
         return jnp.tan(self._angle(t))
 
-    def sigma_inv(self, sigma):
+    def sigma_inv(self, sigma: AnyArray | float) -> AnyArray | float:
         if isinstance(sigma, np.ndarray) or np.isscalar(sigma):
             return np.arctan(np.asarray(sigma, np.float64)) * 2 / np.pi * (1 + self.eps) - self.eps
         return jnp.arctan(sigma) * 2 / jnp.pi * (1 + self.eps) - self.eps
 
-    def sigma_deriv(self, t):
+    def sigma_deriv(self, t: JaxArrayLike) -> jax.Array:
         return 0.5 * jnp.pi / (1.0 + self.eps) / jnp.cos(self._angle(t)) ** 2
 
-    def s(self, t):
+    def s(self, t: JaxArrayLike) -> jax.Array:
         return jnp.cos(self._angle(t))
 
-    def s_deriv(self, t):
+    def s_deriv(self, t: JaxArrayLike) -> jax.Array:
         return -0.5 * jnp.pi / (1.0 + self.eps) * jnp.sin(self._angle(t))
 
     @property
     def t_zero(self) -> float:
         return -self.eps
 
-    def time_steps(self, steps=40, sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    def time_steps(
+        self, steps: int = 40, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+    ) -> np.ndarray:
         steps, sigma_min, sigma_max, rho = check_grid(steps, sigma_min, sigma_max, rho)
         t_hi, t_lo = self.sigma_inv(np.float64(sigma_max)), self.sigma_inv(np.float64(sigma_min))
         return np.append(np.linspace(t_hi, t_lo, steps), self.t_zero)
 
-    def sample_training_sigma(self, key, shape, sigma_data):
+    def sample_training_sigma(
+        self, key: Key, shape: Sequence[int], sigma_data: JaxArrayLike
+    ) -> jax.Array:
         t = jax.random.uniform(key, shape, minval=0.0, maxval=1.0 - 1e-3)
         return self.sigma(t) * jnp.asarray(sigma_data, jnp.float32) / 0.5
 
