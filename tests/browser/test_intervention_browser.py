@@ -9,6 +9,7 @@ import playwright  # noqa: F401  (a test extra: its absence is an error)
 from playwright.sync_api import expect
 
 PCT = re.compile(r"^\d+\.\d%$")
+DONE = re.compile(r"^Done \(solver")
 
 
 def _fractions(page) -> dict[str, str]:
@@ -28,7 +29,7 @@ def test_intervention_card_runs_and_shows_plots_and_fractions(page, served_app):
     page.wait_for_selector(".flow-field canvas", timeout=120_000)
     page.get_by_text("Intervention: where is").click()  # opening the card runs it
     status = page.locator(".intervention-status")
-    expect(status.get_by_text("Done")).to_be_visible(timeout=240_000)
+    expect(status.get_by_text(DONE)).to_be_visible(timeout=240_000)
     for cls, n in (("intervention-samples", 1), ("intervention-paths", 2)):
         assert page.locator(f".{cls} canvas").count() >= n, cls
     assert page.locator(".intervention-curves canvas").count() >= 4
@@ -48,7 +49,7 @@ def test_intervention_card_runs_and_shows_plots_and_fractions(page, served_app):
             re.compile(r"hybrid at σ_switch = 0\.0")
         )
     ).to_be_visible(timeout=120_000)
-    expect(status.get_by_text("Done")).to_be_visible(timeout=120_000)
+    expect(status.get_by_text(DONE)).to_be_visible(timeout=120_000)
     cards = _fractions(page)
     hybrid = next(v for k, v in cards.items() if k.startswith("hybrid at σ_switch"))
     assert hybrid == "100.0%", cards
