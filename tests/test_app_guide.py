@@ -16,6 +16,7 @@ from toyflow.app import stack_view as sv
 from toyflow.app import view as app_module
 from toyflow.explorer import ExplorerInputs, ExplorerState, NotReady, guide
 from toyflow.explorer.curves import headline_items
+from toyflow.explorer.model import DATA_PARAMS, MODEL_PARAMS
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,8 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def app():
-    state = ExplorerState(show_curves=False, n_samples=60)  # synchronous refreshes
+    # Synchronous refreshes; small sampler and views (presets keep them): a fast test.
+    state = ExplorerState(show_curves=False, n_samples=60, sample_steps=12, resolution=12)
     a = app_module.ExplorerApp(state)
     a.root = a.__panel__().get_root(Document())  # every model of the page, as a page gets them
     state.refresh()
@@ -94,8 +96,12 @@ def test_presets_are_valid_and_apply_in_one_update():
         assert len(events) == 1  # one batch: one refresh
         parsed = ExplorerInputs()
         assert parsed.set_from_strings(dict(p.settings)) == []
-        for name in tfx.PLAIN_PARAMS:
-            assert guide.same_value(getattr(state, name), getattr(parsed, name)), (p.name, name)
+        for name in tfx.PLAIN_PARAMS:  # data and model inputs: defaults + the preset's
+            if name in p.settings or name in (*DATA_PARAMS, *MODEL_PARAMS):
+                expected = getattr(parsed, name)
+            else:  # sampler and view inputs stay as they were
+                expected = 12 if name == "sample_steps" else guide.default_inputs()[name]
+            assert guide.same_value(getattr(state, name), expected), (p.name, name)
         assert state.custom_points is not None  # drawn points stay (the preset's data is built in)
         state.data()  # the data the preset names can be built
         try:
@@ -124,18 +130,22 @@ def test_preset_and_reset_buttons_change_the_page(app):
     s, g = app.state, app.guide
     before = g.explanation.object
     g.preset_buttons["small-delta"].clicks += 1
-    assert (s.kind, s.delta, s.sigma_index) == ("error-prone", 1.2, 23)
+    assert (s.kind, s.delta, s.sample_steps) == ("error-prone", 1.2, 12)
     assert g.explanation.object != before and "δ = 1.2" in g.explanation.object
     assert "kind=error-prone&amp;delta=1.2" in g.summary.object
-    assert app.stacks.view.slider.value == 23
+    assert app.stacks.view.slider.value == s.clamped_sigma_index() == 11  # 12-step grid
     assert app.stacks.view.stack.meta["model"] == "error-prone δ = 1.2"
+    s.auto = False  # the reset's refresh (default sizes) is not what this test checks
     g.reset_button.clicks += 1
-    assert (s.kind, s.delta, s.sigma_index) == ("optimal", 1.6, 0)
+    assert (s.kind, s.delta, s.sigma_index, s.sample_steps) == ("optimal", 1.6, 0, 40)
     assert g.explanation.object == before
+    s.param.update(sample_steps=12, resolution=12, n_samples=60, show_curves=False)
+    s.auto = True
 
 
 def test_compare_mode_has_its_own_inputs_and_shares_sigma(app):
     a, g = app.state, app.guide
+    a.param.update(kind="optimal", delta=1.6, n_train=10, n_val=10)
     g.compare_button.value = True
     c = g.compare
     b = c.state_b
@@ -155,9 +165,9 @@ def test_compare_mode_has_its_own_inputs_and_shares_sigma(app):
     assert "B: error-prone δ = 0.9" in c.sides[1].header.object
     c.preset.value = "many-points"
     assert (b.n_train, b.delta) == (15, 1.6) and a.n_train == 10
-    side_b.slider.value = 30  # the page moved σ (the link moved A's slider too)
-    side_a.slider.value = 30
-    assert b.sigma_index == 30 and a.sigma_index == 30
+    side_b.slider.value = 9  # the page moved σ (the link moved A's slider too)
+    side_a.slider.value = 9
+    assert b.sigma_index == 9 and a.sigma_index == 9
     c.copy_a()
     assert b.n_train == 10 and b.kind == "optimal"
     g.compare_button.value = False

@@ -16,8 +16,10 @@ import numpy as np
 
 from toyflow.explorer.model import (
     AUTOGUIDANCE_DELTA_STEP,
+    DATA_PARAMS,
     INPUT_PARAMS,
     MODEL_KINDS,
+    MODEL_PARAMS,
     PLAIN_PARAMS,
     USER,
     ExplorerInputs,
@@ -356,8 +358,8 @@ GLOSSARY: tuple[Term, ...] = (
 @dataclasses.dataclass(frozen=True)
 class Preset:
     """One of the paper's key settings: a button ``label``, a ``summary`` (what to look at)
-    and the ``settings`` as URL values (``?kind=error-prone&delta=1.2``). ``train``: start
-    training after applying (a learned model)."""
+    and the ``settings`` as URL values (``?kind=error-prone&delta=1.2``; ``sigma_index`` on the
+    default 40-step grid). ``train``: start training after applying (a learned model)."""
 
     name: str
     label: str
@@ -484,15 +486,17 @@ def reset_inputs(inputs: ExplorerInputs) -> list[str]:
 
 
 def apply_preset(inputs: ExplorerInputs, name: str) -> list[str]:
-    """Set ``inputs`` to the preset ``name``: the plain inputs back to their defaults, then the
-    preset's settings, in one update. Custom points stay (the preset picks a built-in data set).
-    Returns the problems (none for the shipped presets); nothing changes when there are any."""
+    """Set ``inputs`` to the preset ``name`` in one update: the data and model inputs back to
+    their defaults, then the preset's settings. The sampler and view settings (steps, samples,
+    resolution) and custom points stay. Returns the problems (none for the shipped presets);
+    nothing changes when there are any."""
     p = preset(name)
     parsed = ExplorerInputs()
     problems = parsed.set_from_strings(dict(p.settings))
     if problems:
         return problems
-    updates = changed_values(inputs, {n: getattr(parsed, n) for n in PLAIN_PARAMS})
+    names = [n for n in (*DATA_PARAMS, *MODEL_PARAMS) if n in PLAIN_PARAMS] + list(p.settings)
+    updates = changed_values(inputs, {n: getattr(parsed, n) for n in names})
     if updates:
         inputs.param.update(**updates)
     return []
