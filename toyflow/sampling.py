@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +30,7 @@ import numpy as np
 
 from toyflow._denoiser import Denoiser
 from toyflow._function import as_denoiser
+from toyflow._types import Key
 from toyflow._validation import as_points, check_float, check_int
 from toyflow.registry import Registry
 from toyflow.schedules import Schedule, get_schedule, sampling_sigmas
@@ -45,7 +46,9 @@ SOLVERS: Registry[str] = Registry(
 )
 
 
-def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
+def _ode_drift(
+    denoiser: Denoiser, schedule: Schedule, x: jax.Array, t: jax.Array, labels: jax.Array | None
+) -> jax.Array:
     """``dx/dt`` of the general probability-flow ODE at scalar time ``t``."""
     sig = schedule.sigma(t)
     s = schedule.s(t)
@@ -56,20 +59,24 @@ def _ode_drift(denoiser: Denoiser, schedule: Schedule, x, t, labels):
     return (sig_d / sig + s_d / s) * x - (s * sig_d / sig) * den
 
 
+#: One scan step's inputs: (t_cur, t_next, whether it is the last step, PRNG key).
+_StepInputs: TypeAlias = tuple[jax.Array, jax.Array, jax.Array, Key]
+
+
 @functools.partial(jax.jit, static_argnames=("solver", "schedule", "record", "grid_steps"))
 def _integrate(
-    denoiser,
-    x_init,
-    ts,
-    labels,
-    key,
-    churn,
+    denoiser: Denoiser,
+    x_init: jax.Array,
+    ts: jax.Array,
+    labels: jax.Array | None,
+    key: Key,
+    churn: jax.Array,
     *,
     solver: str,
     schedule: Schedule,
     record: bool,
     grid_steps: int = 0,
-):
+) -> tuple[jax.Array, jax.Array | None]:
     """Run the solver over times ``ts`` (``steps + 1``). Returns (samples, trajectory|None).
 
     ``grid_steps``: the step count of the whole grid when ``ts`` is its tail (a start partway
@@ -81,7 +88,7 @@ def _integrate(
     keys = jax.random.split(key, steps)
     is_last = jnp.arange(steps) == steps - 1
 
-    def step(x, inputs):
+    def step(x: jax.Array, inputs: _StepInputs) -> tuple[jax.Array, jax.Array | None]:
         t_cur, t_next, last, k = inputs
         if solver == "stochastic":
             # EDM Algorithm 2 in σ-space (s = 1 for the churn, then data units).
@@ -102,7 +109,7 @@ def _integrate(
             d_cur = (y_hat - denoiser.denoise(y_hat, jnp.full((n,), sig_hat), labels)) / sig_hat
             y_next = y_hat + (sig_next - sig_hat) * d_cur
 
-            def correct(yn):
+            def correct(yn: jax.Array) -> jax.Array:
                 safe = jnp.maximum(sig_next, 1e-30)
                 d_next = (yn - denoiser.denoise(yn, jnp.full((n,), safe), labels)) / safe
                 return y_hat + (sig_next - sig_hat) * 0.5 * (d_cur + d_next)
@@ -114,23 +121,73 @@ def _integrate(
             x_next = x + (t_next - t_cur) * f_cur
             if solver == "heun":
 
-                def correct(xn):
+                def correct_ode(xn: jax.Array) -> jax.Array:
                     f_next = _ode_drift(denoiser, schedule, xn, t_next, labels)
                     return x + (t_next - t_cur) * 0.5 * (f_cur + f_next)
 
-                x_next = jax.lax.cond(last, lambda xn: xn, correct, x_next)
+                x_next = jax.lax.cond(last, lambda xn: xn, correct_ode, x_next)
         out = x_next / schedule.s(t_next) if record else None
         return x_next, out
 
     x_final, traj = jax.lax.scan(step, x_init, (ts[:-1], ts[1:], is_last, keys))
     samples = x_final / schedule.s(ts[-1])
     if record:
+        assert traj is not None  # record=True: the scan stacked every step's state
         traj = jnp.concatenate([(x_init / schedule.s(ts[0]))[None], traj], axis=0)
     return samples, traj
 
 
+@overload
 def sample(
-    denoiser: Denoiser,
+    denoiser: Denoiser | Callable[..., Any],
+    n: int,
+    *,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
+    steps: int = 40,
+    solver: str = "euler",
+    labels: Any = None,
+    seed: int = 0,
+    x_init: Any = None,
+    sigma_start: float | None = None,
+    return_trajectory: Literal[False] = False,
+    schedule: str | Schedule = "edm",
+    s_churn: float = 40.0,
+    s_tmin: float = 0.05,
+    s_tmax: float = 50.0,
+    s_noise: float = 1.003,
+) -> jax.Array: ...
+
+
+# With the trajectory: JAX samples and trajectory (typed Any: callers rebind them to numpy in
+# place, ``samples, traj = np.asarray(samples), np.asarray(traj)``) and the float64 σ grid.
+@overload
+def sample(
+    denoiser: Denoiser | Callable[..., Any],
+    n: int,
+    *,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
+    steps: int = 40,
+    solver: str = "euler",
+    labels: Any = None,
+    seed: int = 0,
+    x_init: Any = None,
+    sigma_start: float | None = None,
+    return_trajectory: Literal[True],
+    schedule: str | Schedule = "edm",
+    s_churn: float = 40.0,
+    s_tmin: float = 0.05,
+    s_tmax: float = 50.0,
+    s_noise: float = 1.003,
+) -> tuple[Any, Any, np.ndarray]: ...
+
+
+@overload
+def sample(
+    denoiser: Denoiser | Callable[..., Any],
     n: int,
     *,
     sigma_min: float = 0.002,
@@ -148,7 +205,29 @@ def sample(
     s_tmin: float = 0.05,
     s_tmax: float = 50.0,
     s_noise: float = 1.003,
-):
+) -> jax.Array | tuple[Any, Any, np.ndarray]: ...
+
+
+def sample(
+    denoiser: Denoiser | Callable[..., Any],
+    n: int,
+    *,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
+    steps: int = 40,
+    solver: str = "euler",
+    labels: Any = None,
+    seed: int = 0,
+    x_init: Any = None,
+    sigma_start: float | None = None,
+    return_trajectory: bool = False,
+    schedule: str | Schedule = "edm",
+    s_churn: float = 40.0,
+    s_tmin: float = 0.05,
+    s_tmax: float = 50.0,
+    s_noise: float = 1.003,
+) -> jax.Array | tuple[Any, Any, np.ndarray]:
     """Generate ``n`` samples by integrating from ``σ_max`` to 0.
 
     Args:
@@ -208,6 +287,7 @@ def sample(
         jnp.float32,
     )
     x_start = x0 * sched.s(jnp.float32(ts[0]))
+    samples: jax.Array  # the trajectory is an array too when return_trajectory is set
     samples, traj = _integrate(
         denoiser,
         x_start,
@@ -225,7 +305,7 @@ def sample(
     return samples
 
 
-def _grid_index(sigmas, sigma_start: float) -> int:
+def _grid_index(sigmas: np.ndarray, sigma_start: float) -> int:
     """The index of ``sigma_start`` among the positive grid values (``ValueError`` if absent)."""
     positive = sigmas[:-1]
     hits = [i for i, s in enumerate(positive) if abs(s - sigma_start) <= 1e-5 * s]
@@ -240,7 +320,7 @@ def _grid_index(sigmas, sigma_start: float) -> int:
 
 def sample_fn(
     solver: str = "euler", schedule: str | Schedule = "edm", record: bool = True
-) -> Callable:
+) -> Callable[..., tuple[jax.Array, jax.Array | None]]:
     """A jitted ``f(denoiser, x_init, ts, labels, key, churn)`` for callers that manage grids
     themselves (the app): every argument is traced, so it compiles once per shape."""
     SOLVERS[solver]  # an unknown name raises ValueError listing the valid ones
