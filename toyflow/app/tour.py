@@ -62,7 +62,7 @@ class Tour:
             width=70,
             margin=(8, 5),
         )
-        self.title = pn.pane.HTML("", css_classes=["tour-title"], width=WIDTH - 470, margin=(8, 5))
+        self.title = pn.pane.HTML("", css_classes=["tour-title"], width=WIDTH - 500, margin=(8, 5))
         self.text = pn.pane.HTML(
             "", css_classes=["tour-text"], stylesheets=[_CSS], width=WIDTH, margin=(0, 10)
         )
@@ -106,10 +106,14 @@ class Tour:
     # -- moving -----------------------------------------------------------------------------------
     def go(self, number: int) -> None:
         """Show step ``number`` (clamped to 1 … len(STEPS)) with its preset restored."""
+        old = self.step.view_key()
         self.number = min(max(int(number), 1), len(STEPS))
         self._show()
         if self.app is None:
             return
+        if self.step.view_key() != old:
+            # another model or data: the old views must not stand beside the new text
+            self.app.stacks._show_waiting()
         state = self.app.state
         problems = state.set_from_strings(self.settings())
         if problems:  # a preset the explorer refuses: a bug, but say it on the page
@@ -156,16 +160,21 @@ class Tour:
             app.notice = self.problem
         self._train()
         c = app.controls
-        nav = pn.Row(self.counter, self.title, self.back, self.next, self.reset, self.leave)
+        for part in (app.stacks.pane, app.stacks.holder):  # the σ views take the page's width
+            part.sizing_mode = "stretch_width"
+        nav = pn.Row(
+            self.counter, c.spinner, self.title, self.back, self.next, self.reset, self.leave
+        )
         return pn.Column(
             nav,
             self.text,
             c.alert,
-            pn.Row(c.spinner, c.status),
+            c.status,
             app.stacks.pane,
             c.headline,
             c.legend,
             self.keys,
             css_classes=["tour-page"],
             margin=(5, 10),
+            sizing_mode="stretch_width",  # the σ views' grid takes the width: 4 views a row
         )

@@ -168,7 +168,10 @@ def tour_layout(steps: Sequence[TourStep], stacks: Sequence[SigmaStack], view_of
         raise ValueError("a tour needs at least one step and one view index per step")
     views = [StackView(s) for s in stacks]
     first = steps[0]
-    boxes = [column(v.layout, visible=k == view_of[0]) for k, v in enumerate(views)]
+    boxes = [
+        column(v.layout, visible=k == view_of[0], sizing_mode="stretch_width")
+        for k, v in enumerate(views)
+    ]
     views[view_of[0]].slider.value = min(first.sigma_index, stacks[view_of[0]].steps - 1)
     views[view_of[0]].update(stacks[view_of[0]])
     title = Div(text=title_html(first), width=WIDTH - 330, css_classes=["tour-title"])
@@ -214,7 +217,7 @@ def tour_layout(steps: Sequence[TourStep], stacks: Sequence[SigmaStack], view_of
     back.js_on_click(CustomJS(args={**args, "delta": -1}, code=_NAV_JS))
     nxt.js_on_click(CustomJS(args={**args, "delta": 1}, code=_NAV_JS))
     nav = row(counter, title, back, nxt, styles={"align-items": "center"})
-    return column(nav, text, *boxes, name="tour")
+    return column(nav, text, *boxes, name="tour", sizing_mode="stretch_width")
 
 
 def tour_page(layout, title: str) -> str:

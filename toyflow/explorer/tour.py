@@ -91,7 +91,8 @@ STEPS: tuple[TourStep, ...] = (
         "10: the paper's symmetric circle. A noisy sample is x = y + σn; the purple cloud is "
         "every training point with noise of size σ, here σ ≈ 28, far wider than the circle. "
         "Press ▶ play: the cloud shrinks onto the data as σ falls from 80 to 0.002, and the "
-        "black dots, the sampling trajectories, travel down the same σ grid.",
+        "sampling trajectories (dots; orange: they end on a training point) travel down the "
+        "same σ grid.",
         {**CIRCLE, "kind": "optimal", "sigma_index": "7"},
     ),
     TourStep(
@@ -130,19 +131,20 @@ STEPS: tuple[TourStep, ...] = (
         "of that model's samples are memorized, against 7.7 % for fresh draws from the data "
         "and 100 % for D* on the same 64 points. The objective overfits; the samples do not "
         "follow.",
-        {**LEARNED, "sigma_index": "26"},
+        {**LEARNED, "sigma_index": "25"},
     ),
     TourStep(
         "Why: where the trajectories go",
         "The paper's reason, that trajectories seldom visit where the model overfits, holds "
-        "only in part in 2D: at the gap peak trajectory states are mostly train-like (0.65 on "
-        "the mixture, 0.76 on the circle; 1 looks like noisy training samples). The hybrid "
+        "only in part in 2D: at the gap peak (σ ≈ 0.47 on the mixture, here) trajectory states "
+        "are mostly train-like (0.65 on the mixture, 0.76 on the circle; 1 looks like noisy "
+        "training samples). The hybrid "
         "sampler shows what matters: D* instead of the model above the gap peak changes "
         "memorization by only 2–3 points, D* in a band just below the peak raises it from "
         "15 % to 35 %, and injected noisy training points are memorized by a twin that never "
         "saw them as often as by the model. The outcome is decided at σ ≈ 0.1–0.3, where "
         "the learned field (left) stays smoother than D* (middle).",
-        {**LEARNED, "sigma_index": "28"},
+        {**LEARNED, "sigma_index": "26"},
     ),
     TourStep(
         "What shifts the balance",
@@ -167,10 +169,10 @@ STEPS: tuple[TourStep, ...] = (
         "objective's train/validation gap peaks at intermediate σ. Learned models overfit "
         "there too, yet their samples stay new: in 2D not because trajectories avoid the "
         "overfit region, but because the outcome is decided below the gap peak, at σ ≈ "
-        "0.1–0.3, where the learned field is smoother than D*. Here: the learned model's "
-        "samples at σ = 0.002. Every number quoted comes from `toyflow experiment --all` "
-        "(docs/results.md).",
-        {**LEARNED, "sigma_index": "39"},
+        "0.1–0.3, where the learned field is smoother than D*: here σ ≈ 0.19, where D* "
+        "(middle) pulls every point onto a training point and the learned field (left) does "
+        "not. Every number quoted comes from `toyflow experiment --all` (docs/results.md).",
+        {**LEARNED, "sigma_index": "29"},
     ),
 )
 
