@@ -35,6 +35,7 @@ class Controls:
 
     def __init__(self, app):
         self.app = app
+        self.projector = False  # projector mode: the advanced controls hide (set_projector)
         self.state = s = app.state
         p = s.param
         # data
@@ -127,9 +128,25 @@ class Controls:
             disabled=True,
             css_classes=["snapshot-slider"],
         )
-        self.snapshot.param.watch(self._on_snapshot_slider, "value_throttled")
+        self.snapshot.param.watch(self._on_snapshot_slider, ["value", "value_throttled"])
+        # The page's value_throttled (the server cannot set it) and the position the server
+        # last set: see _on_snapshot_slider.
+        self._page_throttled, self._snapshot_pos = 0, 0
+        self.hyper_row = pn.Row(self.learning_rate, self.batch_size)
         self.guidance = _from(W.Select, p.guidance, label="Guidance", width=145)
         self.w = _from(W.FloatSlider, p.w, label="w", step=0.1, width=145, throttled=True)
+        self.guidance_row = pn.Row(self.guidance, self.w)
+        self.loss_slot = pn.Column(margin=0)  # the loss plot (sidebar() puts it in)
+        self.learned_box = pn.Column(
+            pn.Row(self.width, self.depth, self.train_steps),
+            self.hyper_row,
+            pn.Row(self.train_button, self.cancel_button),
+            self.progress,
+            self.train_message,
+            self.loss_slot,
+            self.snapshot,
+            margin=0,
+        )
         # sampling
         self.schedule = _from(W.Select, p.schedule, label="Schedule", width=145)
         self.solver = _from(W.Select, p.solver, label="Solver", width=145)
@@ -178,20 +195,35 @@ class Controls:
         self.copy_command.js_on_click(args={"src": self.command}, code=COPY_JS)
         # messages
         self.alert = pn.pane.Alert(
-            "", alert_type="danger", visible=False, width=1000, css_classes=["error-alert"]
+            "",
+            alert_type="danger",
+            visible=False,
+            sizing_mode="stretch_width",
+            css_classes=["error-alert"],
         )
-        self.status = pn.pane.HTML("", css_classes=["status-text"], margin=(12, 10))
+        self.status = pn.pane.HTML(
+            "", css_classes=["status-text"], margin=(12, 10), sizing_mode="stretch_width"
+        )
         self.spinner = pn.indicators.LoadingSpinner(value=False, size=24, margin=(12, 5))
         self.headline = pn.pane.HTML(
-            "", css_classes=["headline"], margin=(10, 10), width=560, height=70
+            "", css_classes=["headline"], margin=(4, 10), sizing_mode="stretch_width"
         )
         self.legend = pn.pane.HTML(legend_html(), margin=(0, 10), sizing_mode="stretch_width")
 
     # -- callbacks -------------------------------------------------------------------------------
     def _on_snapshot_slider(self, event) -> None:
+        """A released handle (value_throttled) picks the snapshot. The page sends
+        value_throttled only when it changes, and the server's moves (after training: the last
+        snapshot) do not change it there: a release on the value it already holds (the first
+        snapshot, typically) arrives as a plain value change, recognised here."""
         n = len(self.state.snapshot_steps)
         if event.new is None or n == 0:
             return
+        if event.name == "value_throttled":
+            self._page_throttled = event.new
+        elif event.new != self._page_throttled or event.new == self._snapshot_pos:
+            return  # a drag in progress, or the server's own move
+        self._snapshot_pos = int(event.new)
         self.state.snapshot_index = -1 if event.new >= n - 1 else int(event.new)
 
     def _on_upload(self, event) -> None:
@@ -236,8 +268,8 @@ class Controls:
             active_tools=["point_draw"],
             size=7,
             color=TRAIN_COLOR,
-            frame_width=260,
-            frame_height=260,
+            frame_width=220,  # with its axes, the canvas fits the sidebar's cards
+            frame_height=220,
             xlim=(-ext, ext),
             ylim=(-ext, ext),
             title="click: add · drag: move · Backspace: delete",
@@ -275,6 +307,7 @@ class Controls:
         n = len(s.snapshot_steps)
         if n:
             pos = n - 1 if s.snapshot_index < 0 else min(s.snapshot_index, n - 1)
+            self._snapshot_pos = pos
             self.snapshot.param.update(
                 start=0,
                 end=max(n - 1, 1),
@@ -300,22 +333,28 @@ class Controls:
         except Exception as exc:  # never let the take-away text break the page
             log.warning("snippet failed: %s", exc)
 
+    def set_projector(self, on: bool) -> None:
+        """Projector mode: fewer controls (the advanced cards hide, the data card folds) and
+        larger page text; the σ views change themselves in the browser (stack_layout)."""
+        self.projector = bool(on)
+        for card in getattr(self, "advanced_cards", []):
+            card.visible = not on
+        if "data" in getattr(self, "cards", {}):
+            self.cards["data"].collapsed = on
+        zoom = {"zoom": "1.2"} if on else {}
+        for pane in (self.legend, self.status):
+            pane.styles = zoom
+        self.update_visibility()
+
     def update_visibility(self, *_events) -> None:
         s = self.state
         learned = s.kind == "learned"
-        for w in (
-            self.width,
-            self.depth,
-            self.train_steps,
-            self.learning_rate,
-            self.batch_size,
-            self.progress,
-            self.train_message,
-            self.snapshot,
-            self.train_button,
-            self.cancel_button,
-        ):
-            w.visible = learned
+        # The learned model's widgets sit in one box: hiding the box leaves no blank rows.
+        self.learned_box.visible = learned
+        for w in (self.width, self.train_button, self.cancel_button, self.snapshot):
+            w.visible = learned  # (each one's own state, for scripts and tests)
+        self.guidance_row.visible = not self.projector
+        self.hyper_row.visible = learned and not self.projector
         self.delta.visible = s.kind == "error-prone"
         custom = s.dataset == tfx.CUSTOM
         self.n_train.disabled = custom
@@ -346,20 +385,8 @@ def sidebar(c: Controls, loss_box) -> list:
         collapsed=False,
         width=330,
     )
-    model_card = pn.Card(
-        c.kind,
-        c.delta,
-        pn.Row(c.width, c.depth, c.train_steps),
-        pn.Row(c.learning_rate, c.batch_size),
-        pn.Row(c.train_button, c.cancel_button),
-        c.progress,
-        c.train_message,
-        loss_box,
-        c.snapshot,
-        pn.Row(c.guidance, c.w),
-        title="Model",
-        width=330,
-    )
+    c.loss_slot.objects = [loss_box]
+    model_card = pn.Card(c.kind, c.delta, c.learned_box, c.guidance_row, title="Model", width=330)
     sampling_card = pn.Card(
         pn.Row(c.schedule, c.solver),
         pn.Row(c.sigma_min, c.sigma_max, c.rho),
@@ -378,4 +405,9 @@ def sidebar(c: Controls, loss_box) -> list:
         collapsed=True,
         width=330,
     )
-    return [model_card, data_card, sampling_card, takeaway_card]
+    c.cards = {"model": model_card, "data": data_card}
+    c.advanced_cards = [sampling_card, takeaway_card]
+    if c.projector:  # a page opened in projector mode (?projector=1)
+        c.set_projector(True)
+    # In a box: projector mode hides them (a template's root objects do not hide in the page).
+    return [model_card, data_card, pn.Column(*c.advanced_cards, margin=0)]

@@ -65,7 +65,7 @@ def _header(stack: SigmaStack, title: str):
         f"{' · ' + meta if meta else ''}</div>"
         f'<div style="font-size:12px;color:#333;margin-top:4px">{legend}</div>'
     )
-    return Div(text=text, width=1000)
+    return Div(text=text, sizing_mode="stretch_width")
 
 
 def page_layout(stack: SigmaStack, title: str):
@@ -75,7 +75,7 @@ def page_layout(stack: SigmaStack, title: str):
     from toyflow.app.stack_view import StackView
 
     view = StackView(stack)
-    return column(_header(stack, title), view.layout), view
+    return column(_header(stack, title), view.layout, sizing_mode="stretch_width"), view
 
 
 def export_html(stack_or_state, path, *, title: str = "toyflow: the σ sweep", **kwargs) -> str:

@@ -27,13 +27,11 @@ class LossPlot:
     def plot(self, train_serial=0):
         losses = self.state.loss_history
         if losses is None or len(losses) == 0:
+            # No line before training (a flat line would look like a measured loss); the axis
+            # gets a range of its own, so the log scale has no zero to warn about.
             return hv.Curve(
-                ([1, 10], [1.0, 1.0]),
-                "step",
-                "loss",
-                group="Loss",
-                label="training loss (not trained yet)",
-            )
+                ([], []), "step", "loss", group="Loss", label="training loss (not trained yet)"
+            ).opts(xlim=(0, 1), ylim=(0.01, 1))
         y = np.asarray(losses, np.float64)
         win = max(1, len(y) // 100)
         if win > 1:

@@ -59,7 +59,10 @@ class StackPanel:
             label = s.compute.field_label()
         except (NotReady, ValueError):
             return None
+        # Curves only once they are this model's (new trajectories are published before the
+        # curves: the previous model's curves must not land under this model's key).
         curves = s.show_curves and s.curves_view is not None
+        curves = curves and s.curves_view is s.summaries.cached_curves(model_key)
         return (s.compute.traj_key(model_key), s.resolution, float(s.extent), label, curves)
 
     def refresh(self, *_events, now: bool = False) -> None:
@@ -116,7 +119,7 @@ class StackPanel:
         """The view of the first stack (a subclass may build another layout of it)."""
         from toyflow.app.stack_view import StackView
 
-        return StackView(stack)
+        return StackView(stack, projector=bool(getattr(self.app, "projector", False)))
 
     def _show(self, stack) -> None:
         idx = min(self.state.clamped_sigma_index(), stack.steps - 1)
@@ -126,6 +129,7 @@ class StackPanel:
                 self.view.slider.value = idx
                 self.view.update(stack)
             self.view.slider.on_change("value", self._on_slider)
+            self.view.projector.toggle.on_change("active", self._on_projector)
             self.holder.objects = [pn.pane.Bokeh(self.view.layout)]
         else:
             self.view.update(stack)
@@ -137,6 +141,11 @@ class StackPanel:
         view, idx = self.view, self.state.clamped_sigma_index()
         if view is not None and view.slider.value != idx and idx <= view.slider.end:
             view.slider.value = idx
+
+    def _on_projector(self, _attr, _old, new) -> None:
+        """The page's projector toggle: the page's controls follow (the views changed already)."""
+        if hasattr(self.app, "set_projector") and self.app.projector != bool(new):
+            on_doc(self.app._doc, lambda: self.app.set_projector(bool(new)))
 
     def _on_slider(self, _attr, _old, new) -> None:
         """The page moved σ: the store follows quietly (no refresh: the page has every frame)."""

@@ -43,11 +43,12 @@ the arrows); they share their ranges, so pan and zoom move all four.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import (
     CheckboxGroup,
-    ColorBar,
     ColumnDataSource,
     CustomJS,
     CustomJSTickFormatter,
@@ -61,7 +62,27 @@ from bokeh.models import (
 from bokeh.palettes import Magma256, Plasma256
 from bokeh.plotting import figure
 
-from toyflow.sigma_stack import SigmaStack
+from toyflow.app.stack_layout import (
+    Projector,
+    card,
+    color_bar_figure,
+    curve_text,
+    projector_items,
+    title_div,
+    view_grid,
+)
+from toyflow.sigma_stack import (
+    ARROW_BINS,
+    ARROW_CAP,
+    ARROW_CELLS,
+    CURVE_GROUPS,
+    CURVE_LEGENDS,
+    GAP_CAP,
+    GAP_TICKS,
+    SigmaStack,
+    arrow_lengths,
+    gap_axis,
+)
 
 TRAIN_COLOR = "#d62728"
 VAL_COLOR = "#1f77b4"
@@ -70,35 +91,15 @@ POSITION_COLOR = "#111111"
 MEMORIZED_COLOR = "#ff7f0e"
 REGION_COLOR = "#9ecae1"
 ARROW_PALETTE = tuple(Plasma256[:215])  # dark blue → orange: no pale yellow on a projector
-ERROR_RANGE = (1e-3, 10.0)  # colour range of ‖D − D*‖ / σ (log scale)
 FIELD_SIZE = 250  # frame size (px) of each square view (four fit 1024 px in two rows)
-ARROW_CELLS = 0.95  # the 95th-percentile arrow spans this many grid cells
-ARROW_CAP = 1.5  # longer arrows are drawn at most this many times that length
-ARROW_BINS = 8  # colour steps: one polyline glyph per step (one canvas stroke each)
 ARROW_COLORS = tuple(
     ARROW_PALETTE[round(k * (len(ARROW_PALETTE) - 1) / (ARROW_BINS - 1))] for k in range(ARROW_BINS)
 )
 HEAD = 0.3  # head barbs, as a fraction of the drawn arrow's length
 HEAD_ANGLE = 0.45  # radians between the shaft and each barb
 MAX_PATHS = 100  # trajectories drawn as faint paths (all of them move as points)
-GAP_CAP = 10.0
 CURVE_WIDTH = 230
 SPEEDS = ("5", "10", "20", "30")  # frames per second of play
-#: Curves drawn (names as :func:`toyflow.sigma_stack.state_curves` writes them), by figure.
-CURVE_GROUPS = (
-    (
-        "gap (E_val − E_train) / E_train",
-        (("relative gap: model", "#d62728", "solid"), ("relative gap: D*", "#999999", "dashed")),
-    ),
-    (
-        "model vs optimal error ‖D − D*‖",
-        (
-            ("‖D − D*‖ on noisy training points", "#d62728", "solid"),
-            ("‖D − D*‖ on trajectory states", "#2c7fb8", "solid"),
-        ),
-    ),
-    ("trajectory overlap", (("trajectory overlap", "#6a3d9a", "solid"),)),
-)
 
 
 # --- frames: NumPy (the same computation as the page's script) -------------------------------------
@@ -116,8 +117,7 @@ def arrow_columns(stack: SigmaStack, i: int, which: str) -> dict:
     disp = _f16(getattr(stack, which)[i]).reshape(-1, 2)
     mag = np.hypot(disp[:, 0], disp[:, 1]).astype(np.float32)
     ang = np.arctan2(disp[:, 1], disp[:, 0]).astype(np.float32)
-    ref = max(float(np.sort(mag)[int(0.95 * (mag.size - 1))]), 1e-30)
-    length = _spacing(stack) * ARROW_CELLS * np.minimum(mag / ref, ARROW_CAP)
+    length = arrow_lengths(mag, _spacing(stack))
     r = stack.grid.resolution
     return {
         "arrows": {
@@ -160,7 +160,7 @@ def frame_columns(stack: SigmaStack, i: int) -> dict:
     return {
         "model": arrow_columns(stack, i, "model"),
         "optimal": arrow_columns(stack, i, "optimal"),
-        "error": np.clip(_f16(stack.error[i]), *ERROR_RANGE),
+        "error": np.clip(_f16(stack.error[i]), *stack.error_range),
         "positions": {"x": pos[~mem, 0], "y": pos[~mem, 1]},
         "positions_mem": {"x": pos[mem, 0], "y": pos[mem, 1]},
         "cloud": {"x": cloud[:, 0], "y": cloud[:, 1]},
@@ -181,8 +181,7 @@ def _spacing(stack: SigmaStack) -> float:
 def arrow_color_high(stack: SigmaStack) -> float:
     """Top of the arrow colour bar: the 99th percentile of ``‖D(x; σ) − x‖`` over every frame of
     both fields (one scale for all σ, so colours compare across frames and panels)."""
-    mags = [np.linalg.norm(_f16(getattr(stack, w)), axis=-1).ravel() for w in ("model", "optimal")]
-    return max(float(np.percentile(np.concatenate(mags), 99)), 1e-6)
+    return stack.arrow_color_high()
 
 
 def _bits(a) -> np.ndarray:
@@ -195,6 +194,7 @@ def frames_data(stack: SigmaStack) -> dict:
     return {
         "grid": [np.ascontiguousarray(stack.grid.points, np.float32).ravel()],
         "high": [arrow_color_high(stack)],
+        "err_range": [np.asarray(stack.error_range, np.float64)],
         "model": [_bits(stack.model)],
         "optimal": [_bits(stack.optimal)],
         "error": [_bits(stack.error)],
@@ -295,7 +295,8 @@ function field(key, bins, region) {
 field("model", bins_model, region_model);
 field("optimal", bins_optimal, region_optimal);
 const e = d.error[0], eo = i * h2, img = heat.data.image[0];
-for (let k = 0; k < h2; k++) img[k] = Math.min(Math.max(L[e[eo + k]], ERR_LO), ERR_HI);
+const elo = d.err_range[0][0], ehi = d.err_range[0][1];
+for (let k = 0; k < h2; k++) img[k] = Math.min(Math.max(L[e[eo + k]], elo), ehi);
 heat.change.emit();
 function points(key, src) {
   const q = d[key][0], n = q.length / (2 * S), off = i * n * 2;
@@ -353,13 +354,18 @@ me.__toyflow_raf = requestAnimationFrame(tick);
 """
 
 
-def square_view(name: str, title: str, size: int, x_range, y_range):
+def square_view(name: str, title: str, size: int, x_range, y_range, responsive: bool = False):
     """A square view over the field window; the four views share their ranges (pan and zoom
-    together)."""
+    together). ``responsive``: the figure scales with its column (``size`` is the starting
+    width), its title is left to a line above it (:mod:`toyflow.app.stack_layout`) and its
+    toolbar sits inside the frame, so the frame stays square."""
+    sizes = (
+        dict(sizing_mode="scale_width", width=size, height=size, toolbar_inner=True)
+        if responsive
+        else dict(frame_width=size, frame_height=size)
+    )
     fig = figure(
         title=title,
-        frame_width=size,
-        frame_height=size,
         x_range=x_range,
         y_range=y_range,
         tools="pan,wheel_zoom,reset,save",
@@ -368,7 +374,11 @@ def square_view(name: str, title: str, size: int, x_range, y_range):
         output_backend="canvas",
         name=name,
         min_border=4,
+        **sizes,
     )
+    if responsive:
+        fig.title.visible = False
+        fig.toolbar.autohide = True
     # No axes or grid lines: every frame repaints each view, and axes (tick labels measured,
     # CSS colours resolved) cost more than the arrows. The window is the field grid's.
     fig.axis.visible = False
@@ -380,19 +390,31 @@ def square_view(name: str, title: str, size: int, x_range, y_range):
 class StackView:
     """Bokeh figures and controls over a :class:`SigmaStack` (see the module docstring)."""
 
-    def __init__(self, stack: SigmaStack, *, field_size: int = FIELD_SIZE, speed: str = "10"):
+    def __init__(
+        self,
+        stack: SigmaStack,
+        *,
+        field_size: int | None = None,
+        speed: str = "10",
+        projector: bool = False,
+    ):
         if not isinstance(stack, SigmaStack):
             raise ValueError(f"StackView takes a SigmaStack, got {type(stack).__name__}")
         if speed not in SPEEDS:
             raise ValueError(f"speed must be one of {', '.join(SPEEDS)} frames/s, got {speed!r}")
-        self.field_size = int(field_size)
+        # No size: the views scale with the page (a grid of cards); a size: fixed square frames.
+        self.responsive = field_size is None
+        self.field_size = FIELD_SIZE if field_size is None else int(field_size)
         self.stack = stack
+        self.titles: dict = {}  # card titles of the responsive layout, by figure name
+        self.projector = Projector(projector)
         self._make_sources()
         self._make_controls(speed)
         self._make_figures()
         self._connect()
         self.update(stack)
         self.layout = self._layout()
+        projector_items(self)
 
     # -- models --------------------------------------------------------------------------------
     def _make_sources(self) -> None:
@@ -416,9 +438,7 @@ class StackView:
         self.positions_mem = ColumnDataSource(dict(xy), name="positions-memorized")
         self.curves = ColumnDataSource({"sigma": np.zeros(0)}, name="curves")
         self.arrow_mapper = LinearColorMapper(palette=ARROW_COLORS, low=0.0, high=1.0)
-        self.error_mapper = LogColorMapper(
-            palette=Magma256, low=ERROR_RANGE[0], high=ERROR_RANGE[1]
-        )
+        self.error_mapper = LogColorMapper(palette=Magma256, low=1e-3, high=1.0)
 
     def _make_controls(self, speed: str) -> None:
         self.slider = Slider(
@@ -448,7 +468,9 @@ class StackView:
         )
 
     def _square_view(self, name: str, title: str):
-        return square_view(name, title, self.field_size, self.x_range, self.y_range)
+        return square_view(
+            name, title, self.field_size, self.x_range, self.y_range, self.responsive
+        )
 
     def _field_figure(self, which: str, title: str):
         fig = self._square_view(f"field-{which}", title)
@@ -480,15 +502,11 @@ class StackView:
         model = self._field_figure("model", "learned field")
         model.css_classes = ["flow-field"]
         optimal = self._field_figure("optimal", "optimal D*")
-        optimal.add_layout(
-            ColorBar(
-                color_mapper=self.arrow_mapper,
-                title="arrow colour: ‖D(x;σ) − x‖ (both fields)",
-                width=10,
-                title_text_font_size="11px",
-            ),
-            "right",
-        )
+        # The colour bars are figures of their own: the σ frames do not repaint them.
+        self.color_bars = {
+            "optimal": color_bar_figure(self.arrow_mapper, "arrow colour: ‖D(x;σ) − x‖ (both)"),
+            "error": color_bar_figure(self.error_mapper, "‖D − D*‖ / σ"),
+        }
         error = self._square_view("field-error", "difference ‖D − D*‖ / σ")
         error.image(
             image="image",
@@ -499,40 +517,34 @@ class StackView:
             source=self.heat,
             color_mapper=self.error_mapper,
         )
-        error.add_layout(
-            ColorBar(
-                color_mapper=self.error_mapper,
-                title="‖D − D*‖ / σ",
-                width=10,
-                title_text_font_size="11px",
-            ),
-            "right",
-        )
         self._data_points(error, size=4)
         traj = self._square_view("trajectory-view", "trajectories at σ")
         traj.line("x", "y", source=self.paths, color="#888888", alpha=0.25, line_width=0.6)
         for src, color, alpha, size in (
-            (self.cloud, CLOUD_COLOR, 0.8, 3.5),
-            (self.positions, POSITION_COLOR, 0.6, 3),
-            (self.positions_mem, MEMORIZED_COLOR, 0.8, 3),
+            (self.cloud, CLOUD_COLOR, 0.8, 4),
+            (self.positions, POSITION_COLOR, 0.6, 4),
+            (self.positions_mem, MEMORIZED_COLOR, 0.8, 4),
         ):
             traj.scatter("x", "y", source=src, size=size, color=color, alpha=alpha)
         self._data_points(traj, size=6)
         traj.css_classes = ["stack-trajectories"]
         self.figures = {"model": model, "optimal": optimal, "error": error, "trajectories": traj}
         self.markers = []
+        self.sigma_range = Range1d(1e-3, 100.0)
         for title, lines in CURVE_GROUPS:
             fig = figure(
                 title=title,
                 width=CURVE_WIDTH,
                 height=250,
+                sizing_mode="scale_width" if self.responsive else None,
+                x_range=self.sigma_range,  # explicit: a curve of NaN gives a log axis no range
                 x_axis_type="log",
                 x_axis_label="σ",
                 tools="",
                 toolbar_location=None,
                 output_backend="canvas",
             )
-            fig.title.text_font_size = "11px"
+            fig.title.text_font_size = "13px"
             for name, color, dash in lines:
                 fig.line(
                     "sigma",
@@ -541,9 +553,11 @@ class StackView:
                     color=color,
                     line_dash=dash,
                     line_width=2,
-                    legend_label=name.split(": ")[-1],
+                    legend_label=CURVE_LEGENDS.get(name, name.split(": ")[-1]),
                 )
-            fig.legend.label_text_font_size = "9px"
+            if title.startswith("gap"):
+                _gap_axis(fig)
+            curve_text(fig)
             fig.legend.background_fill_alpha = 0.6
             fig.legend.spacing = 0
             fig.legend.padding = 3
@@ -590,8 +604,6 @@ class StackView:
                 "ARROW_CAP": ARROW_CAP,
                 "HEAD": HEAD,
                 "HEAD_ANGLE": HEAD_ANGLE,
-                "ERR_LO": ERROR_RANGE[0],
-                "ERR_HI": ERROR_RANGE[1],
             },
             code=_DRAW_JS,
         )
@@ -605,19 +617,35 @@ class StackView:
         )
 
     def _layout(self):
+        """The σ controls over a grid of cards (:mod:`toyflow.app.stack_layout`)."""
         f = self.figures
+        self.slider.update(width=None, sizing_mode="stretch_width")
         controls = row(
             self.slider,
             self.play,
             self.speed,
             self.loop,
-            styles={"align-items": "center"},
+            self.projector.toggle,
+            sizing_mode="stretch_width",
+            styles={"align-items": "center", "flex-wrap": "wrap", "column-gap": "6px"},
         )
-        fields = row(f["model"], f["optimal"], f["error"])
         self._curve_figures = [v for k, v in f.items() if k.startswith("curves:")]
+        self.cards = {}
+        for name, fig in f.items():
+            parts = [fig, self.color_bars[name]] if name in self.color_bars else [fig]
+            if name.startswith("curves:"):  # the curves keep their titles (they seldom repaint)
+                self.cards[name] = card(*parts)
+            else:
+                self.titles[name] = title_div(fig.title.text, css=f"title-{name}")
+                self.cards[name] = card(self.titles[name], *parts)
         self._sync_curve_visibility()
-        lower = row(f["trajectories"], *self._curve_figures)
-        return column(controls, fields, lower, name="sigma-stack-view")
+        self.grid = view_grid(list(self.cards.values()))
+        return column(controls, self.grid, sizing_mode="stretch_width", name="sigma-stack-view")
+
+    def _set_title(self, name: str, text: str) -> None:
+        self.figures[name].title.text = text
+        if name in self.titles:
+            self.titles[name].text = html.escape(text)
 
     # -- data ----------------------------------------------------------------------------------
     def update(self, stack: SigmaStack) -> None:
@@ -630,6 +658,7 @@ class StackView:
         cols = frame_columns(stack, i)
         high = arrow_color_high(stack)
         self.arrow_mapper.high = high
+        self.error_mapper.update(low=stack.error_range[0], high=stack.error_range[1])
         for w in ("model", "optimal"):
             self.arrows[w].data = _arrow_lines(arrow_paths(cols[w]["arrows"], high))
             self.regions[w].data = _image(stack.grid, cols[w]["region"])
@@ -647,10 +676,12 @@ class StackView:
         traj_title = "trajectories at σ"
         if stack.memorized is not None:
             traj_title += f": {100 * float(np.mean(stack.memorized)):.0f}% end memorized"
-        self.figures["trajectories"].title.text = traj_title
+        self._set_title("trajectories", traj_title)
         self.curves.data = _curve_columns(stack)
+        lo, hi = float(np.min(stack.sigmas)), float(np.max(stack.sigmas))
+        self.sigma_range.update(start=lo / 1.5, end=hi * 1.5)
         model = stack.meta.get("model", "model")
-        self.figures["model"].title.text = model
+        self._set_title("model", model)
         for m in self.markers:
             m.location = cols["sigma"]
         self.slider.update(end=max(stack.steps - 1, 1), value=i, disabled=stack.steps < 2)
@@ -662,6 +693,11 @@ class StackView:
     def _sync_curve_visibility(self) -> None:
         for (_, lines), fig in zip(CURVE_GROUPS, self._curve_figures):
             fig.visible = any(name in self.stack.curves for name, _, _ in lines)
+        # The model is D* itself: its field is the optimal one and the difference is zero.
+        for name in ("optimal", "error"):
+            self.figures[name].visible = self.stack.compare
+        for name, c in getattr(self, "cards", {}).items():  # the responsive layout's cells
+            c.visible = self.figures[name].visible
 
 
 def _arrow_lines(paths: list[dict]) -> dict:
@@ -685,17 +721,28 @@ def _paths(stack: SigmaStack) -> dict:
     return {"x": seg[:, 0], "y": seg[:, 1]}
 
 
+def _gap_axis(fig) -> None:
+    """The gap figure's y axis: :func:`toyflow.sigma_stack.gap_axis` positions labelled with
+    gap values, a zero line, and the cap for D*'s unbounded gap."""
+    from bokeh.models import FixedTicker
+
+    pos = [float(v) for v in gap_axis(np.asarray(GAP_TICKS))]
+    fig.yaxis.ticker = FixedTicker(ticks=pos)
+    fig.yaxis.major_label_overrides = {p: f"{t:g}" for p, t in zip(pos, GAP_TICKS)}
+    fig.add_layout(Span(location=0.0, dimension="width", line_color="#444444", line_width=1))
+    top = float(gap_axis(GAP_CAP))
+    fig.add_layout(Span(location=top, dimension="width", line_color="#bbbbbb", line_dash="dotted"))
+    fig.y_range.update(start=float(gap_axis(GAP_TICKS[0])), end=top * 1.04)
+
+
 def _curve_columns(stack: SigmaStack) -> dict:
-    """One column per known curve (NaN where the stack has none); the D* gap is capped just
-    above the model's largest gap (it grows without bound as σ → 0)."""
+    """One column per known curve (NaN where the stack has none); the gaps on the gap axis
+    (:func:`toyflow.sigma_stack.gap_axis`: capped at GAP_CAP, where D*'s gap, unbounded as
+    σ → 0, is drawn as off scale)."""
     out = {"sigma": np.asarray(stack.sigmas, np.float64)}
     nan = np.full(stack.steps, np.nan)
-    model_gap = stack.curves.get("relative gap: model")
-    cap = GAP_CAP
-    if model_gap is not None and np.isfinite(model_gap).any():
-        cap = max(2.0 * float(np.nanmax(model_gap)), 0.1)
     for _, lines in CURVE_GROUPS:
         for name, _, _ in lines:
             v = np.asarray(stack.curves.get(name, nan), np.float64)
-            out[name] = np.minimum(v, cap) if name.startswith("relative gap") else v
+            out[name] = gap_axis(v) if name.startswith("relative gap") else v
     return out

@@ -38,6 +38,9 @@ class ExplorerApp(pn.viewable.Viewer):
     # The store's training serial number, copied on the page's event loop: the loss plot watches
     # it, so its redraw runs on the loop (the store publishes from worker threads).
     train_serial = param.Integer(default=0, precedence=-1)
+    projector = param.Boolean(
+        default=False, doc="Projector mode: larger text, thicker lines, fewer controls."
+    )
 
     def __init__(self, state: tfx.ExplorerState | None = None, **params):
         state = state if state is not None else tfx.ExplorerState(background=True)
@@ -53,7 +56,8 @@ class ExplorerApp(pn.viewable.Viewer):
         c = self.controls
         self._watch(c.update_messages, ["error", "status", "busy"])
         self.param.watch(c.update_messages, "notice")
-        self._watch(c.update_training, ["train_serial", "kind"])
+        # snapshot_index too: the training-time label follows the slider (and a script).
+        self._watch(c.update_training, ["train_serial", "kind", "snapshot_index"])
         self._watch(c.update_headline, ["headline_view"])
         # The take-away text does not follow σ (the view), so a σ step sends nothing but the view.
         self._watch(c.update_takeaway, [p for p in tfx.INPUT_PARAMS if p != "sigma_index"])
@@ -66,6 +70,9 @@ class ExplorerApp(pn.viewable.Viewer):
         c.update_training()
         c.update_headline()
         self._update_visibility()
+        self.param.watch(lambda ev: self.set_projector(ev.new), "projector")
+        if self.projector:
+            self.set_projector(True)
         self.stacks.refresh(now=True)  # the page is not out yet: its first message has the views
 
     def _expose_parts(self) -> None:
@@ -106,6 +113,15 @@ class ExplorerApp(pn.viewable.Viewer):
         value = getattr(self.state, name)
         if getattr(self, name) != value:
             setattr(self, name, value)
+
+    def set_projector(self, on: bool) -> None:
+        """Projector mode on or off: the page's controls here, the σ views in the browser (their
+        own toggle; set here too when the switch came from elsewhere)."""
+        self.projector = bool(on)
+        self.controls.set_projector(on)
+        view = self.stacks.view
+        if view is not None and view.projector.toggle.active != bool(on):
+            view.projector.apply(on)
 
     def _update_visibility(self, *_events) -> None:
         self.controls.update_visibility()
@@ -168,9 +184,25 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def main(self) -> list:
         c = self.controls
-        top = pn.Column(pn.Row(c.spinner, c.status), c.legend)
-        parts = (c.alert, top, self.stacks.pane, self.guide.compare.pane, c.headline)
-        return [pn.Column(*parts, self.intervention.card)]
+        # The headline numbers above the views: on a 1024×768 screen they, the σ slider and the
+        # learned field are on the first screen; the views wrap to the width (stack_layout).
+        top = pn.Column(
+            pn.Row(c.spinner, c.status, sizing_mode="stretch_width"),
+            c.headline,
+            c.legend,
+            sizing_mode="stretch_width",
+        )
+        return [
+            pn.Column(
+                c.alert,
+                top,
+                self.stacks.pane,
+                self.guide.compare.pane,
+                self.intervention.card,
+                sizing_mode="stretch_width",
+                css_classes=["explorer-main"],
+            )
+        ]
 
     def __panel__(self):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
@@ -217,13 +249,19 @@ def create_app(**params) -> pn.template.BootstrapTemplate:
 
     tour = Tour.from_args(args)
     pairs.update(tour.settings() if tour else {})
+    # Projector mode (?projector=1, --args projector=1) is the page's, not a store setting.
+    projector = str(pairs.pop("projector", "")).strip().lower() in ("1", "true", "yes", "on")
+    if args.get("projector"):
+        value = args["projector"][-1]
+        value = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        projector = value.strip().lower() in ("1", "true", "yes", "on")
     problems = state.set_from_strings(pairs) if pairs else []
     state.auto = True
     served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
     # A visit whose views this process has computed before (another session with the same
     # settings) arrives with them in its first message; otherwise they follow once it is open.
     cached = served and state.refresh_if_cached()
-    app = ExplorerApp(state)
+    app = ExplorerApp(state, projector=projector)
     if problems:
         app.notice = "Some settings were ignored: " + "; ".join(problems)
     if served:
