@@ -103,7 +103,7 @@ class InterventionPanel:
         W = pn.widgets
         self.run_button = W.Button(
             label="Run intervention",
-            button_type="primary",
+            color="primary",
             width=160,
             css_classes=["intervention-run"],
         )

@@ -27,6 +27,7 @@ Where each part lives:
 ``cache``              trained models in memory and on disk; computed views in memory
 ``export``             JSON, the Python snippet, the commands
 ``state``              :class:`ExplorerState`: inputs + published outputs + the refresh
+``intervention``       claim 3 by intervention: hybrid at σ_switch, injection beside a twin
 =====================  ==========================================================================
 
 Nothing here touches JAX at import time: ``panel serve --num-procs N`` forks before any backend
@@ -45,6 +46,7 @@ from toyflow.explorer.cache import (
     store_result,
 )
 from toyflow.explorer.compute import DataView, ExplorerCompute, NotReady, TrajectoryView
+from toyflow.explorer.intervention import InterventionRunner
 from toyflow.explorer.jobs import TrainingJob, train_workers, warm_up_training
 from toyflow.explorer.model import (
     CUSTOM,
@@ -93,6 +95,7 @@ __all__ = [
     "ExplorerCompute",
     "ExplorerInputs",
     "ExplorerState",
+    "InterventionRunner",
     "NotReady",
     "TrainConfig",
     "TrainingJob",

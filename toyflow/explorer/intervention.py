@@ -505,7 +505,7 @@ class InterventionRunner(param.Parameterized):
 
     def _pass(self) -> None:
         s = self.state
-        check_supported(s)
+        model_and_key(s)  # the model first: no twin is trained for a model not trained yet
         if s.kind == "learned" and self._twin_result() is None:
             job = self.job
             if job is None or job.finished or job.config != twin_config(s):
