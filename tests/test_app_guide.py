@@ -172,3 +172,15 @@ def test_compare_mode_has_its_own_inputs_and_shares_sigma(app):
     assert b.n_train == 10 and b.kind == "optimal"
     g.compare_button.value = False
     assert c.state_b is None and b._closed and app.stacks.pane.visible
+
+
+def test_the_views_curves_follow_a_preset(app):
+    """New trajectories reach the σ views before the new curves: the views must end up with the
+    curves of the model they show, not the previous model's."""
+    s, view = app.state, app.stacks.view
+    s.show_curves = True
+    app.guide.preset_buttons["large-delta"].clicks += 1
+    shown = app.stacks.view.stack.curves["relative gap: model"]
+    assert app.stacks.view is view and s.delta == 2.2
+    np.testing.assert_allclose(shown, np.asarray(s.curves()["model_gap"].gap), rtol=1e-6)
+    s.show_curves = False
