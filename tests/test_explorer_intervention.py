@@ -184,3 +184,16 @@ def test_learned_twin_is_trained_by_a_training_job_and_cached():
     r2 = ei.InterventionRunner(s)
     r2.run(wait=True)
     assert r2.status == "done" and r2.job is None and r2.twin_status == "cached"
+    # Progress and cancel: the twin of a longer training streams progress and stops on cancel.
+    s.train_steps = 100_000
+    r3 = ei.InterventionRunner(s)
+    seen = []
+    r3.param.watch(lambda e: seen.append(e.new), "twin_progress")
+    long_job = r3.train_twin()
+    deadline = time.time() + 120
+    while long_job.step == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    r3.cancel_twin()
+    assert long_job.wait(30) and long_job.status == "cancelled"
+    assert r3.twin_status == "cancelled" and "cancelled" in r3.twin_message
+    assert 0 < max(seen) < 1
