@@ -99,6 +99,15 @@ def test_served_tour_by_keyboard(page, served_tour):
     assert problems == []
 
 
+def test_served_tour_opens_on_a_learned_step(page, served_tour):
+    """?tour=5 on a model no one trained: the page trains it and then draws the step."""
+    problems = _watch(page)
+    page.goto(f"{served_tour}?tour=5&{urllib.parse.urlencode({**TINY, 'train_steps': '120'})}")
+    _check_step(page, 5, 180_000)
+    expect(page.locator(".sigma-value")).to_contain_text(f"step {STEPS[4].sigma_index + 1} of")
+    assert problems == []
+
+
 @pytest.fixture(scope="module")
 def exported_tour(tmp_path_factory):
     from toyflow.app.tour_export import export_tour

@@ -116,7 +116,7 @@ STEPS: tuple[TourStep, ...] = (
     ),
     TourStep(
         "The train/validation gap peaks at intermediate σ",
-        "The gap plot (lower row) is (E_val − E_train) / E_train, the denoising error on "
+        "The gap plot shows (E_val − E_train) / E_train, the denoising error on "
         "validation points relative to training points. It is a few percent at both ends of "
         "the σ grid and peaks in between: over δ = 2.2 … 1.2 every peak lies at σ between 1.09 "
         "and 1.18, and the peak rises from 0.106 at δ = 2.2 to 0.926 at δ = 1.2 (shown here). "
