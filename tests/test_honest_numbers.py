@@ -126,10 +126,16 @@ def test_optimal_mode_marks_the_comparison_absent():
     view = StackView(stack)
     assert not view.figures["optimal"].visible and not view.figures["error"].visible
     assert not view.figures["curves:model vs optimal error ‖D − D*‖"].visible
+    gap_fig = view.figures["curves:gap (E_val − E_train) / E_train"]
+    shown = [i.label.value for i in gap_fig.legend.items if i.visible]
+    assert not view.curve_lines["relative gap: model"].visible and shown == [
+        f"D* (top line: > {GAP_CAP:g}, off scale)"
+    ]
     other = stack_for_state(state(kind="error-prone"))
     assert other.compare and "‖D − D*‖ on trajectory states" in other.curves
     view.update(other)
     assert view.figures["optimal"].visible and view.figures["error"].visible
+    assert all(i.visible for i in gap_fig.legend.items)
 
 
 # --- scales that mean the same in every setting --------------------------------------------

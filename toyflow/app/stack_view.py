@@ -530,6 +530,7 @@ class StackView:
         traj.css_classes = ["stack-trajectories"]
         self.figures = {"model": model, "optimal": optimal, "error": error, "trajectories": traj}
         self.markers = []
+        self.curve_lines: dict = {}  # curve name → its line renderer
         self.sigma_range = Range1d(1e-3, 100.0)
         for title, lines in CURVE_GROUPS:
             fig = figure(
@@ -546,7 +547,7 @@ class StackView:
             )
             fig.title.text_font_size = "13px"
             for name, color, dash in lines:
-                fig.line(
+                self.curve_lines[name] = fig.line(
                     "sigma",
                     name,
                     source=self.curves,
@@ -693,6 +694,10 @@ class StackView:
     def _sync_curve_visibility(self) -> None:
         for (_, lines), fig in zip(CURVE_GROUPS, self._curve_figures):
             fig.visible = any(name in self.stack.curves for name, _, _ in lines)
+            for name, _, _ in lines:  # an absent curve leaves the legend too
+                self.curve_lines[name].visible = name in self.stack.curves
+            for item in fig.legend.items:
+                item.visible = any(r.visible for r in item.renderers)
         # The model is D* itself: its field is the optimal one and the difference is zero.
         for name in ("optimal", "error"):
             self.figures[name].visible = self.stack.compare
