@@ -108,6 +108,7 @@ def test_frechet_overfit_hidden_on_the_symmetric_circle_shown_on_moons():
     assert "mean and covariance" in circle["relative_overfit_note"]
     item = headline_items(circle)[1]
     assert item[:2] == ("Fréchet overfit", "hidden") and "covariance" in item[2]
+    assert circle["fd_train_val"] < circle["fd_noise"] and "below the samples'" in item[3]
     moons = state(kind="error-prone", dataset="moons", show_curves=False).headline_view
     assert np.isfinite(moons["relative_overfit"]) and moons["relative_overfit_note"] is None
     assert headline_items(moons)[1][1] == f"{moons['relative_overfit']:.3g}"

@@ -47,7 +47,13 @@ def headline_items(h: dict) -> list[tuple[str, str, str, str]]:
     note = h.get("relative_overfit_note")
     what = "(FD to validation − FD to training) / FD to training"
     if h.get("relative_overfit") is None and note:
-        items.append(("Fréchet overfit", "hidden", note, what))
+        why = what + f"; hidden: {note}"
+        if h.get("fd_train_val") is not None:
+            why += (
+                f" (FD between them {h['fd_train_val']:.1e}, below the samples' own noise "
+                f"{h['fd_noise']:.1e})"
+            )
+        items.append(("Fréchet overfit", "hidden", note, why))
     else:
         items.append(("Fréchet overfit", _fmt(h.get("relative_overfit"), ".3g"), "", what))
     items.append(
@@ -175,6 +181,8 @@ class Summaries:
             "baseline_source",
             "relative_overfit",
             "relative_overfit_note",
+            "fd_train_val",
+            "fd_noise",
             "fd_train",
             "fd_val",
             "training_loss",
@@ -206,11 +214,10 @@ class Summaries:
         res = frechet_resolution(ds.train_x, ds.val_x, samples.shape[0])
         if not res["resolvable"]:
             return {
-                "relative_overfit_note": (
-                    "training and validation points share mean and covariance (FD between them "
-                    f"{res['fd_train_val']:.0e} < samples' noise {res['floor']:.0e}): it is 0 "
-                    "for any samples"
-                )
+                "relative_overfit_note": "train and validation sets share mean and covariance: "
+                "it is 0 for any samples",
+                "fd_train_val": res["fd_train_val"],
+                "fd_noise": res["floor"],
             }
         return sample_overfit(samples, ds.train_x, ds.val_x)
 
