@@ -72,6 +72,12 @@ def test_headline_shows_the_fresh_data_baseline():
     name, value, detail, _ = headline_items(h)[0]
     assert name == "memorized samples" and value == "100.0%"
     assert detail.startswith("fresh data: ") and f"{h['memorized_baseline']:.1%}" in detail
+    # The σ views carry it too, beside the samples' own share.
+    stack = stack_for_state(s)
+    assert stack.memorized_baseline == h["memorized_baseline"]
+    assert stack.memorized_text() == (
+        f"100% end memorized (fresh data: {100 * h['memorized_baseline']:.0f}%)"
+    )
 
 
 def test_custom_data_uses_its_validation_points_as_baseline():

@@ -749,8 +749,8 @@ def plot_stack_frame(stack, i: int, *, headline: Sequence[tuple[str, str, str]] 
     traj.scatter(cloud[:, 0], cloud[:, 1], s=3, c=CLOUD_COLOR, alpha=0.8, linewidths=0)
     traj.scatter(pos[~mem, 0], pos[~mem, 1], s=3, c=POSITION_COLOR, alpha=0.6, linewidths=0)
     traj.scatter(pos[mem, 0], pos[mem, 1], s=3, c=MEMORIZED_COLOR, alpha=0.8, linewidths=0)
-    share = "" if stack.memorized is None else f": {100 * float(np.mean(mem)):.0f}% end memorized"
-    _square(traj, stack, "trajectories at σ" + share)
+    share = stack.memorized_text()
+    _square(traj, stack, "trajectories at σ" + (f": {share}" if share else ""))
     n_bottom = len(groups) + 1
     low = bottom.subplots(1, n_bottom, squeeze=False)[0]
     for ax, (title, lines) in zip(low, groups):

@@ -141,6 +141,7 @@ class SigmaStack:
     ``meta``                  name → str            titles (``"model"``: the model's name, ...)
     ``compare``               bool                  ``False`` when the model is D* itself: the
                                                     model-vs-optimal panels and curves are zero
+    ``memorized_baseline``    float | None          the memorized share of fresh data (same rule)
     ========================  ====================  =================================================
 
     The frame arrays (``model``, ``optimal``, ``error``, ``trajectory``, ``cloud``, ``samples``)
@@ -165,6 +166,7 @@ class SigmaStack:
     curves: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     meta: dict[str, str] = dataclasses.field(default_factory=dict)
     compare: bool = True
+    memorized_baseline: float | None = None
 
     @property
     def steps(self) -> int:
@@ -211,6 +213,16 @@ class SigmaStack:
         lo, hi = (float(v) for v in np.percentile(pos, ERROR_PERCENTILES))
         hi = max(hi, 10.0 * lo)
         return lo, hi
+
+    def memorized_text(self) -> str:
+        """``"45% end memorized (fresh data: 49%)"`` (``""`` without memorized flags): the
+        samples' memorized share beside its fresh-data baseline, for the views' titles."""
+        if self.memorized is None:
+            return ""
+        text = f"{100 * float(np.mean(self.memorized)):.0f}% end memorized"
+        if self.memorized_baseline is not None and np.isfinite(self.memorized_baseline):
+            text += f" (fresh data: {100 * self.memorized_baseline:.0f}%)"
+        return text
 
     @property
     def spacing(self) -> float:
@@ -330,6 +342,7 @@ def build_stack(
     curves: dict[str, Any] | None = None,
     meta: dict[str, str] | None = None,
     compare: bool | None = None,
+    memorized_baseline: float | None = None,
 ) -> SigmaStack:
     """Compute a :class:`SigmaStack` in one compiled call.
 
@@ -351,6 +364,7 @@ def build_stack(
       meta: titles for the views.
       compare: whether the model-vs-optimal views mean anything (default: ``model`` is not
         ``optimal``); ``False`` lets a view hide them.
+      memorized_baseline: the memorized share of fresh data, shown beside the samples' own.
     """
     if not isinstance(model, Denoiser) or not isinstance(optimal, Denoiser):
         raise ValueError("model and optimal must be toyflow denoisers")
@@ -445,6 +459,7 @@ def build_stack(
         curves=curves_out,
         meta=dict(meta or {}),
         compare=bool(model is not optimal) if compare is None else bool(compare),
+        memorized_baseline=None if memorized_baseline is None else float(memorized_baseline),
     )
 
 
@@ -493,6 +508,14 @@ def _field_label(state) -> int | None:
     return fn()
 
 
+def _baseline(state) -> float | None:
+    """The explorer's fresh-data baseline of the memorized share (``None`` where it has none)."""
+    summaries = getattr(state, "summaries", None)
+    if summaries is None or not hasattr(summaries, "memorization_baseline"):
+        return None
+    return summaries.memorization_baseline().get("memorized_baseline")
+
+
 def _compares(state) -> bool:
     compute = getattr(state, "compute", None)
     if compute is not None and hasattr(compute, "compares"):
@@ -536,5 +559,6 @@ def stack_for_state(
         curves=curves,
         meta=meta,
         compare=_compares(state) if compare is None else compare,
+        memorized_baseline=_baseline(state),
         **kwargs,
     )

@@ -676,7 +676,7 @@ class StackView:
         self.paths.data = _paths(stack)
         traj_title = "trajectories at σ"
         if stack.memorized is not None:
-            traj_title += f": {100 * float(np.mean(stack.memorized)):.0f}% end memorized"
+            traj_title += f": {stack.memorized_text()}"
         self._set_title("trajectories", traj_title)
         self.curves.data = _curve_columns(stack)
         lo, hi = float(np.min(stack.sigmas)), float(np.max(stack.sigmas))
