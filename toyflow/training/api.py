@@ -10,17 +10,21 @@ from typing import Any
 import numpy as np
 from jax.sharding import Mesh
 
+from toyflow._types import ArrayLike
 from toyflow._validation import as_labels, as_points, check_float, check_int
 from toyflow.nets import MLPConfig
 from toyflow.schedules import Schedule, get_schedule
 from toyflow.training.loop import Progress, SweepResult, TrainResult, fit
 from toyflow.training.placement import DataParallel, SingleDevice, sweep_groups
+from toyflow.training.step import Architecture
 
 MAX_STEPS = 10_000_000
 MAX_BATCH = 1 << 16
 
 
-def _prepare_data(train_x, train_labels, config):
+def _prepare_data(
+    train_x: ArrayLike, train_labels: ArrayLike | None, config: Architecture | None
+) -> tuple[np.ndarray, np.ndarray | None]:
     event = tuple(getattr(config, "event_shape", ())) if config is not None else ()
     arr = np.asarray(train_x)
     if arr.ndim > 2 or len(event) > 1:
@@ -31,7 +35,7 @@ def _prepare_data(train_x, train_labels, config):
     return x, lab
 
 
-def _num_classes(lab: np.ndarray | None, config) -> int | None:
+def _num_classes(lab: np.ndarray | None, config: Architecture | None) -> int | None:
     """The class count the labels need; with a given ``config``, check that it has room."""
     if lab is None:
         return None
@@ -46,11 +50,11 @@ def _num_classes(lab: np.ndarray | None, config) -> int | None:
     return int(lab.max()) + 1
 
 
-def _check_lr(lr):
+def _check_lr(lr: Any) -> float:
     return check_float(lr, "learning_rate", 0.0, 1.0, lo_open=True)
 
 
-def _subsets(subsets, m: int, n: int) -> list[np.ndarray]:
+def _subsets(subsets: Sequence[ArrayLike] | None, m: int, n: int) -> list[np.ndarray]:
     if subsets is None:
         return [np.arange(n)] * m
     out = []
@@ -65,8 +69,8 @@ def _subsets(subsets, m: int, n: int) -> list[np.ndarray]:
 
 
 def train(
-    train_x,
-    train_labels=None,
+    train_x: ArrayLike,
+    train_labels: ArrayLike | None = None,
     *,
     seed: int = 0,
     learning_rate: float = 2e-3,
@@ -102,8 +106,8 @@ def train(
 
 
 def train_sweep(
-    train_x,
-    train_labels=None,
+    train_x: ArrayLike,
+    train_labels: ArrayLike | None = None,
     *,
     seeds: Sequence[int] | None = None,
     learning_rates: Sequence[float] | float | None = None,
@@ -123,7 +127,7 @@ def train_sweep(
     steps_per_call: int = 250,
     grad_clip: float | None = 1.0,
     weight_decay: float = 0.0,
-    config=None,
+    config: Architecture | None = None,
     callback: Callable[[Progress], Any] | None = None,
     groups: int | None = None,
     mesh: Mesh | None = None,
@@ -142,7 +146,7 @@ def train_sweep(
     x, lab = _prepare_data(train_x, train_labels, config)
     lens = {len(v) for v in (seeds, subsets) if v is not None}
     if learning_rates is not None and np.ndim(learning_rates) == 1:
-        lens.add(len(learning_rates))  # type: ignore[arg-type]
+        lens.add(len(learning_rates))  # type: ignore[arg-type]  # ndim 1: sized
     if not lens:
         raise ValueError(
             "train_sweep needs seeds, learning_rates or subsets to know how many models to train"
@@ -161,12 +165,12 @@ def train_sweep(
     if learning_rates is None:
         learning_rates = [learning_rate] * m
     elif np.ndim(learning_rates) == 0:
-        learning_rates = [float(learning_rates)] * m  # type: ignore[arg-type]
-    lrs = [_check_lr(v) for v in learning_rates]  # type: ignore[union-attr]
+        learning_rates = [float(learning_rates)] * m  # type: ignore[arg-type]  # ndim 0: a number
+    lrs = [_check_lr(v) for v in learning_rates]  # type: ignore[union-attr]  # a list by now
     subs = _subsets(subsets, m, x.shape[0])
     num_classes = _num_classes(lab, config)
     cfg = config or MLPConfig(
-        dim=x.shape[1] if x.ndim == 2 else None,  # type: ignore[arg-type]
+        dim=x.shape[1] if x.ndim == 2 else None,  # type: ignore[arg-type]  # None: MLPConfig rejects it
         width=width,
         depth=depth,
         activation=activation,

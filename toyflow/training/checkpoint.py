@@ -15,19 +15,24 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from toyflow._types import PyTree
 from toyflow.nets import MLPConfig
 from toyflow.training.loop import TrainResult
+from toyflow.training.step import Architecture
 
 FORMAT = "toyflow-model-v1"
-ARCHITECTURES: dict[str, Callable[[dict], Any]] = {"mlp": lambda d: MLPConfig(**d)}
+#: Architecture kind → ``from_dict`` that rebuilds its config from :meth:`to_dict`'s values.
+ARCHITECTURES: dict[str, Callable[[dict[str, Any]], Architecture]] = {
+    "mlp": lambda d: MLPConfig(**d)
+}
 
 
-def register_architecture(kind: str, from_dict: Callable[[dict], Any]) -> None:
+def register_architecture(kind: str, from_dict: Callable[[dict[str, Any]], Architecture]) -> None:
     """Let :func:`load_result` rebuild configs of another architecture (the U-Net registers)."""
     ARCHITECTURES[kind] = from_dict
 
 
-def _to_numpy(tree):
+def _to_numpy(tree: PyTree) -> PyTree:
     return jax.tree_util.tree_map(lambda a: np.asarray(a), tree)
 
 
@@ -40,7 +45,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write to a temporary file beside ``path`` and rename, so a crash never leaves half a file."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -59,7 +64,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def save_result(result: TrainResult, path: str | os.PathLike) -> None:
+def save_result(result: TrainResult, path: str | os.PathLike[str]) -> None:
     """Save a :class:`TrainResult` (final weights, snapshots, losses, settings) atomically."""
     cfg = result.denoiser.config
     payload = {
@@ -79,7 +84,7 @@ def save_result(result: TrainResult, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, serialization.msgpack_serialize(payload))
 
 
-def _leaves(tree) -> dict[str, Any]:
+def _leaves(tree: PyTree) -> dict[str, Any]:
     """``{"params/in_x/kernel": leaf, ...}`` of a nested parameter tree."""
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {"/".join(str(getattr(k, "key", k)) for k in path): leaf for path, leaf in flat}
@@ -109,7 +114,7 @@ def check_params(cfg: Any, params: Any, what: str = "parameters") -> None:
             raise ValueError(f"{what}: {name} holds NaN or infinite values")
 
 
-def load_result(path: str | os.PathLike) -> TrainResult:
+def load_result(path: str | os.PathLike[str]) -> TrainResult:
     """Load what :func:`save_result` wrote. ``ValueError`` (never another error) for a file that
     is not one: not msgpack, another format, missing or mistyped entries, parameters whose names
     or shapes do not fit the stored architecture, or parameters holding NaN or infinity."""
@@ -138,7 +143,7 @@ def load_result(path: str | os.PathLike) -> TrainResult:
         raise ValueError(f"{name!r} is a damaged toyflow model file ({what})") from exc
 
 
-def _rebuild(payload: dict, kind: str) -> TrainResult:
+def _rebuild(payload: dict[str, Any], kind: str) -> TrainResult:
     config = json.loads(payload["config"])
     if not isinstance(config, dict):
         raise TypeError(f"config is {type(config).__name__}, not a mapping")
@@ -146,7 +151,10 @@ def _rebuild(payload: dict, kind: str) -> TrainResult:
     sd = float(payload["sigma_data"])
     if not (np.isfinite(sd) and sd > 0):
         raise ValueError(f"sigma_data is {sd}, not a positive number")
-    to_j = lambda t: jax.tree_util.tree_map(jnp.asarray, t)
+
+    def to_j(t: PyTree) -> PyTree:
+        return jax.tree_util.tree_map(jnp.asarray, t)
+
     steps = [int(s) for s in np.atleast_1d(np.asarray(payload["snapshot_steps"]))]
     for i in range(len(steps)):
         check_params(cfg, payload["snapshots"][str(i)], f"snapshot {i}")

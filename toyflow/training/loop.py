@@ -14,18 +14,25 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from toyflow._types import AnyArray, PyTree
 from toyflow.nets import LearnedDenoiser
 from toyflow.registry import bucket
 from toyflow.schedules import Schedule
 from toyflow.training.placement import Placement, pad_models
-from toyflow.training.step import init_state, make_optimizer, make_train_step, measure_sigma_data
+from toyflow.training.step import (
+    Architecture,
+    init_state,
+    make_optimizer,
+    make_train_step,
+    measure_sigma_data,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +47,7 @@ class Progress:
     losses: np.ndarray  # the chunk's per-step losses, shape (models, chunk)
     #: The snapshot's denoisers (one per model) when ``snapshot`` is True, else empty: lets a
     #: caller (the app) show snapshots while training runs.
-    denoisers: tuple = ()
+    denoisers: tuple[LearnedDenoiser, ...] = ()
 
     @property
     def fraction(self) -> float:
@@ -67,21 +74,22 @@ class TrainResult:
     wall_time: float = 0.0
 
     @property
-    def config(self):
-        return self.denoiser.config
+    def config(self) -> Architecture:
+        cfg: Architecture = self.denoiser.config
+        return cfg
 
     @property
     def steps_per_second(self) -> float:
         return self.steps_done / self.wall_time if self.wall_time > 0 else float("nan")
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model, its snapshots, losses and settings atomically (msgpack)."""
         from toyflow.training.checkpoint import save_result
 
         save_result(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> TrainResult:
+    def load(cls, path: str | os.PathLike[str]) -> TrainResult:
         from toyflow.training.checkpoint import load_result
 
         return load_result(path)
@@ -105,7 +113,7 @@ class SweepResult:
     def __len__(self) -> int:
         return len(self.results)
 
-    def __getitem__(self, i) -> TrainResult:
+    def __getitem__(self, i: int) -> TrainResult:
         return self.results[i]
 
 
@@ -126,10 +134,10 @@ def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
 
 #: Compiled initialisers and runners shared across calls with equal settings (the app retrains
 #: often; re-tracing costs seconds on a small CPU).
-_COMPILED: dict[Any, Callable] = {}
+_COMPILED: dict[Hashable, Callable[..., Any]] = {}
 
 
-def _cached(key, build: Callable[[], Callable]) -> Callable:
+def _cached(key: Hashable, build: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
     fn = _COMPILED.get(key)
     if fn is None:
         if len(_COMPILED) > 64:
@@ -142,7 +150,7 @@ def fit(
     x: np.ndarray,
     labels: np.ndarray | None,
     *,
-    config,
+    config: Architecture,
     placement: Placement,
     seeds: Sequence[int],
     learning_rates: Sequence[float],
@@ -163,7 +171,10 @@ def fit(
     t_start = time.perf_counter()
     m = len(seeds)
     total = placement.start(m, batch_size)  # the model count padded to the placement's groups
-    pad = lambda a: pad_models(a, total)
+
+    def pad(a: AnyArray) -> AnyArray:
+        return pad_models(a, total)
+
     sigma_data = np.array([measure_sigma_data(x[s]) for s in subsets], np.float32)
     # Subsets as padded index arrays with counts. Index arrays and data are padded to a bucket
     # size (toyflow.registry.bucket); only idx[:count] is ever sampled, so padding changes no result.
@@ -174,7 +185,7 @@ def fit(
 
     optimizer = make_optimizer(1.0, grad_clip=grad_clip, weight_decay=weight_decay)
     keys = pad(jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds]))
-    init_keys, run_keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0, 2)
+    init_keys, run_keys = jax.vmap(jax.random.split)(keys).transpose(1, 0, 2)
     has_ema = ema_decay is not None
     init_fn = _cached(
         ("init", config, (grad_clip, weight_decay), has_ema),
@@ -208,10 +219,10 @@ def fit(
     per_model = (state, run_keys, pad(sigma_data), pad(idx), pad(counts))
     parts = list(zip(*(placement.per_model(a) for a in per_model)))
 
-    def weights():
+    def weights() -> PyTree:
         return placement.gather([p[0].ema if has_ema else p[0].params for p in parts])
 
-    def denoiser(w, i, step):
+    def denoiser(w: PyTree, i: int, step: int) -> LearnedDenoiser:
         return config.make_denoiser(
             jax.tree_util.tree_map(lambda a: a[i], w), sigma_data[i], step=step
         )
@@ -230,7 +241,7 @@ def fit(
             losses.append(chunk_losses)
             done += n
             took_snapshot = done in snap_set
-            snap_denoisers: tuple = ()
+            snap_denoisers: tuple[LearnedDenoiser, ...] = ()
             if took_snapshot:
                 snaps.append((done, weights()))
                 if callback is not None:
@@ -265,7 +276,7 @@ def fit(
     if not snaps or snaps[-1][0] != done:
         snaps.append((done, weights()))
 
-    results = []
+    results: list[TrainResult] = []
     for i in range(m):
         snapshots = [denoiser(w, i, s) for s, w in snaps]
         s_i = dict(

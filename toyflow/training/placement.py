@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from toyflow._types import AnyArray, ArrayLike, JaxArrayLike, Key, PyTree
 from toyflow._validation import check_int
+from toyflow.training.step import Architecture, TrainState, TrainStep
+
+if TYPE_CHECKING:
+    from toyflow.nets import LearnedDenoiser
 
 DATA_AXIS = "data"
 MODEL_AXIS = "model"
@@ -55,7 +60,7 @@ def initialize_distributed(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
     process_id: int | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> dict[str, int]:
     """Join a multi-host run (``jax.distributed.initialize``); call before touching devices.
 
@@ -116,7 +121,7 @@ def make_mesh(
             f"a {model}×{data} mesh needs {model * data} devices, only {len(devs)} exist"
         )
     devs = devs[: model * data]
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     axis_type = getattr(jax.sharding, "AxisType", None)
     if axis_type is not None:
         kwargs["axis_types"] = (axis_type.Auto, axis_type.Auto)
@@ -143,17 +148,17 @@ def check_batch(batch_size: int, mesh: Mesh) -> int:
     return batch_size
 
 
-def place(x, sharding: NamedSharding) -> jax.Array:
+def place(x: ArrayLike, sharding: NamedSharding) -> jax.Array:
     """Put a host array (the same on every process) onto ``sharding`` — works across hosts."""
     arr = np.asarray(x)
     return jax.make_array_from_callback(arr.shape, sharding, lambda idx: arr[idx])
 
 
-def place_tree(tree, sharding: NamedSharding):
+def place_tree(tree: PyTree, sharding: NamedSharding) -> PyTree:
     return jax.tree_util.tree_map(lambda a: place(a, sharding), tree)
 
 
-def fetch(tree):
+def fetch(tree: PyTree) -> PyTree:
     """Arrays laid out on a mesh (possibly spread over hosts) as full host NumPy arrays on every
     process."""
     if jax.process_count() > 1:
@@ -173,27 +178,47 @@ class ShardedConfig:
     config's, so denoisers, snapshots and saved files are those of the plain architecture.
     """
 
-    base: Any
+    base: Architecture
     mesh: Mesh
 
-    kind = property(lambda self: self.base.kind)
-    num_classes = property(lambda self: self.base.num_classes)
-    event_shape = property(lambda self: self.base.event_shape)
+    @property
+    def kind(self) -> str:
+        return self.base.kind
 
-    def to_dict(self):
+    @property
+    def num_classes(self) -> int | None:
+        return self.base.num_classes
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return self.base.event_shape
+
+    def to_dict(self) -> dict[str, Any]:
         return self.base.to_dict()
 
-    def init(self, key):
+    def init(self, key: Key) -> PyTree:
         return self.base.init(key)
 
-    def make_denoiser(self, params, sigma_data, step=None):
+    def make_denoiser(
+        self, params: PyTree, sigma_data: JaxArrayLike, step: int | None = None
+    ) -> LearnedDenoiser:
         return self.base.make_denoiser(params, sigma_data, step=step)
 
-    def _constrain(self, a):
+    def _constrain(self, a: jax.Array) -> jax.Array:
         spec = P(DATA_AXIS, *([None] * (a.ndim - 1)))
-        return jax.lax.with_sharding_constraint(a, NamedSharding(self.mesh, spec))
+        out: jax.Array = jax.lax.with_sharding_constraint(a, NamedSharding(self.mesh, spec))
+        return out
 
-    def apply(self, params, sigma_data, x, sigma, labels=None, *, dropout_key=None):
+    def apply(
+        self,
+        params: PyTree,
+        sigma_data: JaxArrayLike,
+        x: jax.Array,
+        sigma: jax.Array,
+        labels: jax.Array | None = None,
+        *,
+        dropout_key: Key | None = None,
+    ) -> jax.Array:
         x = self._constrain(x)
         sigma = self._constrain(sigma)
         labels = None if labels is None else self._constrain(labels)
@@ -206,6 +231,13 @@ class ShardedConfig:
 
 #: ``run`` arguments: state, key, σ_d, subset idx and count are per model; data and n are shared.
 _RUN_AXES = (0, 0, 0, None, None, 0, 0, None)
+
+#: One group's per-model arrays: ``(state, run key, σ_d, subset indices, subset sizes)``.
+Part: TypeAlias = tuple[PyTree, ...]
+#: The arrays every model reads: ``(data_x, data_labels or None)``.
+Shared: TypeAlias = tuple[jax.Array | None, jax.Array | None]
+#: What a compiled call returns for one group: the stacked states and losses.
+StepOut: TypeAlias = tuple[TrainState, jax.Array]
 
 
 def available_cores() -> int:
@@ -226,13 +258,14 @@ def sweep_groups(m: int, groups: int | None = None) -> int:
     return max(1, min(m, available_cores()))
 
 
-def pad_models(a, total: int):
+def pad_models(a: AnyArray, total: int) -> AnyArray:
     """``a`` with its last model repeated along axis 0 up to ``total`` models."""
     extra = total - a.shape[0]
     if extra <= 0:
         return a
     xp = np if isinstance(a, np.ndarray) else jnp
-    return xp.concatenate([a, xp.repeat(a[-1:], extra, axis=0)])
+    out: AnyArray = xp.concatenate([a, xp.repeat(a[-1:], extra, axis=0)])
+    return out
 
 
 class Placement(Protocol):
@@ -241,25 +274,25 @@ class Placement(Protocol):
     def start(self, m: int, batch_size: int) -> int:
         """Validate for ``m`` models; return the model count the stacked arrays are padded to."""
 
-    def step_config(self, config) -> Any:
+    def step_config(self, config: Architecture) -> Architecture:
         """The architecture config the train step uses (e.g. with sharding constraints)."""
 
-    def cache_key(self, has_labels: bool) -> tuple:
+    def cache_key(self, has_labels: bool) -> tuple[Hashable, ...]:
         """What, besides the step's settings, tells compiled runners apart."""
 
-    def compile(self, run: Callable, has_labels: bool) -> Callable:
+    def compile(self, run: TrainStep, has_labels: bool) -> TrainStep:
         """``run`` of :func:`~toyflow.training.step.make_train_step`, vmapped over models, jitted."""
 
-    def per_model(self, tree) -> list:
+    def per_model(self, tree: PyTree) -> list[PyTree]:
         """Stacked per-model arrays laid out, one entry per group of models."""
 
-    def shared(self, a) -> Any:
+    def shared(self, a: np.ndarray | None) -> jax.Array | None:
         """An array every model reads (the training data) laid out."""
 
-    def call(self, fn: Callable, parts: list, shared: tuple, n: int) -> list:
+    def call(self, fn: TrainStep, parts: list[Part], shared: Shared, n: int) -> list[StepOut]:
         """Run ``n`` steps for every group; one ``(state, losses)`` per group."""
 
-    def gather(self, trees: list, host: bool = False) -> Any:
+    def gather(self, trees: list[PyTree], host: bool = False) -> PyTree:
         """The real models' arrays of all groups in one tree (host NumPy if ``host``)."""
 
     def settings(self) -> dict[str, Any]:
@@ -277,7 +310,7 @@ class SingleDevice:
     dropped by :meth:`gather`. Groups change speed, not results.
     """
 
-    def __init__(self, groups: int | None = None):
+    def __init__(self, groups: int | None = None) -> None:
         self.requested = groups
         self.groups = 1
         self.models = 1
@@ -290,16 +323,16 @@ class SingleDevice:
         self.per_group = -(-m // self.groups)
         return self.groups * self.per_group
 
-    def step_config(self, config):
+    def step_config(self, config: Architecture) -> Architecture:
         return config
 
-    def cache_key(self, has_labels: bool) -> tuple:
+    def cache_key(self, has_labels: bool) -> tuple[Hashable, ...]:
         return ("single",)
 
-    def compile(self, run: Callable, has_labels: bool) -> Callable:
+    def compile(self, run: TrainStep, has_labels: bool) -> TrainStep:
         return jax.jit(jax.vmap(run, in_axes=_RUN_AXES))
 
-    def per_model(self, tree) -> list:
+    def per_model(self, tree: PyTree) -> list[PyTree]:
         """Per-model arrays (padded to the model count :meth:`start` returned), one per group."""
         g = self.per_group
         tree = jax.tree_util.tree_map(
@@ -312,16 +345,19 @@ class SingleDevice:
             for i in range(self.groups)
         ]
 
-    def shared(self, a):
+    def shared(self, a: np.ndarray | None) -> jax.Array | None:
         return None if a is None else jnp.asarray(a)
 
-    def call(self, fn: Callable, parts: list, shared: tuple, n: int) -> list:
+    def call(self, fn: TrainStep, parts: list[Part], shared: Shared, n: int) -> list[StepOut]:
         """Run ``n`` steps of every group; ``parts[i] = (state, key, σ_d, idx, count)``."""
         data_x, data_labels = shared
 
-        def one(p):
+        def one(p: Part) -> StepOut:
             st, k, sd, ix, cnt = p
-            return jax.block_until_ready(fn(st, k, sd, data_x, data_labels, ix, cnt, jnp.int32(n)))
+            out: StepOut = jax.block_until_ready(
+                fn(st, k, sd, data_x, data_labels, ix, cnt, jnp.int32(n))
+            )
+            return out
 
         if self.groups == 1:
             return [one(parts[0])]
@@ -329,7 +365,7 @@ class SingleDevice:
             self._pool = ThreadPoolExecutor(self.groups, thread_name_prefix="toyflow-sweep")
         return list(self._pool.map(one, parts))
 
-    def gather(self, trees: list, host: bool = False):
+    def gather(self, trees: list[PyTree], host: bool = False) -> PyTree:
         """One tree of the real models from the groups' trees (on the device unless ``host``)."""
         if len(trees) == 1 and self.groups * self.per_group == self.models:
             out = trees[0]
@@ -350,7 +386,7 @@ class DataParallel:
     """Over a ``("model", "data")`` mesh (:func:`make_mesh`; default all devices on the data
     axis), across hosts after :func:`initialize_distributed`. See the module docstring."""
 
-    def __init__(self, mesh: Mesh | None = None):
+    def __init__(self, mesh: Mesh | None = None) -> None:
         self.mesh = make_mesh() if mesh is None else mesh
         self._per_model = NamedSharding(self.mesh, P(MODEL_AXIS))
         self._rep = NamedSharding(self.mesh, P())
@@ -364,29 +400,29 @@ class DataParallel:
         check_batch(batch_size, self.mesh)
         return m
 
-    def step_config(self, config):
+    def step_config(self, config: Architecture) -> Architecture:
         return ShardedConfig(config, self.mesh)
 
-    def cache_key(self, has_labels: bool) -> tuple:
+    def cache_key(self, has_labels: bool) -> tuple[Hashable, ...]:
         return ("mesh", self.mesh, has_labels)
 
-    def compile(self, run: Callable, has_labels: bool) -> Callable:
+    def compile(self, run: TrainStep, has_labels: bool) -> TrainStep:
         run = jax.vmap(run, in_axes=_RUN_AXES, spmd_axis_name=MODEL_AXIS)
         pm, rep = self._per_model, self._rep
         in_sh = (pm, pm, pm, rep, rep if has_labels else None, pm, pm, rep)
         return jax.jit(run, in_shardings=in_sh, out_shardings=(pm, pm))
 
-    def per_model(self, tree) -> list:
+    def per_model(self, tree: PyTree) -> list[PyTree]:
         # Built on each process's default device (the same numbers on every host), then laid out.
         return [place_tree(jax.tree_util.tree_map(np.asarray, tree), self._per_model)]
 
-    def shared(self, a):
+    def shared(self, a: np.ndarray | None) -> jax.Array | None:
         return None if a is None else place(a, self._rep)
 
-    def call(self, fn: Callable, parts: list, shared: tuple, n: int) -> list:
+    def call(self, fn: TrainStep, parts: list[Part], shared: Shared, n: int) -> list[StepOut]:
         return [fn(*parts[0][:3], *shared, *parts[0][3:], place(np.int32(n), self._rep))]
 
-    def gather(self, trees: list, host: bool = False):
+    def gather(self, trees: list[PyTree], host: bool = False) -> PyTree:
         (tree,) = trees
         out = fetch(tree)
         return out if host else jax.tree_util.tree_map(jnp.asarray, out)
