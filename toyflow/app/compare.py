@@ -52,6 +52,13 @@ class SideView(StackView):
     """A narrow layout of the σ views: slider and play, the model's field above the
     trajectories, the gap curve under them (two sides fit beside each other at 1024 px)."""
 
+    def __init__(self, stack, **kwargs):
+        super().__init__(stack, **kwargs)
+        # Projector mode belongs to the main view: a side keeps its narrow slider and titles.
+        self.slider.min_width = None
+        for fig in self.figures.values():
+            fig.title.text_font_size = "11px"
+
     def _layout(self):
         f = self.figures
         self._curve_figures = [v for k, v in f.items() if k.startswith("curves:")]
