@@ -6,7 +6,6 @@
   for pure-JAX helpers.
 - :data:`AnyArray`: a JAX or a numpy array, for functions that keep numpy input in numpy (the
   float64 σ grids) and JAX input in JAX.
-- :data:`FloatArray`, :data:`IntArray`: the float32 / int32 numpy arrays the core returns.
 - :data:`PyTree`: a JAX pytree (nested tuples, lists, dicts of arrays); JAX itself types these
   as ``Any``.
 - :data:`Key`: a JAX PRNG key (``jax.random.key``), a ``jax.Array``.
@@ -23,7 +22,5 @@ import numpy.typing as npt
 ArrayLike: TypeAlias = npt.ArrayLike
 JaxArrayLike: TypeAlias = jax.typing.ArrayLike
 AnyArray: TypeAlias = jax.Array | np.ndarray
-FloatArray: TypeAlias = npt.NDArray[np.float32]
-IntArray: TypeAlias = npt.NDArray[np.int32]
 PyTree: TypeAlias = Any
 Key: TypeAlias = jax.Array
