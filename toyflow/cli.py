@@ -894,6 +894,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def has_display() -> bool:
+    """Whether a browser could open a window here (a desktop session; macOS and Windows
+    always)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def serve(options: Sequence[str]) -> int:
     """``toyflow serve [panel serve options]``: ``panel serve`` on the explorer that ships in
     the package (no checkout needed); prints the page's address first. ``--args name=value``
@@ -915,6 +923,14 @@ def serve(options: Sequence[str]) -> int:
     address = option("--address", "localhost")
     host = "localhost" if address in ("0.0.0.0", "") else address
     print(f"toyflow explorer: http://{host}:{option('--port', '5006')}/explorer", flush=True)
+    if "--show" in options and not has_display():
+        # Panel would try a browser that cannot open and say nothing about it.
+        options = [o for o in options if o != "--show"]
+        print(
+            "No browser opened (--show): this machine has no display (DISPLAY and "
+            "WAYLAND_DISPLAY are unset); open the address above in a browser.",
+            flush=True,
+        )
     cmd = [sys.executable, "-m", "panel", "serve", APP_FILE, *options]
     try:
         return subprocess.call(cmd)

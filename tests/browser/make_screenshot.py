@@ -26,6 +26,7 @@ from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, serve, stop
 SIZES = {"1600": (1600, 1000), "1024": (1024, 768)}
 # The learned model of the set: small enough to train in well under a minute on a CPU.
 LEARNED = "kind=learned&width=32&depth=2&train_steps=600"
+TRAINED = re.compile(r"Trained \d+ steps|Trained before")  # trained now, or cached
 SHOTS = {
     "first": ("", False),
     "learned": (f"{LEARNED}&sigma_index=23", True),
@@ -40,7 +41,7 @@ def shoot(page, url: str, query: str, train: bool, out: Path, settle: float) -> 
     page.goto(f"{url}?{query}" if query else url)
     if train:  # a learned model shows its views once it has a snapshot
         page.locator(".train-button button").click(timeout=120_000)
-        expect(page.get_by_text(re.compile(r"Trained \d+ steps"))).to_be_visible(timeout=300_000)
+        expect(page.get_by_text(TRAINED).first).to_be_visible(timeout=300_000)
     page.wait_for_selector(".flow-field canvas", timeout=120_000)
     expect(page.get_by_text(re.compile(r"\d+\.\d%")).first).to_be_attached(timeout=120_000)
     time.sleep(settle)  # the curves of the final model

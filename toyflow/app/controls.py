@@ -36,6 +36,8 @@ class Controls:
     def __init__(self, app):
         self.app = app
         self.projector = False  # projector mode: the advanced controls hide (set_projector)
+        self.cards: dict[str, pn.Card] = {}  # sidebar() fills these
+        self.advanced_cards: list[pn.Card] = []
         self.state = s = app.state
         p = s.param
         # data
@@ -212,10 +214,9 @@ class Controls:
 
     # -- callbacks -------------------------------------------------------------------------------
     def _on_snapshot_slider(self, event) -> None:
-        """A released handle (value_throttled) picks the snapshot. The page sends
-        value_throttled only when it changes, and the server's moves (after training: the last
-        snapshot) do not change it there: a release on the value it already holds (the first
-        snapshot, typically) arrives as a plain value change, recognised here."""
+        """A released handle (value_throttled) picks the snapshot. The page sends that only
+        when it changes, and the server's moves do not change it there: a release on the value
+        it holds (the first snapshot, typically) comes as a plain value change, seen here."""
         n = len(self.state.snapshot_steps)
         if event.new is None or n == 0:
             return
@@ -261,20 +262,7 @@ class Controls:
 
     def new_canvas(self, points) -> None:
         """A fresh drawing canvas (HoloViews' point-drawing stream), empty or with ``points``."""
-        pts = np.zeros((0, 2)) if points is None else np.asarray(points)
-        ext = self.state.extent
-        element = hv.Points((pts[:, 0], pts[:, 1]), kdims=["x", "y"]).opts(
-            tools=["point_draw"],
-            active_tools=["point_draw"],
-            size=7,
-            color=TRAIN_COLOR,
-            frame_width=220,  # with its axes, the canvas fits the sidebar's cards
-            frame_height=220,
-            xlim=(-ext, ext),
-            ylim=(-ext, ext),
-            title="click: add · drag: move · Backspace: delete",
-            fontsize={"title": 8},
-        )
+        element = draw_element(points, self.state.extent)
         self._draw_stream = streams.PointDraw(source=element, num_objects=tfx.MAX_POINTS)
         if self.draw_pane is None:
             self.draw_pane = pn.pane.HoloViews(element, css_classes=["draw-canvas"])
@@ -334,35 +322,61 @@ class Controls:
             log.warning("snippet failed: %s", exc)
 
     def set_projector(self, on: bool) -> None:
-        """Projector mode: fewer controls (the advanced cards hide, the data card folds) and
-        larger page text; the σ views change themselves in the browser (stack_layout)."""
-        self.projector = bool(on)
-        for card in getattr(self, "advanced_cards", []):
-            card.visible = not on
-        if "data" in getattr(self, "cards", {}):
-            self.cards["data"].collapsed = on
-        zoom = {"zoom": "1.2"} if on else {}
-        for pane in (self.legend, self.status):
-            pane.styles = zoom
-        self.update_visibility()
+        set_projector(self, on)
 
     def update_visibility(self, *_events) -> None:
-        s = self.state
-        learned = s.kind == "learned"
-        # The learned model's widgets sit in one box: hiding the box leaves no blank rows.
-        self.learned_box.visible = learned
-        for w in (self.width, self.train_button, self.cancel_button, self.snapshot):
-            w.visible = learned  # (each one's own state, for scripts and tests)
-        self.guidance_row.visible = not self.projector
-        self.hyper_row.visible = learned and not self.projector
-        self.delta.visible = s.kind == "error-prone"
-        custom = s.dataset == tfx.CUSTOM
-        self.n_train.disabled = custom
-        self.n_val.disabled = custom
-        self.holdout.visible = custom
-        self.k.visible = s.granularity == "kmeans"
-        self.condition.visible = s.granularity != "none"
-        self.w.visible = s.guidance != "none"
+        update_visibility(self)
+
+
+def draw_element(points, ext: float):
+    """The drawing canvas's points (HoloViews, with the point-drawing tool active)."""
+    pts = np.zeros((0, 2)) if points is None else np.asarray(points)
+    return hv.Points((pts[:, 0], pts[:, 1]), kdims=["x", "y"]).opts(
+        tools=["point_draw"],
+        active_tools=["point_draw"],
+        size=7,
+        color=TRAIN_COLOR,
+        width=290,  # fits the sidebar's cards; width and height (not frame sizes): W-1005
+        height=290,
+        xlim=(-ext, ext),
+        ylim=(-ext, ext),
+        title="click: add · drag: move · Backspace: delete",
+        fontsize={"title": 10},
+    )
+
+
+def set_projector(c: Controls, on: bool) -> None:
+    """Projector mode: fewer controls (the advanced cards hide, the data card folds) and
+    larger page text; the σ views change themselves in the browser (stack_layout)."""
+    c.projector = bool(on)
+    for card in c.advanced_cards:
+        card.visible = not on
+    if "data" in c.cards:
+        c.cards["data"].collapsed = on
+    zoom = {"zoom": "1.2"} if on else {}
+    for pane in (c.legend, c.status):
+        pane.styles = zoom
+    update_visibility(c)
+
+
+def update_visibility(c: Controls) -> None:
+    """Which widgets the current inputs use (and projector mode leaves)."""
+    s = c.state
+    learned = s.kind == "learned"
+    # The learned model's widgets sit in one box: hiding the box leaves no blank rows.
+    c.learned_box.visible = learned
+    for w in (c.width, c.train_button, c.cancel_button, c.snapshot):
+        w.visible = learned  # (each one's own state, for scripts and tests)
+    c.guidance_row.visible = not c.projector
+    c.hyper_row.visible = learned and not c.projector
+    c.delta.visible = s.kind == "error-prone"
+    custom = s.dataset == tfx.CUSTOM
+    c.n_train.disabled = custom
+    c.n_val.disabled = custom
+    c.holdout.visible = custom
+    c.k.visible = s.granularity == "kmeans"
+    c.condition.visible = s.granularity != "none"
+    c.w.visible = s.guidance != "none"
 
 
 def sidebar(c: Controls, loss_box) -> list:

@@ -18,8 +18,9 @@ hv.renderer("bokeh").webgl = False
 opts.defaults(
     opts.Curve(
         "Loss",
-        frame_width=230,
-        frame_height=110,
+        # width and height, not frame sizes: Bokeh's W-1005 wants both on a fixed-size figure.
+        width=300,
+        height=170,
         logy=True,
         framewise=True,
         toolbar=None,

@@ -17,7 +17,7 @@ projector mode.
 
 from __future__ import annotations
 
-from bokeh.layouts import column
+from bokeh.layouts import column, row
 from bokeh.models import (
     ColorBar,
     Column,
@@ -201,3 +201,29 @@ def projector_items(view) -> None:
             grid_styles(GRID_MIN_PROJECTOR)[columns],
         )
     p.finish()
+
+
+def grid_layout(view):
+    """A :class:`~toyflow.app.stack_view.StackView`'s layout: the σ controls (they wrap too)
+    over the grid of cards; sets ``view.titles``, ``view.cards`` and ``view.grid``."""
+    view.slider.update(width=None, sizing_mode="stretch_width")
+    controls = row(
+        view.slider,
+        view.play,
+        view.speed,
+        view.loop,
+        view.projector.toggle,
+        sizing_mode="stretch_width",
+        styles={"align-items": "center", "flex-wrap": "wrap", "column-gap": "6px"},
+    )
+    view.cards = {}
+    for name, fig in view.figures.items():
+        parts = [fig, view.color_bars[name]] if name in view.color_bars else [fig]
+        if name.startswith("curves:"):  # the curves keep their titles (they seldom repaint)
+            view.cards[name] = card(*parts)
+        else:
+            view.titles[name] = title_div(fig.title.text, css=f"title-{name}")
+            view.cards[name] = card(view.titles[name], *parts)
+    view._sync_curve_visibility()
+    view.grid = view_grid(list(view.cards.values()))
+    return column(controls, view.grid, sizing_mode="stretch_width", name="sigma-stack-view")

@@ -6,8 +6,12 @@ Interface (for the served app and the export)::
 
     from toyflow.app.stack_view import StackView
     view = StackView(stack)            # builds the Bokeh models; nothing is sent anywhere yet
-    view.layout                        # one Bokeh layout: controls, the four σ views, curves
+    view.layout                        # one Bokeh layout: controls, the four σ views, curves,
+                                       #   as cards in a grid that wraps to the page's width
+                                       #   (toyflow.app.stack_layout; StackView(stack,
+                                       #   field_size=200): fixed squares, for other layouts)
                                        #   (pn.pane.Bokeh(view.layout) in Panel; file_html offline)
+    view.projector.toggle              # projector mode (thicker lines, larger text), in the page
     view.update(new_stack)             # swap every frame in place (a non-σ input changed); on
                                        #   a server call it on the document's event loop
     view.slider.value                  # the frame index shown (0 = σ_max); the page sets it, the
@@ -19,7 +23,8 @@ Stable CSS classes (the browser tests rely on them): ``flow-field`` on the learn
 ``sigma-slider`` and ``sigma-value`` on the σ slider (noUiSlider: its ``.noUi-handle`` takes the
 keyboard focus and the arrow keys; its value text, ``.bk-slider-value``, reads
 ``σ = 2.81 · step 16 of 40``), ``sigma-play`` on the play toggle, ``sigma-speed`` and
-``sigma-loop`` on the speed choice and the loop box.
+``sigma-loop`` on the speed choice and the loop box, ``projector-toggle`` on the projector
+button, ``title-model``, ``title-trajectories``… on the cards' titles.
 
 What the page holds: one ``frames`` ColumnDataSource with a single row whose columns are the
 stack's frame arrays, flattened and shipped as float16 bit patterns (``uint16``; decoded in the
@@ -46,7 +51,6 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from bokeh.layouts import column, row
 from bokeh.models import (
     CheckboxGroup,
     ColumnDataSource,
@@ -64,12 +68,10 @@ from bokeh.plotting import figure
 
 from toyflow.app.stack_layout import (
     Projector,
-    card,
     color_bar_figure,
     curve_text,
+    grid_layout,
     projector_items,
-    title_div,
-    view_grid,
 )
 from toyflow.sigma_stack import (
     ARROW_BINS,
@@ -91,7 +93,7 @@ POSITION_COLOR = "#111111"
 MEMORIZED_COLOR = "#ff7f0e"
 REGION_COLOR = "#9ecae1"
 ARROW_PALETTE = tuple(Plasma256[:215])  # dark blue → orange: no pale yellow on a projector
-FIELD_SIZE = 250  # frame size (px) of each square view (four fit 1024 px in two rows)
+FIELD_SIZE = 250  # starting size (px) of each square view (responsive) or its frame (fixed)
 ARROW_COLORS = tuple(
     ARROW_PALETTE[round(k * (len(ARROW_PALETTE) - 1) / (ARROW_BINS - 1))] for k in range(ARROW_BINS)
 )
@@ -618,30 +620,9 @@ class StackView:
         )
 
     def _layout(self):
-        """The σ controls over a grid of cards (:mod:`toyflow.app.stack_layout`)."""
-        f = self.figures
-        self.slider.update(width=None, sizing_mode="stretch_width")
-        controls = row(
-            self.slider,
-            self.play,
-            self.speed,
-            self.loop,
-            self.projector.toggle,
-            sizing_mode="stretch_width",
-            styles={"align-items": "center", "flex-wrap": "wrap", "column-gap": "6px"},
-        )
-        self._curve_figures = [v for k, v in f.items() if k.startswith("curves:")]
-        self.cards = {}
-        for name, fig in f.items():
-            parts = [fig, self.color_bars[name]] if name in self.color_bars else [fig]
-            if name.startswith("curves:"):  # the curves keep their titles (they seldom repaint)
-                self.cards[name] = card(*parts)
-            else:
-                self.titles[name] = title_div(fig.title.text, css=f"title-{name}")
-                self.cards[name] = card(self.titles[name], *parts)
-        self._sync_curve_visibility()
-        self.grid = view_grid(list(self.cards.values()))
-        return column(controls, self.grid, sizing_mode="stretch_width", name="sigma-stack-view")
+        """The σ controls over a grid of cards (:func:`toyflow.app.stack_layout.grid_layout`)."""
+        self._curve_figures = [v for k, v in self.figures.items() if k.startswith("curves:")]
+        return grid_layout(self)
 
     def _set_title(self, name: str, text: str) -> None:
         self.figures[name].title.text = text
