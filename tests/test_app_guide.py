@@ -172,6 +172,11 @@ def test_compare_mode_has_its_own_inputs_and_shares_sigma(app):
     assert b.n_train == 10 and b.kind == "optimal"
     g.compare_button.value = False
     assert c.state_b is None and b._closed and app.stacks.pane.visible
+    g.compare_button.value = True  # open again, then the session ends: B's store is closed
+    b2 = c.state_b
+    assert b2 is not None and b2 is not b
+    g.close()  # what create_app runs when the session is destroyed
+    assert b2._closed and c.state_b is None and not g.compare_button.value
 
 
 def test_the_views_curves_follow_a_preset(app):

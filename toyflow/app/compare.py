@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from types import SimpleNamespace
+from typing import Any
 
 import panel as pn
 from bokeh.layouts import column, row
@@ -59,7 +60,7 @@ class SideView(StackView):
         for fig in self.figures.values():
             fig.title.text_font_size = "11px"
 
-    def _layout(self):
+    def _layout(self) -> Any:
         f = self.figures
         self._curve_figures = [v for k, v in f.items() if k.startswith("curves:")]
         self._sync_curve_visibility()
@@ -146,7 +147,7 @@ class Side:
 class Compare:
     """Compare mode of one page: built when it opens, closed when it closes."""
 
-    def __init__(self, app):
+    def __init__(self, app) -> None:
         self.app = app
         self.state_b: tfx.ExplorerState | None = None
         self.sides: list[Side] = []
