@@ -56,18 +56,18 @@ class Guide:
         for p in texts.PRESETS:
             b = W.Button(
                 label=p.label,
-                width=140,
+                width=135,
                 css_classes=["preset-button", f"preset-{p.name}"],
             )
             b.on_click(lambda _e, name=p.name: self.apply(name))
             self.preset_buttons[p.name] = b
         self.reset_button = W.Button(
-            label="Reset to defaults", width=140, css_classes=["reset-button"]
+            label="Reset to defaults", width=135, css_classes=["reset-button"]
         )
         self.reset_button.on_click(lambda _e: self.reset())
         self.compare = Compare(app)
         self.compare_button = W.Toggle(
-            label="Compare two settings", width=140, css_classes=["compare-toggle"]
+            label="Compare two settings", width=135, css_classes=["compare-toggle"]
         )
         self.compare_button.param.watch(lambda e: self.compare.show(e.new), "value")
         self.compare.toggle = self.compare_button

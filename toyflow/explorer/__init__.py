@@ -27,6 +27,8 @@ Where each part lives:
 ``cache``              trained models in memory and on disk; computed views in memory
 ``export``             JSON, the Python snippet, the commands
 ``state``              :class:`ExplorerState`: inputs + published outputs + the refresh
+``guide``              the page's words: what each view shows per model kind, the glossary,
+                       the paper's key settings as presets, reset to defaults
 ``intervention``       claim 3 by intervention: hybrid at σ_switch, injection beside a twin
 =====================  ==========================================================================
 
