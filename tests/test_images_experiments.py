@@ -99,3 +99,50 @@ def test_experiment_settings_are_checked():
         image_experiments.image_memorization(quick=True, data="folder")
     with pytest.raises(ValueError, match="ks must be between 1"):
         image_experiments.image_condition_granularity(quick=True, ks=(1, 10_000))
+
+
+IMAGE_INTERVENTION_KEYS = (
+    "memorized_injected_train",
+    "memorized_injected_train_twin",
+    "memorized_injected_val",
+    "memorized_from_trajectory",
+    "copy_ratio_trajectory",
+    "copy_ratio_train",
+    "copy_ratio_val",
+    "auc",
+    "hybrid_memorized",
+    "hybrid_band_memorized",
+)
+
+
+def test_image_trajectory_intervention_tiny_preset(tmp_path):
+    """The image variant of claim 3's intervention on the tiny preset: the documented keys with
+    standard errors, shares in [0, 1], and the two limits that hold for any model: D* at every
+    step but the last memorizes every sample, and injection at the smallest σ (one Euler step
+    from a training image plus 0.002 noise) ends on that training image."""
+    from toyflow.experiments import EXPERIMENTS, run_experiment
+
+    assert EXPERIMENTS["image-trajectory-intervention"].family == "images"
+    result = run_experiment("image-trajectory-intervention", quick=True, outdir=tmp_path)
+    saved = json.loads((tmp_path / "image-trajectory-intervention.json").read_text())
+    assert (tmp_path / "image-trajectory-intervention.png").stat().st_size > 10_000
+    a = {k: np.asarray(v, float) for k, v in saved["arrays"].items()}
+    n_sigma = len(a["sigmas"])
+    assert n_sigma == 8 and np.all(np.diff(a["sigmas"]) < 0)
+    for key in IMAGE_INTERVENTION_KEYS:
+        assert a[key].shape == (1, n_sigma) and a[key + "_se"].shape == (1, n_sigma), key
+        assert not np.any(np.isinf(a[key])), key
+    for key in IMAGE_INTERVENTION_KEYS:
+        if key.startswith(("memorized", "hybrid")):
+            assert np.all((a[key] >= 0) & (a[key] <= 1)), key
+    assert np.all((a["auc"] >= 0) & (a["auc"] <= 1))
+    assert np.all(a["copy_ratio_trajectory"] > 0)
+    assert a["hybrid_memorized"][0, -1] == 1.0 and a["memorized_injected_train"][0, -1] == 1.0
+    assert saved["config"]["setups"] == ["digits"] and saved["config"]["preset"] == "tiny"
+    h = saved["headline"]["digits"]
+    assert len(h["seeds"]) == 2 and h["n_train"] == 32
+    assert saved["wall_time"] > 0 and result["wall_time"] > 0
+    with pytest.raises(ValueError, match="replicates"):
+        run_experiment("image-trajectory-intervention", quick=True, replicates=1)
+    with pytest.raises(ValueError, match="n_train"):
+        run_experiment("image-trajectory-intervention", quick=True, n_train=5000)

@@ -27,7 +27,7 @@ from typing import Any
 
 # Importing the modules registers their experiments; the order here is the listing order.
 # isort: off
-from toyflow.experiments import paper, learned, intervention, images  # noqa: F401
+from toyflow.experiments import paper, learned, intervention, images, image_intervention  # noqa: F401
 
 # isort: on
 from toyflow.experiments._common import (

@@ -113,20 +113,12 @@ _QUICK = dict(
 
 
 @dataclasses.dataclass(frozen=True)
-class InterventionSettings(Settings, quick=_QUICK):
-    """Settings of ``trajectory-intervention`` (``n_train = None``: each setting's own ``N``).
-    ``quick()`` gives the ``--quick`` variant (about a minute on 2 idle CPU cores)."""
+class Measures(Settings):
+    """The measurement settings both intervention experiments share (this one and
+    ``image-trajectory-intervention``): replicates, sampler steps and the sizes of each
+    measure."""
 
-    setups: tuple[str, ...] = ("random-circle", "learned-default")
     replicates: int = 3
-    data_seed: int = 0
-    seed: int = 0
-    n_train: int | None = None
-    width: int = 128
-    depth: int = 3
-    steps: int = 6000
-    batch_size: int = 256
-    learning_rate: float = 2e-3
     sample_steps: int = 40
     n_traj: int = 1000
     n_draws: int = 8
@@ -140,9 +132,6 @@ class InterventionSettings(Settings, quick=_QUICK):
     n_gap_val: int = 256
 
     def check(self) -> None:
-        unknown = [u for u in self.setups if u not in SETUPS]
-        if unknown:
-            raise ValueError(f"setups must be among {', '.join(SETUPS)}; got {list(self.setups)}")
         if self.replicates < 2:
             raise ValueError(f"replicates must be >= 2 (standard errors), got {self.replicates}")
         if self.sample_steps < 2:
@@ -154,6 +143,28 @@ class InterventionSettings(Settings, quick=_QUICK):
             raise ValueError(f"n_auc must lie in [2 × knn, n_traj], got {self.n_auc}")
         if self.n_inject_traj > self.n_traj:
             raise ValueError(f"n_inject_traj must be <= n_traj, got {self.n_inject_traj}")
+
+
+@dataclasses.dataclass(frozen=True)
+class InterventionSettings(Measures, quick=_QUICK):
+    """Settings of ``trajectory-intervention`` (``n_train = None``: each setting's own ``N``).
+    ``quick()`` gives the ``--quick`` variant (about a minute on 2 idle CPU cores)."""
+
+    setups: tuple[str, ...] = ("random-circle", "learned-default")
+    data_seed: int = 0
+    seed: int = 0
+    n_train: int | None = None
+    width: int = 128
+    depth: int = 3
+    steps: int = 6000
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+
+    def check(self) -> None:
+        unknown = [u for u in self.setups if u not in SETUPS]
+        if unknown:
+            raise ValueError(f"setups must be among {', '.join(SETUPS)}; got {list(self.setups)}")
+        super().check()
         if self.n_train is not None and self.n_train < 2:
             raise ValueError(
                 f"n_train must be None (the setting's own) or >= 2, got {self.n_train}"
@@ -193,7 +204,8 @@ def _overlaps(model, traj, grid_, train_x, masks, s, seed) -> list[np.ndarray]:
         model, traj, grid_, train_x, n_noise=s.n_overlap_noise, seed=seed
     )
     sig = np.asarray(grid_[:-1], float)
-    t, n, d = traj[:-1].shape
+    t, n = traj[:-1].shape[:2]
+    d = int(np.prod(traj.shape[2:]))
     dist, _ = metrics.nearest_neighbours(traj[:-1].reshape(t * n, d), train_x, k=1)
     scaled = dist[:, 0].reshape(t, n) / (sig[:, None] * np.sqrt(d))
     out = []
@@ -216,7 +228,19 @@ def replicate(setup: str, r: int, s: InterventionSettings) -> dict[str, Any]:
     train_a, train_b, val = ds.train_x[:n], ds.train_x[n:], ds.val_x
     model_a = _train(train_a, s, seed_a)
     model_b = _train(train_b, s, seed_b)
-    optimal_a = OptimalDenoiser(train_a)
+    out = measure_pair(model_a, model_b, OptimalDenoiser(train_a), train_a, val, s, r, seed_a)
+    out["seeds"] = dict(data_seed=data_seed, seed_a=seed_a, seed_b=seed_b)
+    return out
+
+
+def measure_pair(
+    model_a, model_b, optimal_a, train_a, val, s: Measures, r: int, seed_a: int
+) -> dict[str, Any]:
+    """Every measure of one replicate, for a model A, its twin B and the optimal denoiser
+    ``optimal_a`` of A's training set ``train_a`` (points ``(n, d)`` or images
+    ``(n, H, W, C)``), with fresh data ``val``: ``{key: (mean (T,), se_draws (T,))}`` plus
+    ``baseline``, ``memorized``, ``band_lo``, ``sigmas`` and ``n_train``."""
+    n = len(train_a)
 
     grid_ = sampling_sigmas("edm", s.sample_steps)
     sig = grid_[:-1]
@@ -295,7 +319,6 @@ def replicate(setup: str, r: int, s: InterventionSettings) -> dict[str, Any]:
     out["band_lo"] = lo
     out["sigmas"] = sig
     out["n_train"] = n
-    out["seeds"] = dict(data_seed=data_seed, seed_a=seed_a, seed_b=seed_b)
     return out
 
 
@@ -409,7 +432,6 @@ def trajectory_intervention(s: InterventionSettings, progress) -> Outcome:
     ``outdir`` it writes ``trajectory-intervention.json`` and ``.png``; the result's
     ``wall_time`` is the runtime."""
     rep = Reporter(progress, len(s.setups) * s.replicates, NAME)
-    arrays: dict[str, Any] = {}
     per_setup: dict[str, list[dict[str, Any]]] = {}
     for setup in s.setups:
         reps = []
@@ -417,34 +439,50 @@ def trajectory_intervention(s: InterventionSettings, progress) -> Outcome:
             reps.append(replicate(setup, r, s))
             rep.advance(1, f"{setup} replicate {r + 1}/{s.replicates}")
         per_setup[setup] = reps
-    sig = per_setup[s.setups[0]][0]["sigmas"]
+    return outcome(
+        per_setup,
+        {
+            "setups": list(s.setups),
+            "setup_data": {u: SETUPS[u] for u in s.setups},
+            "sampler": "euler, EDM grid (toyflow.sampling_sigmas)",
+        },
+    )
+
+
+def outcome(per_setup: dict[str, list[dict[str, Any]]], config: dict[str, Any]) -> Outcome:
+    """Replicates of each setting (:func:`measure_pair`'s results, with ``seeds``) combined
+    into the experiment's arrays, headline and checks; ``config`` is recorded (its ``setups``
+    names the rows)."""
+    setups = list(per_setup)
+    arrays: dict[str, Any] = {}
+    sig = per_setup[setups[0]][0]["sigmas"]
     headline: dict[str, Any] = {}
     for key in PER_SIGMA:
-        stacked = [_combine(per_setup[u], key) for u in s.setups]
+        stacked = [_combine(per_setup[u], key) for u in setups]
         arrays[key] = np.stack([m for m, _, _ in stacked])
         arrays[key + "_se"] = np.stack([e for _, e, _ in stacked])
         arrays[key + "_se_draws"] = np.stack([d for _, _, d in stacked])
-    for i, setup in enumerate(s.setups):
+    for i, setup in enumerate(setups):
         reps = per_setup[setup]
         agg = {k: (arrays[k][i], arrays[k + "_se"][i]) for k in PER_SIGMA}
         headline[setup] = _headline(sig, agg, _scalar(reps, "baseline"), _scalar(reps, "memorized"))
         headline[setup]["n_train"] = reps[0]["n_train"]
         headline[setup]["seeds"] = [r["seeds"] for r in reps]
     arrays["sigmas"] = sig
-    arrays["band_lo"] = per_setup[s.setups[0]][0]["band_lo"]
+    arrays["band_lo"] = per_setup[setups[0]][0]["band_lo"]
     arrays["auc_ci_lo"] = np.clip(arrays["auc"] - 1.96 * arrays["auc_se"], 0, 1)
     arrays["auc_ci_hi"] = np.clip(arrays["auc"] + 1.96 * arrays["auc_se"], 0, 1)
-    n_set, n_sig = len(s.setups), len(sig)
+    n_set, n_sig = len(setups), len(sig)
     shapes = {k: ["n_settings", "n_sigma"] for k in arrays if k not in ("sigmas", "band_lo")}
     shapes["sigmas"] = ["n_sigma"]
     shapes["band_lo"] = ["n_sigma"]
     checks = {}
-    for setup in s.setups:
+    for i, setup in enumerate(setups):
         h = headline[setup]
         checks[f"{setup}: injected train memorized at least as often as injected validation"] = (
             bool(
-                np.nanmean(arrays["memorized_injected_train"][s.setups.index(setup)])
-                >= np.nanmean(arrays["memorized_injected_val"][s.setups.index(setup)])
+                np.nanmean(arrays["memorized_injected_train"][i])
+                >= np.nanmean(arrays["memorized_injected_val"][i])
             )
         )
         checks[f"{setup}: hybrid with D* everywhere but the last step memorizes most"] = bool(
@@ -455,11 +493,7 @@ def trajectory_intervention(s: InterventionSettings, progress) -> Outcome:
         dims=dict(n_settings=n_set, n_sigma=n_sig),
         headline=headline,
         checks=checks,
-        config={
-            "setups": list(s.setups),
-            "setup_data": {u: SETUPS[u] for u in s.setups},
-            "sampler": "euler, EDM grid (toyflow.sampling_sigmas)",
-        },
+        config={"setups": setups, **config},
     )
 
 
@@ -538,7 +572,7 @@ def figure_trajectory_intervention(result: dict):
             ax.axvline(h["peak_sigma"], color="grey", lw=0.8, ls="--")
             ax.legend(fontsize=6, loc="best")
     fig.suptitle(
-        f"{NAME}: mean ± s.e. over {result['config']['replicates']} replicates; "
+        f"{result['name']}: mean ± s.e. over {result['config']['replicates']} replicates; "
         "dashed line: peak of A's train/validation gap",
         fontsize=10,
     )
