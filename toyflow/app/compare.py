@@ -105,7 +105,10 @@ class Side:
         self.panel = SidePanel(SimpleNamespace(state=state, _doc=doc), on_view)
         self.header = pn.pane.HTML("", css_classes=[f"compare-header-{name}"], margin=(0, 10))
         self.headline = pn.pane.HTML("", css_classes=[f"compare-headline-{name}"], margin=(0, 10))
-        self.pane = pn.Column(self.header, self.headline, self.panel.pane, margin=(0, 10))
+        # A fixed width: the σ views inside may stretch, the two sides stay side by side.
+        self.pane = pn.Column(
+            self.header, self.headline, self.panel.pane, width=SIDE_FIELD + 40, margin=(0, 10)
+        )
         p = state.param
         self._watchers = [
             # New trajectories or curves: the stack is computed on the store's thread.
