@@ -37,6 +37,8 @@ class LossPlot:
         if win > 1:
             y = np.convolve(y, np.ones(win) / win, mode="valid")
         x = np.arange(1, len(y) + 1) + (win - 1)
+        # Ranges of its own: the untrained plot's placeholder ranges must not stay.
+        lo, hi = float(np.min(y)), float(np.max(y))
         return hv.Curve(
             (x, y), "step", "loss", group="Loss", label=f"training loss ({len(losses)} steps)"
-        )
+        ).opts(xlim=(float(x[0]), float(x[-1]) + 1), ylim=(lo / 1.1, hi * 1.1))

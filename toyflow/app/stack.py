@@ -45,8 +45,10 @@ class StackPanel:
         self.waiting = pn.pane.HTML(
             "<i>computing the σ views…</i>", height=60, margin=(20, 10), css_classes=["stack-wait"]
         )
-        self.holder = pn.Column()  # holds the Bokeh pane of the view (visibility toggles here)
-        self.pane = pn.Column(self.waiting, self.holder, margin=(0, 5))
+        # Holds the Bokeh pane of the view (visibility toggles here). Stretched: the view's grid
+        # of cards takes the page's width, also when it arrives after the page (a trained model).
+        self.holder = pn.Column(sizing_mode="stretch_width")
+        self.pane = pn.Column(self.waiting, self.holder, margin=(0, 5), sizing_mode="stretch_width")
 
     # -- server side -------------------------------------------------------------------------------
     def stack_key(self):
@@ -130,7 +132,7 @@ class StackPanel:
                 self.view.update(stack)
             self.view.slider.on_change("value", self._on_slider)
             self.view.projector.toggle.on_change("active", self._on_projector)
-            self.holder.objects = [pn.pane.Bokeh(self.view.layout)]
+            self.holder.objects = [pn.pane.Bokeh(self.view.layout, sizing_mode="stretch_width")]
         else:
             self.view.update(stack)
         self.waiting.visible = False
