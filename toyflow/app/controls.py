@@ -340,8 +340,7 @@ def draw_element(points, ext: float):
         height=290,
         xlim=(-ext, ext),
         ylim=(-ext, ext),
-        title="click: add · drag: move · Backspace: delete",
-        fontsize={"title": 10},
+        title="",  # the hint is in the card's text (a title this wide would be cut)
     )
 
 
@@ -389,7 +388,8 @@ def sidebar(c: Controls, loss_box) -> list:
         c.condition,
         c.holdout,
         pn.pane.Markdown(
-            "**Your own data**: draw points, or upload a CSV of `x,y[,label]` rows.",
+            "**Your own data**: draw points (click: add · drag: move · Backspace: delete), "
+            "or upload a CSV of `x,y[,label]` rows.",
             margin=(5, 10),
         ),
         c.open_canvas,
