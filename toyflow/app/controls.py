@@ -236,7 +236,7 @@ class Controls:
             self.app.notice = f"Upload not used: {exc}"
             return
         self.app.notice = ""
-        self.status.object = f"Using {n} uploaded points."
+        self.status.param.update(object=f"Using {n} uploaded points.", visible=True)
 
     def _on_use_drawn(self, _event) -> None:
         stream = self._draw_stream
@@ -281,8 +281,9 @@ class Controls:
         if s.train_status == "failed":
             parts.append(s.train_message)
         self.alert.param.update(object="\n\n".join(parts), visible=bool(parts))
-        self.status.object = s.status
-        self.spinner.value = bool(s.busy)
+        # Hidden while idle: the empty line would push the views down a 768 px screen.
+        self.status.param.update(object=s.status, visible=bool(s.status))
+        self.spinner.param.update(value=bool(s.busy), visible=bool(s.busy))
 
     def update_training(self, *_events) -> None:
         s = self.state

@@ -25,6 +25,10 @@ from toyflow.app.plots import LossPlot
 from toyflow.app.stack import StackPanel
 
 TITLE = "toyflow explorer: why diffusion models generalize although the optimal one memorizes"
+# The header's title shrinks with the window and wraps instead of running off a 1024 px screen.
+HEADER_CSS = (
+    ".app-header .title {font-size: clamp(15px, 1.9vw, 24px) !important; white-space: normal}"
+)
 
 
 class ExplorerApp(pn.viewable.Viewer):
@@ -208,7 +212,7 @@ class ExplorerApp(pn.viewable.Viewer):
         return pn.Row(pn.Column(*self.sidebar(), width=340), pn.Column(*self.main()))
 
     def template(self) -> pn.template.BootstrapTemplate:
-        return pn.template.BootstrapTemplate(
+        page = pn.template.BootstrapTemplate(
             title=TITLE,
             sidebar=self.sidebar(),
             main=self.main(),
@@ -218,6 +222,8 @@ class ExplorerApp(pn.viewable.Viewer):
             # beside the σ read-out shows the computations that take long.
             busy_indicator=None,
         )
+        page.config.raw_css.append(HEADER_CSS)
+        return page
 
 
 def args_from_command_line(argv) -> dict[str, str]:
