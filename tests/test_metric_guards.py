@@ -39,3 +39,15 @@ def test_trajectory_overlap_without_positive_sigma():
         metrics.trajectory_overlap(OPTIMAL, traj, -sigmas, DATA.train_x)
     ok = metrics.trajectory_overlap(OPTIMAL, traj, sigmas, DATA.train_x)
     assert np.all(np.isfinite(ok.traj_nn_distance))
+
+
+def test_nearest_neighbours_at_huge_coordinates_stay_finite():
+    """Squared distances of points near 1e30 overflow float32: the search runs in a scaled frame,
+    and the distances match float64 NumPy (found by the fuzz test)."""
+    q = np.array([[1e-30, -2e-30]])
+    r = np.array([[3e29, 4e29], [-1e30, 0.0], [0.0, 2e30]])
+    d, i = metrics.nearest_neighbours(q, r, k=3)
+    ref = np.linalg.norm(r - q, axis=1)
+    np.testing.assert_array_equal(i[0], np.argsort(ref))
+    np.testing.assert_allclose(d[0], np.sort(ref), rtol=1e-6)
+    assert metrics.memorized_fraction(q, r) == 0.0

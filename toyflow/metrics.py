@@ -301,12 +301,17 @@ def nearest_neighbours(
     if q.shape[1] != r.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} coordinates but reference has {r.shape[1]}")
     k = check_int(k, "k", 1, r.shape[0])
+    # Huge coordinates would overflow the float32 squared distances: measure in a frame scaled
+    # to unit size (distances scale back exactly; the neighbours are the same).
+    scale = max(float(np.max(np.abs(q), initial=0.0)), float(np.max(np.abs(r), initial=0.0)))
+    scale = scale if scale > 1e15 else 1.0
+    q, r = q / scale, r / scale
     ds, idx = [], []
     for start in range(0, q.shape[0], query_block):
         d, i = _knn(jnp.asarray(q[start : start + query_block]), jnp.asarray(r), k=k, chunk=chunk)
         ds.append(np.asarray(d))
         idx.append(np.asarray(i))
-    return np.sqrt(np.maximum(np.concatenate(ds), 0.0)), np.concatenate(idx)
+    return scale * np.sqrt(np.maximum(np.concatenate(ds), 0.0)), np.concatenate(idx)
 
 
 def memorized_mask(samples, train_x, ratio: float = 1 / 3) -> np.ndarray:

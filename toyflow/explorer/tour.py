@@ -100,7 +100,7 @@ STEPS: tuple[TourStep, ...] = (
         "D*(x; σ) is the posterior mean over the training points, the best possible answer to "
         "the denoising objective on this training set. At σ ≈ 28 its arrows all point to the "
         "centre, at σ ≈ 2.8 (here) they split towards the points, and at σ ≈ 0.63 (step 26) "
-        "the field has localized: only 1.0 % of the grid is left in the displacement region "
+        "the field has localized: only 1.1 % of the grid is left in the displacement region "
         "‖D − x‖ ≤ σ. Every sample lands on a training point: 100 % of 1000 samples are "
         "memorized (orange trajectories).",
         {**CIRCLE, "kind": "optimal", "sigma_index": "19"},
@@ -108,8 +108,8 @@ STEPS: tuple[TourStep, ...] = (
     TourStep(
         "An imperfect model smooths the field",
         "The error-prone denoiser D_δ is the exact denoiser of the data blurred by δ, an "
-        "analytic stand-in for a network's error. At σ ≈ 0.63 and δ = 1.6, 44.7 % of the grid "
-        "is still in the displacement region (D*: 1.0 %) and ‖D − D*‖ / σ averages 8.07 "
+        "analytic stand-in for a network's error. At σ ≈ 0.63 and δ = 1.6, 44.6 % of the grid "
+        "is still in the displacement region (D*: 1.1 %) and ‖D − D*‖ / σ averages 8.06 "
         "(heat map). Only 43 % of its samples are memorized; the others land between the "
         "training points.",
         {**CIRCLE, "kind": "error-prone", "delta": "1.6", "sigma_index": "25"},
@@ -149,8 +149,8 @@ STEPS: tuple[TourStep, ...] = (
     TourStep(
         "What shifts the balance",
         "Autoguidance with w = 2 (δ = 1.8 guided by δ = 2.2, shown here) acts like a smaller "
-        "δ: the peak gap rises from 0.247 at w = 0 to 0.668, memorized samples from 37.2 % to "
-        "56.9 %. More training points shrink the gap (δ = 1.6: 0.786 with 8 points, 0.078 with "
+        "δ: the peak gap rises from 0.247 at w = 0 to 0.668, memorized samples from 38.2 % to "
+        "57.6 %. More training points shrink the gap (δ = 1.6: 0.786 with 8 points, 0.078 with "
         "15); width (16 → 256: 0.221 → 0.465) and training time (0.03 → 0.51) raise it; one "
         "label per point raises it more than 10× (0.327 → 3.797) while memorization only "
         "doubles (10.9 % → 21.5 %).",
