@@ -352,7 +352,7 @@ def bench_browser(rounds: int) -> None:
                     ).to_be_visible(timeout=300_000)
                     loads.append(time.perf_counter() - t0)
                     if visit == 0:  # let the first session finish its curves (compiles)
-                        expect(page.get_by_text(re.compile(r"\d+\.\d%"))).to_be_visible(
+                        expect(page.get_by_text(re.compile(r"\d+\.\d%")).first).to_be_visible(
                             timeout=300_000
                         )
                         time.sleep(15)
@@ -441,7 +441,7 @@ def _sessions_at_once(
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url, wait_until="commit")
             page.wait_for_selector(".flow-field canvas", timeout=600_000)
-            expect(page.get_by_text(re.compile(r"\d+\.\d%"))).to_be_visible(timeout=600_000)
+            expect(page.get_by_text(re.compile(r"\d+\.\d%")).first).to_be_visible(timeout=600_000)
             page.close()
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         pages = [context.new_page() for _ in range(n)]

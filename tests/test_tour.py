@@ -136,3 +136,27 @@ def test_cli_tour_checks_before_work(tmp_path, capsys):
     assert main(["tour", "--export", str(tmp_path / "t.html"), "--steps", "1,9"]) == 2
     assert "tour step" in capsys.readouterr().err
     assert not (tmp_path / "t.html").exists()
+
+
+def test_focus_puts_the_steps_views_first():
+    """A step's focus orders the page's view cards: the named ones first, in the given order;
+    "model" names the field, not the "model vs optimal" curves."""
+    from types import SimpleNamespace
+
+    from toyflow.app.stack_layout import focus_orders
+    from toyflow.explorer.tour import FOCUS_NAMES
+
+    names = ["model", "optimal", "error", "trajectories", "curves:gap (E_val − E_train) / E_train"]
+    names += ["curves:model vs optimal error ‖D − D*‖", "curves:trajectory overlap"]
+    view = SimpleNamespace(cards=dict.fromkeys(names))
+    orders = focus_orders(view, ("gap", "model"))
+    first = sorted(names, key=lambda n: orders[n])[:2]
+    assert first == ["curves:gap (E_val − E_train) / E_train", "model"]
+    assert orders["curves:model vs optimal error ‖D − D*‖"] == 0
+    assert focus_orders(view, ()) == dict.fromkeys(names, 0)
+    for s in STEPS:
+        assert set(s.focus) <= set(FOCUS_NAMES)
+        for word in s.focus:  # every focus word names a card of the page
+            assert any(o < 0 for o in focus_orders(view, (word,)).values()), word
+    with pytest.raises(ValueError, match="unknown views"):
+        TourStep("t", "some text. More.", {"sigma_index": "1"}, focus=("nowhere",))

@@ -41,6 +41,7 @@ class StackPanel:
         self.app = app
         self.state = app.state
         self.view = None  # the StackView, once the first stack exists
+        self.focus: tuple[str, ...] = ()  # views shown first (set_focus)
         self.key = None
         self.waiting = pn.pane.HTML(
             "<i>computing the σ views…</i>", height=60, margin=(20, 10), css_classes=["stack-wait"]
@@ -135,8 +136,17 @@ class StackPanel:
             self.holder.objects = [pn.pane.Bokeh(self.view.layout, sizing_mode="stretch_width")]
         else:
             self.view.update(stack)
+        self.set_focus(self.focus)
         self.waiting.visible = False
         self.holder.visible = True
+
+    def set_focus(self, focus) -> None:
+        """Show the views named in ``focus`` first (the tour's step is about them)."""
+        from toyflow.app.stack_layout import set_focus
+
+        self.focus = tuple(focus)
+        if self.view is not None:
+            set_focus(self.view, self.focus)
 
     def follow_store(self, *_events) -> None:
         """σ set on the store (a script, a notebook): move the page's slider there."""

@@ -227,3 +227,23 @@ def grid_layout(view):
     view._sync_curve_visibility()
     view.grid = view_grid(list(view.cards.values()))
     return column(controls, view.grid, sizing_mode="stretch_width", name="sigma-stack-view")
+
+
+def focus_orders(view, focus) -> dict:
+    """CSS ``order`` of each card of ``view`` so that the views named in ``focus`` come first
+    (``"gap"`` names the curve figure whose title starts with it; ``"trajectories"``,
+    ``"model"``… the σ views), in the order given; the others keep theirs."""
+    rank = {}
+    for k, word in enumerate(focus):
+        for name in getattr(view, "cards", {}):
+            curve = name.startswith("curves:") and word not in view.cards
+            if name == word or (curve and name[len("curves:") :].startswith(word)):
+                rank.setdefault(name, k - len(focus))
+    return {name: rank.get(name, 0) for name in getattr(view, "cards", {})}
+
+
+def set_focus(view, focus) -> None:
+    """Put the cards named in ``focus`` first (Python side: a served page, an export's start)."""
+    for name, order in focus_orders(view, focus).items():
+        card_model = view.cards[name]
+        card_model.styles = {**card_model.styles, "order": str(order)}

@@ -114,6 +114,7 @@ class Tour:
         if self.step.view_key() != old:
             # another model or data: the old views must not stand beside the new text
             self.app.stacks._show_waiting()
+        self.app.stacks.set_focus(self.step.focus)
         state = self.app.state
         problems = state.set_from_strings(self.settings())
         if problems:  # a preset the explorer refuses: a bug, but say it on the page

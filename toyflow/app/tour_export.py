@@ -79,6 +79,10 @@ for (let k = 0; k < views.length; k++) {
   views[k].visible = k === v;
 }
 sliders[v].value = sigma_of[i];
+for (let c = 0; c < cards[v].length; c++) {
+  const card = cards[v][c];
+  card.styles = {...card.styles, order: String(orders[i][c])};
+}
 title.text = titles[i];
 text.text = texts[i];
 counter.text = '<span class="tour-count">' + (i + 1) + " / " + n + "</span>";
@@ -162,6 +166,7 @@ def tour_layout(steps: Sequence[TourStep], stacks: Sequence[SigmaStack], view_of
     from bokeh.layouts import column, row
     from bokeh.models import Button, CustomJS, Div
 
+    from toyflow.app.stack_layout import focus_orders, set_focus
     from toyflow.app.stack_view import StackView
 
     if not steps or len(view_of) != len(steps):
@@ -174,6 +179,7 @@ def tour_layout(steps: Sequence[TourStep], stacks: Sequence[SigmaStack], view_of
     ]
     views[view_of[0]].slider.value = min(first.sigma_index, stacks[view_of[0]].steps - 1)
     views[view_of[0]].update(stacks[view_of[0]])
+    set_focus(views[view_of[0]], first.focus)
     title = Div(text=title_html(first), width=WIDTH - 330, css_classes=["tour-title"])
     text = Div(
         text=step_html(first),
@@ -206,6 +212,11 @@ def tour_layout(steps: Sequence[TourStep], stacks: Sequence[SigmaStack], view_of
             min(s.sigma_index, stacks[v].steps - 1) for s, v in zip(steps, view_of, strict=True)
         ],
         "views": boxes,
+        "cards": [list(v.cards.values()) for v in views],
+        "orders": [
+            list(focus_orders(views[v], s.focus).values())
+            for s, v in zip(steps, view_of, strict=True)
+        ],
         "sliders": [v.slider for v in views],
         "plays": [v.play for v in views],
         "title": title,

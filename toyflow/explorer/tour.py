@@ -34,6 +34,18 @@ LEARNED = {
 CIRCLE = {"dataset": "circle", "n_train": "10", "n_val": "10", "seed": "0"}
 
 
+#: Views a step can put first: the σ views and the curve figures (by the start of their title).
+FOCUS_NAMES = (
+    "model",
+    "optimal",
+    "error",
+    "trajectories",
+    "gap",
+    "model vs optimal",
+    "trajectory overlap",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class TourStep:
     """One step of the tour: what it is called, what to look at, and the explorer's preset."""
@@ -41,10 +53,16 @@ class TourStep:
     title: str
     text: str
     preset: Mapping[str, str]
+    #: The views this step is about, shown first (so they are on screen at 1024×768): "gap",
+    #: "trajectories", "model", "error", "model vs optimal", "trajectory overlap".
+    focus: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.title.strip() or not self.text.strip():
             raise ValueError("a tour step needs a title and a text")
+        unknown = set(self.focus) - set(FOCUS_NAMES)
+        if unknown:
+            raise ValueError(f"tour step {self.title!r}: unknown views {sorted(unknown)} in focus")
         if "sigma_index" not in self.preset:
             raise ValueError(f"tour step {self.title!r}: the preset must set sigma_index")
         # read-only, plain strings: the values a URL would carry
@@ -94,6 +112,7 @@ STEPS: tuple[TourStep, ...] = (
         "sampling trajectories (dots; orange: they end on a training point) travel down the "
         "same σ grid.",
         {**CIRCLE, "kind": "optimal", "sigma_index": "7"},
+        focus=("trajectories",),
     ),
     TourStep(
         "The optimal denoiser memorizes",
@@ -122,6 +141,7 @@ STEPS: tuple[TourStep, ...] = (
         "and 1.18, and the peak rises from 0.106 at δ = 2.2 to 0.926 at δ = 1.2 (shown here). "
         "The smaller the model error, the more the objective overfits.",
         {**CIRCLE, "kind": "error-prone", "delta": "1.2", "sigma_index": "23"},
+        focus=("gap", "model"),
     ),
     TourStep(
         "A learned MLP overfits there too, yet its samples are new",
@@ -132,6 +152,7 @@ STEPS: tuple[TourStep, ...] = (
         "and 100 % for D* on the same 64 points. The objective overfits; the samples do not "
         "follow.",
         {**LEARNED, "sigma_index": "25"},
+        focus=("gap", "trajectories"),
     ),
     TourStep(
         "Why: where the trajectories go",
@@ -145,6 +166,7 @@ STEPS: tuple[TourStep, ...] = (
         "saw them as often as by the model. The outcome is decided at σ ≈ 0.1–0.3, where "
         "the learned field (left) stays smoother than D* (middle).",
         {**LEARNED, "sigma_index": "26"},
+        focus=("trajectories", "model vs optimal"),
     ),
     TourStep(
         "What shifts the balance",
@@ -162,6 +184,7 @@ STEPS: tuple[TourStep, ...] = (
             "w": "2",
             "sigma_index": "23",
         },
+        focus=("gap",),
     ),
     TourStep(
         "Summary",
@@ -173,6 +196,7 @@ STEPS: tuple[TourStep, ...] = (
         "(middle) pulls every point onto a training point and the learned field (left) does "
         "not. Every number quoted comes from `toyflow experiment --all` (docs/results.md).",
         {**LEARNED, "sigma_index": "29"},
+        focus=("gap", "trajectories"),
     ),
 )
 
