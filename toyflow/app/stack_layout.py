@@ -233,7 +233,7 @@ def focus_orders(view, focus) -> dict:
     """CSS ``order`` of each card of ``view`` so that the views named in ``focus`` come first
     (``"gap"`` names the curve figure whose title starts with it; ``"trajectories"``,
     ``"model"``… the σ views), in the order given; the others keep theirs."""
-    rank = {}
+    rank: dict[str, int] = {}
     for k, word in enumerate(focus):
         for name in getattr(view, "cards", {}):
             curve = name.startswith("curves:") and word not in view.cards

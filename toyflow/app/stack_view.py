@@ -409,6 +409,7 @@ class StackView:
         self.field_size = FIELD_SIZE if field_size is None else int(field_size)
         self.stack = stack
         self.titles: dict = {}  # card titles of the responsive layout, by figure name
+        self.cards: dict = {}  # the layout's cards (title, figure, colour bar), by figure name
         self.projector = Projector(projector)
         self._make_sources()
         self._make_controls(speed)
