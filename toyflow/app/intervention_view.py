@@ -100,6 +100,29 @@ class InterventionPanel:
         self.app = app
         self.state = app.state
         self.runner = r = InterventionRunner(app.state)
+        # The card's contents are built when it is first opened: most visitors never open it,
+        # and a page's first message (and the server's time per session) stays small.
+        self.built = False
+        self.card = pn.Card(
+            pn.pane.HTML("<i>Open this card to run the intervention.</i>"),
+            title="Intervention: where is memorization decided? (claim 3)",
+            collapsed=True,
+            css_classes=["intervention-card"],
+            sizing_mode="stretch_width",
+        )
+        self.card.param.watch(self._on_open, "collapsed")
+        r.param.watch(lambda *_e: on_doc(app._doc, self._update), ["serial"])
+        s = self.state
+        s.param.watch(self._follow, ["trajectory_serial", "sigma_index"])
+        s.param.watch(lambda *_e: on_doc(app._doc, self._on_grid), ["sigmas", "kind"])
+        if app._doc is not None:
+            pn.state.on_session_destroyed(lambda _ctx: r.close())
+
+    def build(self) -> None:
+        """The card's widgets and figures (once, when the card is first opened)."""
+        if self.built:
+            return
+        r = self.runner
         W = pn.widgets
         self.run_button = W.Button(
             label="Run intervention",
@@ -135,25 +158,16 @@ class InterventionPanel:
         controls = pn.Row(
             self.run_button, self.switch, self.band, self.twin_button, self.cancel_button
         )
-        self.card = pn.Card(
+        self.card.objects = [
             pn.pane.HTML(help_text),
             controls,
             pn.Row(self.spinner, self.status, self.twin_progress),
             self.fractions,
             pn.FlexBox(*self.panes),
-            title="Intervention: where is memorization decided? (claim 3)",
-            collapsed=True,
-            css_classes=["intervention-card"],
-            sizing_mode="stretch_width",
-        )
-        self.card.param.watch(self._on_open, "collapsed")
-        r.param.watch(lambda *_e: on_doc(app._doc, self._update), ["serial"])
-        s = self.state
-        s.param.watch(self._follow, ["trajectory_serial", "sigma_index"])
-        s.param.watch(lambda *_e: on_doc(app._doc, self._on_grid), ["sigmas", "kind"])
-        if app._doc is not None:
-            pn.state.on_session_destroyed(lambda _ctx: r.close())
+        ]
+        self.built = True
         self._on_grid()
+        self._update()
 
     # -- figures --------------------------------------------------------------------------------
     def _figures(self) -> None:
@@ -218,13 +232,16 @@ class InterventionPanel:
         return max(1, int(self.state.sample_steps) - 1)
 
     def _on_grid(self, *_e) -> None:
+        if not self.built:
+            return
         self.switch.end = self._last()
         learned = self.state.kind == "learned"
         self.twin_button.visible = self.cancel_button.visible = learned
         self._show_switch()
 
     def _on_open(self, event) -> None:
-        if not event.new:  # opened: compute on demand
+        if not event.new:  # opened: build the contents, compute on demand
+            self.build()
             self.runner.run()
 
     def _follow(self, *_e) -> None:
@@ -250,6 +267,8 @@ class InterventionPanel:
             switch.location = s_sw
 
     def _update(self) -> None:
+        if not self.built:
+            return
         r = self.runner
         self.spinner.value = r.status == "running"
         color = "#a00" if r.status == "failed" else "#333"
