@@ -51,3 +51,11 @@ def test_nearest_neighbours_at_huge_coordinates_stay_finite():
     np.testing.assert_array_equal(i[0], np.argsort(ref))
     np.testing.assert_allclose(d[0], np.sort(ref), rtol=1e-6)
     assert metrics.memorized_fraction(q, r) == 0.0
+
+
+def test_points_without_coordinates_are_a_clear_error():
+    """Points of shape (n, 0) (found by the fuzz test) are refused with a message."""
+    with pytest.raises(ValueError, match="no coordinates"):
+        metrics.nearest_neighbours(np.zeros((1, 0)), np.zeros((2, 0)))
+    with pytest.raises(ValueError, match="no coordinates"):
+        metrics.memorized_fraction(np.zeros((1, 0)), np.zeros((2, 0)))

@@ -63,7 +63,10 @@ def _points(x, name, event_shape=None):
 def _flat_points(x, name: str) -> np.ndarray:
     """A batch ``(n, ...)`` checked like any points and flattened to ``(n, D)`` float32."""
     pts = _points(x, name)
-    return pts.reshape(pts.shape[0], -1)
+    flat = pts.reshape(pts.shape[0], -1)
+    if flat.shape[1] == 0:
+        raise ValueError(f"{name} have no coordinates (shape {pts.shape})")
+    return flat
 
 
 def _event_of(x) -> tuple[int, ...] | None:
