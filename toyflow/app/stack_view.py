@@ -677,17 +677,22 @@ class StackView:
             self._sync_curve_visibility()
 
     def _sync_curve_visibility(self) -> None:
-        for (_, lines), fig in zip(CURVE_GROUPS, self._curve_figures):
-            fig.visible = any(name in self.stack.curves for name, _, _ in lines)
-            for name, _, _ in lines:  # an absent curve leaves the legend too
-                self.curve_lines[name].visible = name in self.stack.curves
-            for item in fig.legend.items:
-                item.visible = any(r.visible for r in item.renderers)
-        # The model is D* itself: its field is the optimal one and the difference is zero.
-        for name in ("optimal", "error"):
-            self.figures[name].visible = self.stack.compare
-        for name, c in getattr(self, "cards", {}).items():  # the responsive layout's cells
-            c.visible = self.figures[name].visible
+        sync_visibility(self)
+
+
+def sync_visibility(view: StackView) -> None:
+    """Show the curves, legend entries, fields and cards the view's stack has."""
+    for (_, lines), fig in zip(CURVE_GROUPS, view._curve_figures):
+        fig.visible = any(name in view.stack.curves for name, _, _ in lines)
+        for name, _, _ in lines:  # an absent curve leaves the legend too
+            view.curve_lines[name].visible = name in view.stack.curves
+        for item in fig.legend.items:
+            item.visible = any(r.visible for r in item.renderers)
+    # The model is D* itself: its field is the optimal one and the difference is zero.
+    for name in ("optimal", "error"):
+        view.figures[name].visible = view.stack.compare
+    for name, c in getattr(view, "cards", {}).items():  # the responsive layout's cells
+        c.visible = view.figures[name].visible
 
 
 def _arrow_lines(paths: list[dict]) -> dict:

@@ -107,7 +107,7 @@ def title_html(step: TourStep) -> str:
 
 
 def _quiet(_message: str) -> None:
-    pass
+    """The default progress logger: says nothing."""
 
 
 def state_for(step: TourStep, overrides: Mapping[str, str] | None = None, *, log=_quiet):

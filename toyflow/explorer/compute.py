@@ -145,25 +145,8 @@ class ExplorerCompute:
         return DATA_CACHE.put(("data", key), DataView(ds, tl, vl, key))
 
     def fresh_points(self) -> tuple[np.ndarray, str] | None:
-        """``(points, source)``: fresh points from the data distribution for the memorization
-        baseline — ``FRESH_DRAWS`` new draws of a registered data set (seeded apart from the
-        data), or the validation points of custom data; ``None`` when there are neither."""
-        data = self.data()
-        key = ("fresh", data.key)
-        hit = DATA_CACHE.get(key)
-        if hit is not None:
-            return hit
-        ds, s = data.dataset, self.inputs
-        if s.dataset == CUSTOM:
-            if ds.n_val == 0:
-                return None
-            return DATA_CACHE.put(key, (ds.val_x, f"{ds.n_val} validation points"))
-        from toyflow.datasets import DATASETS, make_dataset
-
-        params = {k: v for k, v in ds.params.items() if k in DATASETS[s.dataset].defaults}
-        params.update(FRESH_PARAMS.get(s.dataset, {}))
-        fresh = make_dataset(s.dataset, FRESH_DRAWS, 0, seed=s.seed + 1, **params).train_x
-        return DATA_CACHE.put(key, (fresh, f"{FRESH_DRAWS} fresh draws"))
+        """``(points, source)`` for the memorization baseline (see :func:`fresh_points`)."""
+        return fresh_points(self.data(), self.inputs.dataset, self.inputs.seed)
 
     def optimal(self):
         """The optimal (empirical) denoiser of the training set, class-conditional with labels."""
@@ -385,3 +368,24 @@ class ExplorerCompute:
             )
         mem = memorized_mask(samples, self.data().dataset.train_x)
         return TRAJ_CACHE.put(key, TrajectoryView(traj, np.asarray(sigmas), samples, labels, mem))
+
+
+def fresh_points(data: DataView, dataset: str, seed: int) -> tuple[np.ndarray, str] | None:
+    """``(points, source)``: fresh points from the data distribution for the memorization
+    baseline — ``FRESH_DRAWS`` new draws of a registered data set (seeded apart from the
+    data), or the validation points of custom data; ``None`` when there are neither."""
+    key = ("fresh", data.key)
+    hit = DATA_CACHE.get(key)
+    if hit is not None:
+        return hit
+    ds = data.dataset
+    if dataset == CUSTOM:
+        if ds.n_val == 0:
+            return None
+        return DATA_CACHE.put(key, (ds.val_x, f"{ds.n_val} validation points"))
+    from toyflow.datasets import DATASETS, make_dataset
+
+    params = {k: v for k, v in ds.params.items() if k in DATASETS[dataset].defaults}
+    params.update(FRESH_PARAMS.get(dataset, {}))
+    fresh = make_dataset(dataset, FRESH_DRAWS, 0, seed=seed + 1, **params).train_x
+    return DATA_CACHE.put(key, (fresh, f"{FRESH_DRAWS} fresh draws"))
